@@ -1,0 +1,42 @@
+"""tape: eager reverse-mode autodiff on NumPy with a TensorFlow/Keras-shaped API.
+
+Example:
+    >>> import tape
+    >>> x = tape.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> w = tape.Variable(tape.random.normal((2, 3), seed=0))
+    >>> with tape.GradientTape() as g:
+    ...     y = tape.sum(tape.tanh(x @ w) ** 2)
+    >>> g.gradient(y, w).shape
+    (2, 3)
+"""
+
+from . import nn, ops, testing
+from .ops import random
+from .autodiff import (
+    GradientTape,
+    custom_gradient,
+    detect_anomaly,
+    grad,
+    stop_gradient,
+    value_and_grad,
+)
+from .errors import (
+    DeviceError,
+    DTypeError,
+    GradientError,
+    IndexOutOfRangeError,
+    ShapeError,
+    TapeError,
+    TraceError,
+)
+from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp...)
+from .ops import __all__ as _ops_all
+from .tensor import Tensor, Variable
+
+__version__ = "0.1.0"
+__all__ = [
+    "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
+    "stop_gradient", "value_and_grad", "nn", "ops", "random", "testing", "TapeError",
+    "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "TraceError", *_ops_all,
+]

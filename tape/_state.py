@@ -1,0 +1,41 @@
+"""Mode state as ContextVars: active tapes, anomaly detection, tracing and training flags.
+
+Everything here is thread- and async-safe because it lives in ContextVars (STYLE P10);
+each mode has a ``with`` helper that restores the previous value on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+
+# The tapes that record right now, innermost last. A paused tape is simply absent.
+active_tapes: ContextVar[tuple] = ContextVar("tape_active_tapes", default=())
+# When on, recording keeps the user's line and backward checks every gradient for NaN/inf.
+anomaly_mode: ContextVar[bool] = ContextVar("tape_anomaly_mode", default=False)
+# Set while @trace captures a graph; reading a value into Python is then an error.
+tracing: ContextVar[bool] = ContextVar("tape_tracing", default=False)
+# Keras-style training flag (dropout, batch norm).
+training: ContextVar[bool] = ContextVar("tape_training", default=False)
+
+
+@contextlib.contextmanager
+def using(var: ContextVar, value):
+    """Set ``var`` to ``value`` inside the block, restoring the old value afterwards."""
+    token = var.set(value)
+    try:
+        yield value
+    finally:
+        var.reset(token)
+
+
+@contextlib.contextmanager
+def without_tapes(*tapes):
+    """Pause recording on the given tapes (all tapes when none are given)."""
+    current = active_tapes.get()
+    kept = tuple(t for t in current if t not in tapes) if tapes else ()
+    token = active_tapes.set(kept)
+    try:
+        yield
+    finally:
+        active_tapes.reset(token)

@@ -1,0 +1,417 @@
+"""GradientTape: a Wengert list of what ran, walked in reverse to compute gradients.
+
+Also the functional forms (grad, value_and_grad), custom_gradient and detect_anomaly.
+Ops record themselves through ``record`` (called by ops.registry.apply); VJPs run as
+ordinary tape ops, so an outer tape records the backward pass of an inner one and
+higher-order gradients come for free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+
+import numpy as np
+
+from . import _state
+from . import tensor as _tensor
+from .errors import GradientError, describe, user_line
+from .tensor import Tensor, Variable
+
+
+class TapeEntry:
+    """One op execution: what a VJP needs (``ctx`` in VJP signatures)."""
+
+    __slots__ = ("op", "inputs", "out", "params", "needs_grad", "where")
+
+    def __init__(self, op, inputs, out, params):
+        self.op = op
+        self.inputs = inputs  # Tensors (Variables are replaced by snapshots of their value)
+        self.out = out
+        self.params = params
+        self.needs_grad = None
+        self.where = user_line() if _state.anomaly_mode.get() else None
+
+
+def record(tapes, op, inputs, out, params) -> None:
+    """Append an entry to every active tape that watches one of ``inputs``."""
+    entry = None
+    for t in tapes:
+        watched = t._watched
+        hit = False
+        for x in inputs:
+            if x._id in watched:
+                hit = True
+            elif t._watch_accessed and isinstance(x, Variable) and x.trainable:
+                watched.add(x._id)
+                t._variables.append(x)
+                hit = True
+        if hit:
+            if entry is None:
+                saved = tuple(x._snapshot() if isinstance(x, Variable) else x for x in inputs)
+                entry = TapeEntry(op, saved, out, params)
+            t._entries.append(entry)
+            watched.add(out._id)
+
+
+def _flatten(structure, out: list):
+    if isinstance(structure, dict):
+        for key in structure:
+            _flatten(structure[key], out)
+    elif isinstance(structure, list | tuple):
+        for item in structure:
+            _flatten(item, out)
+    else:
+        out.append(structure)
+    return out
+
+
+def _unflatten(structure, flat_iter):
+    if isinstance(structure, dict):
+        return {key: _unflatten(value, flat_iter) for key, value in structure.items()}
+    if isinstance(structure, list | tuple):
+        return type(structure)(_unflatten(item, flat_iter) for item in structure)
+    return next(flat_iter)
+
+
+class GradientTape:
+    """Records ops on watched tensors so that ``gradient`` can differentiate them.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor(3.0)
+        >>> with tape.GradientTape() as g:
+        ...     g.watch(x)
+        ...     y = x * x
+        >>> g.gradient(y, x).item()
+        6.0
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self.persistent = persistent
+        self._watch_accessed = watch_accessed_variables
+        self._entries: list | None = []
+        self._watched: set = set()
+        self._variables: list = []
+        self._token = None
+        self._used = False
+
+    def __enter__(self) -> GradientTape:
+        self._token = _state.active_tapes.set(_state.active_tapes.get() + (self,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        tapes = _state.active_tapes.get()
+        _state.active_tapes.set(tuple(t for t in tapes if t is not self))
+        self._token = None
+
+    def watch(self, tensor) -> None:
+        """Record the ops that use ``tensor`` (or every tensor in a nested structure)."""
+        for t in _flatten(tensor, []):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
+            self._watched.add(t._id)
+            if isinstance(t, Variable):
+                self._variables.append(t)
+
+    def watched_variables(self) -> tuple:
+        """The Variables this tape watched, in first-use order."""
+        seen, out = set(), []
+        for v in self._variables:
+            if v._id not in seen:
+                seen.add(v._id)
+                out.append(v)
+        return tuple(out)
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Run the block without recording on this tape."""
+        with _state.without_tapes(self):
+            yield
+
+    def reset(self) -> None:
+        """Forget everything recorded so far."""
+        self._entries, self._watched, self._variables, self._used = [], set(), [], False
+
+    # ---- differentiation ----------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d(target)/d(sources); ``sources`` may be a tensor or a nested list/tuple/dict.
+
+        A non-scalar target is summed (weighted by ``output_gradients`` when given).
+        ``unconnected_gradients='zero'`` returns zeros instead of None for sources the
+        target does not depend on.
+        """
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(
+                f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}"
+            )
+        flat_sources = _flatten(sources, [])
+        grads = self._walk(target, flat_sources, output_gradients, free=not self.persistent)
+        results = []
+        for s, g in zip(flat_sources, grads):
+            if g is None and unconnected_gradients == "zero" and _is_float_source(s):
+                g = _tensor._ops.zeros_like(s)
+            results.append(g)
+        if isinstance(sources, Tensor):
+            return results[0]
+        return _unflatten(sources, iter(results))
+
+    def jacobian(self, target, source, unconnected_gradients="none"):
+        """Full Jacobian of shape ``target.shape + source.shape``, one backward pass per
+        element of ``target``."""
+        ops = _tensor._ops
+        n = int(np.prod(target.shape))
+        rows = []
+        for i in range(n):
+            seed = np.zeros(n, dtype=target.dtype)
+            seed[i] = 1
+            seed_t = Tensor._wrap(seed.reshape(target.shape))
+            free = (i == n - 1) and not self.persistent
+            (g,) = self._walk(target, [source], seed_t, free=free)
+            if g is None:
+                if unconnected_gradients != "zero":
+                    if free:
+                        return None
+                    continue
+                g = ops.zeros_like(source)
+            rows.append(g)
+        if not rows:
+            return None
+        return ops.reshape(ops.stack(rows), tuple(target.shape) + tuple(source.shape))
+
+    def _walk(self, target, sources, output_gradients, free: bool):
+        if self._entries is None:
+            raise RuntimeError(
+                "gradient() was already called on this non-persistent GradientTape, which "
+                "freed what it recorded; create the tape with GradientTape(persistent=True) "
+                "to call gradient() more than once"
+            )
+        for s in sources:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"gradient() sources must be tensors, got {type(s).__name__}")
+        targets = _flatten(target, [])
+        seeds = (
+            _flatten(output_gradients, [])
+            if output_gradients is not None
+            else [None] * len(targets)
+        )
+        if len(seeds) != len(targets):
+            raise ValueError(
+                f"output_gradients has {len(seeds)} tensors for {len(targets)} targets"
+            )
+        with _state.without_tapes(self):
+            grads = self._backward(targets, seeds, sources)
+        if free:
+            self._entries = None
+            self._used = True
+        out = []
+        for s in sources:
+            if not _is_float_source(s):
+                warnings.warn(
+                    f"the gradient with respect to a {s.dtype} tensor is None: only float "
+                    "tensors have gradients",
+                    stacklevel=3,
+                )
+                out.append(None)
+            else:
+                out.append(grads.get(s._id))
+        return out
+
+    def _backward(self, targets, seeds, sources) -> dict:
+        ops = _tensor._ops
+        entries = self._entries
+        # Prune: keep only entries on a path from a source (STYLE P5).
+        relevant = {s._id for s in sources if _is_float_source(s)}
+        path = []
+        for entry in entries:
+            for x in entry.inputs:
+                if x._id in relevant:
+                    path.append(entry)
+                    relevant.add(entry.out._id)
+                    break
+        source_ids = {s._id for s in sources}
+        grads: dict = {}
+        for t, seed in zip(targets, seeds):
+            if not isinstance(t, Tensor) or not t.dtype.kind == "f":
+                continue
+            g = ops.ones_like(t) if seed is None else _as_seed(seed, t)
+            prev = grads.get(t._id)
+            grads[t._id] = g if prev is None else prev + g
+        anomaly = _state.anomaly_mode.get()
+        for entry in reversed(path):
+            out_id = entry.out._id
+            g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
+            if g is None:
+                continue
+            inputs = entry.inputs
+            needs = tuple(x._id in relevant and x._data.dtype.kind == "f" for x in inputs)
+            entry.needs_grad = needs
+            input_grads = entry.op.vjp(entry, g)
+            if len(inputs) == 1:
+                input_grads = (input_grads,)
+            for x, gx, need in zip(inputs, input_grads, needs):
+                if gx is None or not need:
+                    continue
+                if gx.shape != x.shape:
+                    gx = ops.sum_to(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = ops.cast(gx, dtype=x.dtype)
+                if anomaly:
+                    _check_finite(entry, gx)
+                prev = grads.get(x._id)
+                grads[x._id] = gx if prev is None else prev + gx
+        return grads
+
+
+def _is_float_source(t) -> bool:
+    return isinstance(t, Tensor) and t.dtype.kind == "f"
+
+
+def _as_seed(seed, target):
+    ops = _tensor._ops
+    seed = seed if isinstance(seed, Tensor) else Tensor(seed, dtype=target.dtype)
+    if seed.shape != target.shape:
+        seed = ops.broadcast_to(seed, target.shape)
+    return seed
+
+
+def _check_finite(entry, gx) -> None:
+    if np.all(np.isfinite(_tensor.backend.to_device(gx._data, "cpu"))):
+        return
+    where = entry.where or "unknown (the forward ran outside detect_anomaly)"
+    raise GradientError(
+        f"detect_anomaly: the backward of '{entry.op.name}' produced a non-finite gradient "
+        f"(inputs {describe(entry.inputs)}, output {describe([entry.out])}); its forward ran "
+        f"at {where}"
+    )
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise at the first backward op whose gradient has NaN or inf, naming the op and the
+    line that ran its forward. Costs nothing when not used.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor(0.0)
+        >>> with tape.detect_anomaly(), tape.GradientTape() as g:
+        ...     g.watch(x)
+        ...     y = tape.sqrt(x)
+        >>> g.gradient(y, x)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        GradientError: detect_anomaly: the backward of 'sqrt' produced a non-finite gradient
+    """
+    with _state.using(_state.anomaly_mode, True):
+        yield
+
+
+def stop_gradient(x) -> Tensor:
+    """The same value, seen by tapes as a constant.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor(2.0)
+        >>> with tape.GradientTape() as g:
+        ...     g.watch(x)
+        ...     y = x * tape.stop_gradient(x)
+        >>> g.gradient(y, x).item()
+        2.0
+    """
+    return _tensor._ops.stop_gradient(x)
+
+
+def custom_gradient(f):
+    """Give ``f`` your own gradient (TensorFlow's form).
+
+    ``f(*tensors)`` returns ``(y, grad_fn)``; ``grad_fn(upstream)`` returns one gradient
+    per tensor argument. ``grad_fn`` is written with tape ops, so it is differentiable too.
+
+    Example:
+        >>> import tape
+        >>> @tape.custom_gradient
+        ... def clipped_identity(x):
+        ...     return x, lambda g: tape.clip(g, -1.0, 1.0)
+        >>> x = tape.tensor(3.0)
+        >>> with tape.GradientTape() as g:
+        ...     g.watch(x)
+        ...     y = clipped_identity(x) * 10.0
+        >>> g.gradient(y, x).item()
+        1.0
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        ops = _tensor._ops
+        args = tuple(a if isinstance(a, Tensor) else ops.convert(a) for a in args)
+        with _state.without_tapes():
+            y, grad_fn = f(*args, **kwargs)
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{f.__name__} must return (Tensor, grad_fn), got {type(y).__name__}")
+        y = ops.identity(y)  # a fresh output id for this call
+        tapes = _state.active_tapes.get()
+        if tapes:
+            record(tapes, ops.CUSTOM, args, y, {"grad_fn": grad_fn, "name": f.__name__})
+        return y
+
+    return wrapper
+
+
+def value_and_grad(f, argnums=0):
+    """``f -> (lambda *args: (f(*args), df/dargs[argnums]))``; ``f`` must return a scalar.
+
+    Example:
+        >>> import tape
+        >>> value, dx = tape.value_and_grad(lambda x: tape.sum(x ** 2))(tape.tensor([1.0, 2.0]))
+        >>> value.item(), dx.numpy().tolist()
+        (5.0, [2.0, 4.0])
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        ops = _tensor._ops
+        args = list(args)
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"argnums={argnums} but {f.__name__} got {len(args)} arguments")
+            if not isinstance(args[i], Tensor):
+                args[i] = ops.convert(args[i])
+            if args[i].dtype.kind != "f":
+                raise GradientError(
+                    f"grad of {f.__name__} with respect to argument {i}: it is a "
+                    f"{args[i].dtype} tensor, and only float tensors have gradients "
+                    f"[at {user_line()}]"
+                )
+        with GradientTape(watch_accessed_variables=False) as g:
+            for i in nums:
+                g.watch(args[i])
+            value = f(*args, **kwargs)
+        if not isinstance(value, Tensor) or value.size != 1:
+            shape = getattr(value, "shape", type(value).__name__)
+            raise GradientError(
+                f"grad of {f.__name__}: the function must return a scalar tensor, got {shape}"
+            )
+        grads = g.gradient(value, [args[i] for i in nums], unconnected_gradients="zero")
+        return value, (grads[0] if single else tuple(grads))
+
+    return wrapper
+
+
+def grad(f, argnums=0):
+    """``f -> df/dargs[argnums]`` as a function (JAX's ``grad``); nests for higher orders.
+
+    Example:
+        >>> import tape
+        >>> d2 = tape.grad(tape.grad(lambda x: x ** 3))
+        >>> d2(tape.tensor(2.0)).item()
+        12.0
+    """
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+
+    return wrapper

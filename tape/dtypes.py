@@ -1,0 +1,79 @@
+"""Dtype rules: float32 by default, weak Python scalars, which dtypes carry gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DTypeError
+
+DEFAULT_FLOAT = np.dtype(np.float32)
+DEFAULT_INT = np.dtype(np.int64)
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def is_float(dtype) -> bool:
+    """True for dtypes that carry gradients (float16/32/64)."""
+    return np.dtype(dtype).kind == "f"
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Resolve ``'float32'``, ``np.float32``, ``float`` (-> float32)... to a NumPy dtype."""
+    if dtype is float:
+        return DEFAULT_FLOAT
+    if dtype is int:
+        return DEFAULT_INT
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as e:
+        raise DTypeError(f"not a dtype: {dtype!r}") from e
+    _check_supported(resolved, f"dtype {dtype!r}")
+    return resolved
+
+
+def _check_supported(dtype: np.dtype, what: str) -> None:
+    if dtype.kind not in "biuf":
+        raise DTypeError(
+            f"{what}: tape tensors hold booleans, integers or floats, not {dtype} "
+            "(strings, objects and complex numbers are not supported)"
+        )
+
+
+def to_array(value, dtype=None, xp=np):
+    """Turn user data into an array: Python floats (and lists of them) become float32,
+    NumPy arrays keep their dtype unless ``dtype`` is given."""
+    if dtype is not None:
+        dtype = as_dtype(dtype)
+    if isinstance(value, np.ndarray | np.generic):
+        array = value
+    else:
+        array = np.asarray(value)
+        if array.dtype == np.float64 and dtype is None and not _is_numpy_float64(value):
+            array = array.astype(DEFAULT_FLOAT)
+    _check_supported(array.dtype, "tensor data")
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    if xp is not np:
+        return xp.asarray(array)
+    return np.array(array, copy=True) if array is value else np.asarray(array)
+
+
+def _is_numpy_float64(value) -> bool:
+    """True when nested lists hold NumPy float64 scalars, which keep their dtype."""
+    while isinstance(value, list | tuple) and value:
+        value = value[0]
+    return isinstance(value, np.floating)
+
+
+def weak_scalar_dtype(value, like: np.dtype) -> np.dtype:
+    """Dtype for a Python scalar used with a tensor of dtype ``like``.
+
+    Python scalars are weak, as in NumPy 2 and JAX: ``float16_tensor * 2.0`` stays float16.
+    A Python float with an integer or bool tensor gives the default float (float32).
+    """
+    if isinstance(value, bool):
+        return like
+    if isinstance(value, int):
+        return like if like.kind in "iuf" else DEFAULT_INT
+    if isinstance(value, float):
+        return like if like.kind == "f" else DEFAULT_FLOAT
+    raise DTypeError(f"cannot use {type(value).__name__} {value!r} as tensor data")

@@ -1,0 +1,70 @@
+"""The tape exception hierarchy, and the helper that finds the user's line for messages."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class TapeError(Exception):
+    """Base class of every error tape raises on purpose."""
+
+
+class DeviceError(TapeError):
+    """Tensors on different devices, or a device that is not available."""
+
+
+class ShapeError(TapeError, ValueError):
+    """Shapes that do not fit an op (broadcasting, matmul, reshape...)."""
+
+
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An index that does not fit a tensor's shape."""
+
+
+class DTypeError(TapeError, TypeError):
+    """A dtype an op cannot take (strings, objects, integers where floats are needed)."""
+
+
+class GradientError(TapeError):
+    """A gradient that cannot be computed, or (under detect_anomaly) is not finite."""
+
+
+class TraceError(TapeError):
+    """Something that cannot be baked into a traced graph."""
+
+
+def user_line(skip_package: bool = True) -> str:
+    """Return ``'file:line: source'`` for the innermost frame outside the tape package.
+
+    Only called when an error is raised (or anomaly mode is on), so it costs nothing on
+    the happy path.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and skip_package and _in_package(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, lineno).strip()
+    return f"{filename}:{lineno}" + (f": {source}" if source else "")
+
+
+def _in_package(filename: str) -> bool:
+    # tape/testing is a user-facing helper: frames there are not the user's line either.
+    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+
+
+def describe(values) -> str:
+    """Shapes and dtypes of op inputs, as ``(2, 3) float32, (4,) float32``."""
+    parts = []
+    for v in values:
+        shape, dtype = getattr(v, "shape", None), getattr(v, "dtype", None)
+        if shape is None:
+            parts.append(f"{type(v).__name__} {v!r}")
+        else:
+            parts.append(f"{tuple(shape)} {dtype}")
+    return ", ".join(parts)

@@ -1,0 +1,131 @@
+"""The op table and the NumPy-named functions built on it.
+
+Importing this package declares every primitive (``registry.REGISTRY``) and binds this
+namespace as the late-bound hook that Tensor dunders call.
+"""
+
+from .. import tensor as _tensor
+from . import random
+from .creation import (
+    arange,
+    constant,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .interop import array_function, array_ufunc
+from .linalg import dot, einsum, matmul, outer, tensordot
+from .math import (
+    CUSTOM,
+    abs,
+    add,
+    cast,
+    ceil,
+    clip,
+    cos,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floor_divide,
+    greater,
+    greater_equal,
+    identity,
+    isfinite,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    stop_gradient,
+    subtract,
+    tan,
+    tanh,
+    where,
+)
+from .nn import log_softmax, relu, softmax, softplus
+from .reduce import (
+    all,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    sum_to,
+    var,
+)
+from .registry import REGISTRY, Op, apply, convert, defop
+from .shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    flatten,
+    flip,
+    getitem,
+    moveaxis,
+    one_hot,
+    pad,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    take,
+    take_along_axis,
+    tile,
+    transpose,
+)
+
+true_divide = divide
+absolute = abs
+
+# The public NumPy-named functions re-exported as tape.*; internals (apply, REGISTRY,
+# sum_to, the interop hooks) stay reachable as tape.ops.<name>.
+__all__ = [
+    "abs", "absolute", "add", "all", "any", "arange", "argmax", "argmin", "broadcast_to",
+    "cast", "ceil", "clip", "concatenate", "constant", "cos", "divide", "dot", "einsum",
+    "equal", "erf", "exp", "expand_dims", "expm1", "eye", "flatten", "flip", "floor",
+    "floor_divide", "full", "full_like", "getitem", "greater", "greater_equal", "identity",
+    "isfinite", "isinf", "isnan", "less", "less_equal", "linspace", "log", "log1p",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mod", "moveaxis", "multiply",
+    "negative", "not_equal", "one_hot", "ones", "ones_like", "outer", "pad", "power", "prod",
+    "relu", "repeat", "reshape", "round", "sigmoid", "sign", "sin", "softmax", "softplus",
+    "split", "sqrt", "square", "squeeze", "stack", "std", "subtract", "sum", "swapaxes",
+    "take", "take_along_axis", "tan", "tanh", "tensor", "tensordot", "tile", "transpose",
+    "true_divide", "var", "where", "zeros", "zeros_like",
+]
+
+_tensor.bind_ops(__import__(__name__, fromlist=["_"]))

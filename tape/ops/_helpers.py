@@ -1,0 +1,60 @@
+"""Shape arithmetic shared by op declarations (pure functions on tuples, no tensors)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    """``None | int | tuple`` (negatives allowed) -> sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for a tensor of rank {ndim}")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape a reduction over ``axes`` has with ``keepdims=True``."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def broadcast_axes(shape: tuple, target: tuple) -> tuple:
+    """Axes of ``target`` to sum so that a gradient of shape ``target`` fits ``shape``."""
+    lead = len(target) - len(shape)
+    return tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and target[i + lead] != 1
+    )
+
+
+def inverse_permutation(axes) -> tuple:
+    return tuple(int(i) for i in np.argsort(axes))
+
+
+def normalize_index(index):
+    """Make an index hashable-free and raw: tensors become arrays, lists become arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for item in index:
+        data = getattr(item, "_data", None)
+        if data is not None:
+            item = data
+        elif isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
+            raise TypeError(f"index arrays must be integer or boolean, got {item.dtype}")
+        out.append(item)
+    return tuple(out)
+
+
+def has_advanced(index: tuple) -> bool:
+    """True when the index holds arrays (so a scatter-add must handle repeated indices)."""
+    return any(hasattr(i, "shape") and not isinstance(i, np.generic) for i in index)

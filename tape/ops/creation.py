@@ -1,0 +1,109 @@
+"""Creating tensors: from data, filled, ranges, identity, ``*_like``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..tensor import Tensor
+
+
+def tensor(data, dtype=None) -> Tensor:
+    """A new tensor from nested lists, scalars or arrays (copied).
+
+    Python floats become float32, Python ints int64; NumPy arrays keep their dtype.
+
+    Example:
+        >>> import tape
+        >>> tape.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype
+        dtype('float32')
+    """
+    return Tensor(data, dtype)
+
+
+def constant(value, dtype=None, shape=None) -> Tensor:
+    """TensorFlow's ``constant``: like ``tensor``, optionally broadcast to ``shape``."""
+    t = Tensor(value, dtype)
+    if shape is not None and tuple(t.shape) != tuple(shape):
+        t = Tensor._wrap(np.broadcast_to(t._data, tuple(shape)).copy())
+    return t
+
+
+def _shape(shape) -> tuple:
+    return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(n) for n in shape)
+
+
+def _float_or(dtype) -> np.dtype:
+    return dtypes.DEFAULT_FLOAT if dtype is None else dtypes.as_dtype(dtype)
+
+
+def zeros(shape, dtype=None) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` is given)."""
+    return Tensor._wrap(np.zeros(_shape(shape), dtype=_float_or(dtype)))
+
+
+def ones(shape, dtype=None) -> Tensor:
+    """A tensor of ones (float32 unless ``dtype`` is given)."""
+    return Tensor._wrap(np.ones(_shape(shape), dtype=_float_or(dtype)))
+
+
+def full(shape, fill_value, dtype=None) -> Tensor:
+    """A tensor filled with ``fill_value`` (its dtype follows the value, floats as float32)."""
+    if dtype is None:
+        dtype = dtypes.to_array(fill_value).dtype
+    return Tensor._wrap(np.full(_shape(shape), fill_value, dtype=dtypes.as_dtype(dtype)))
+
+
+def zeros_like(x, dtype=None) -> Tensor:
+    """Zeros with the shape (and dtype) of ``x``."""
+    x = _data(x)
+    return Tensor._wrap(_xp(x).zeros(x.shape, dtype=dtype or x.dtype))
+
+
+def ones_like(x, dtype=None) -> Tensor:
+    """Ones with the shape (and dtype) of ``x``."""
+    x = _data(x)
+    return Tensor._wrap(_xp(x).ones(x.shape, dtype=dtype or x.dtype))
+
+
+def full_like(x, fill_value, dtype=None) -> Tensor:
+    """``fill_value`` with the shape (and dtype) of ``x``."""
+    x = _data(x)
+    return Tensor._wrap(_xp(x).full(x.shape, fill_value, dtype=dtype or x.dtype))
+
+
+def arange(start, stop=None, step=1, dtype=None) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``; integers unless a bound is a float.
+
+    Example:
+        >>> import tape
+        >>> tape.arange(3).numpy().tolist()
+        [0, 1, 2]
+    """
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, stop, step))
+        dtype = dtypes.DEFAULT_FLOAT if is_float else dtypes.DEFAULT_INT
+    return Tensor._wrap(np.arange(start, stop, step, dtype=dtypes.as_dtype(dtype)))
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (float32 by default)."""
+    values = np.linspace(start, stop, num, endpoint=endpoint)
+    return Tensor._wrap(values.astype(_float_or(dtype)))
+
+
+def eye(n, m=None, dtype=None) -> Tensor:
+    """The identity matrix (``n`` x ``m``)."""
+    return Tensor._wrap(np.eye(n, m, dtype=_float_or(dtype)))
+
+
+def _data(x):
+    return x._data if isinstance(x, Tensor) else dtypes.to_array(x)
+
+
+def _xp(array):
+    from ..backend import get_array_module
+
+    return get_array_module(array)

@@ -1,0 +1,62 @@
+"""Neural-network primitives that need to be one op for stability or speed.
+
+relu (its gradient at 0 is 0, as in JAX, which a maximum would split), softplus,
+softmax and log_softmax (computed after subtracting the max, so they never overflow).
+"""
+
+from __future__ import annotations
+
+from .math import exp, multiply, subtract, where
+from .reduce import sum
+from .registry import defop
+
+
+@defop("relu")
+def relu(xp, x):
+    """``max(x, 0)``."""
+    return xp.maximum(x, 0)
+
+
+@relu.defvjp
+def _relu_vjp(ctx, g):
+    return where(ctx.out > 0, g, 0)
+
+
+@defop("softplus")
+def softplus(xp, x):
+    """``log(1 + exp(x))`` without overflow."""
+    return xp.logaddexp(x, 0)
+
+
+@softplus.defvjp
+def _softplus_vjp(ctx, g):
+    from .math import sigmoid
+
+    return multiply(g, sigmoid(ctx.inputs[0]))
+
+
+@defop("softmax")
+def softmax(xp, x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``."""
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+@softmax.defvjp
+def _softmax_vjp(ctx, g):
+    y = ctx.out
+    axis = ctx.params.get("axis", -1)
+    return multiply(y, subtract(g, sum(multiply(g, y), axis=axis, keepdims=True)))
+
+
+@defop("log_softmax")
+def log_softmax(xp, x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``."""
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+@log_softmax.defvjp
+def _log_softmax_vjp(ctx, g):
+    axis = ctx.params.get("axis", -1)
+    return subtract(g, multiply(exp(ctx.out), sum(g, axis=axis, keepdims=True)))

@@ -1,0 +1,198 @@
+"""Reductions over ``axis`` (None, int, negative, tuple) with ``keepdims``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._helpers import broadcast_axes, kept_shape, normalize_axes
+from .math import divide, equal, exp, multiply, sqrt, square, subtract, where
+from .registry import defop
+from .shape import broadcast_to, reshape
+
+
+def _grad_to_input(g, x, axis, keepdims):
+    """Reshape a reduction's gradient to keepdims form and broadcast it over ``x``."""
+    axes = normalize_axes(axis, x.ndim)
+    if not keepdims:
+        g = reshape(g, kept_shape(x.shape, axes))
+    return broadcast_to(g, x.shape)
+
+
+@defop("sum")
+def sum(xp, x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
+    """Sum over ``axis`` (all axes by default).
+
+    Example:
+        >>> import tape
+        >>> tape.sum(tape.ones((2, 3)), axis=1).numpy().tolist()
+        [3.0, 3.0]
+    """
+    return xp.sum(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+@sum.defvjp
+def _sum_vjp(ctx, g):
+    return _grad_to_input(g, ctx.inputs[0], ctx.params.get("axis"), ctx.params.get("keepdims"))
+
+
+def _axis_arg(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _chooser_vjp(ctx, g):
+    """max/min: the gradient goes to the elements equal to the result, split equally
+    among ties (as JAX does)."""
+    x = ctx.inputs[0]
+    axis, keepdims = ctx.params.get("axis"), ctx.params.get("keepdims")
+    out = _grad_to_input(ctx.out, x, axis, keepdims)
+    mask = where(equal(x, out), 1, 0)
+    count = sum(mask, axis=axis, keepdims=True)
+    return multiply(_grad_to_input(g, x, axis, keepdims), divide(mask, count))
+
+
+@defop("max")
+def max(xp, x, axis=None, keepdims=False):  # noqa: A001
+    """Largest value over ``axis``; ties share the gradient equally."""
+    return xp.max(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+max.defvjp(_chooser_vjp)
+
+
+@defop("min")
+def min(xp, x, axis=None, keepdims=False):  # noqa: A001
+    """Smallest value over ``axis``; ties share the gradient equally."""
+    return xp.min(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+min.defvjp(_chooser_vjp)
+
+
+@defop("prod")
+def prod(xp, x, axis=None, keepdims=False):
+    """Product over ``axis``."""
+    return xp.prod(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+@prod.defvjp
+def _prod_vjp(ctx, g):
+    x = ctx.inputs[0]
+    axis, keepdims = ctx.params.get("axis"), ctx.params.get("keepdims")
+    g_full = _grad_to_input(g, x, axis, keepdims)
+    if not bool((x._data == 0).any()):
+        return multiply(g_full, divide(_grad_to_input(ctx.out, x, axis, keepdims), x))
+    return multiply(g_full, _product_of_others(x, axis))
+
+
+def _product_of_others(x, axis):
+    """For each element, the product of the other elements of its reduced slice. Exact
+    when the slice holds zeros; costs O(n**2) in the slice length, so used only then."""
+    from .shape import expand_dims, moveaxis
+
+    axes = normalize_axes(axis, x.ndim)
+    tail = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = moveaxis(x, axes, tail)
+    lead_shape = moved.shape[: x.ndim - len(axes)]
+    n = _count(x, axis)
+    flat = reshape(moved, lead_shape + (n,))
+    diagonal = Tensor._wrap(np.eye(n, dtype=bool))
+    others = prod(where(diagonal, 1, expand_dims(flat, -2)), axis=-1)
+    return moveaxis(reshape(others, moved.shape), tail, axes)
+
+
+@defop("logsumexp")
+def logsumexp(xp, x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
+
+    A primitive (not a composite) for numerical stability: the max is subtracted first.
+    """
+    axis = _axis_arg(axis)
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+@logsumexp.defvjp
+def _logsumexp_vjp(ctx, g):
+    x = ctx.inputs[0]
+    axis, keepdims = ctx.params.get("axis"), ctx.params.get("keepdims")
+    softmax = exp(subtract(x, _grad_to_input(ctx.out, x, axis, keepdims)))
+    return multiply(_grad_to_input(g, x, axis, keepdims), softmax)
+
+
+@defop("argmax", differentiable=False)
+def argmax(xp, x, axis=None, keepdims=False):
+    """Index of the largest value (the first one on ties); no gradient."""
+    return xp.argmax(x, axis=axis, keepdims=keepdims)
+
+
+@defop("argmin", differentiable=False)
+def argmin(xp, x, axis=None, keepdims=False):
+    """Index of the smallest value (the first one on ties); no gradient."""
+    return xp.argmin(x, axis=axis, keepdims=keepdims)
+
+
+@defop("any", differentiable=False)
+def any(xp, x, axis=None, keepdims=False):  # noqa: A001
+    """True where any element over ``axis`` is true."""
+    return xp.any(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+@defop("all", differentiable=False)
+def all(xp, x, axis=None, keepdims=False):  # noqa: A001
+    """True where every element over ``axis`` is true."""
+    return xp.all(x, axis=_axis_arg(axis), keepdims=keepdims)
+
+
+# ---- composites -----------------------------------------------------------------------------
+
+
+def _count(x, axis) -> int:
+    n = 1
+    for a in normalize_axes(axis, x.ndim):
+        n *= x.shape[a]
+    return n
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis``.
+
+    Example:
+        >>> import tape
+        >>> tape.mean(tape.tensor([1.0, 2.0, 6.0])).item()
+        3.0
+    """
+    x = _tensor(x)
+    return divide(sum(x, axis=axis, keepdims=keepdims), float(_count(x, axis)))
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
+    x = _tensor(x)
+    centered = subtract(x, mean(x, axis=axis, keepdims=True))
+    n = _count(x, axis)
+    return divide(sum(square(centered), axis=axis, keepdims=keepdims), float(n - ddof))
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation over ``axis``."""
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def sum_to(g, shape: tuple):
+    """Sum ``g`` over broadcast axes so that it has ``shape`` (undoes broadcasting)."""
+    shape = tuple(shape)
+    if g.ndim < len(shape):
+        return broadcast_to(g, shape)
+    axes = broadcast_axes(shape, g.shape)
+    if axes:
+        g = sum(g, axis=axes, keepdims=True)
+    return reshape(g, shape) if g.shape != shape else g
+
+
+def _tensor(x):
+    from .registry import convert
+
+    return convert(x)

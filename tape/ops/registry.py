@@ -1,0 +1,161 @@
+"""The op table: one record per primitive, and ``apply``, the single dispatch path.
+
+An ``Op`` holds a name, a forward written against the array module ``xp`` (NumPy or
+CuPy), a VJP written with tape ops (so it is differentiable and traceable again), and
+flags. Eager calls, tape recording, and (later) trace replay and GPU kernels all read
+this one table; ``tests/ops/test_op_table.py`` enumerates it.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import _state, dtypes
+from ..autodiff import record
+from ..errors import (
+    DeviceError,
+    DTypeError,
+    IndexOutOfRangeError,
+    ShapeError,
+    TapeError,
+    describe,
+    user_line,
+)
+from ..tensor import Tensor
+
+REGISTRY: dict[str, Op] = {}
+
+
+class Op:
+    """One primitive. Call it like a function: ``op(*tensors, **params)``.
+
+    Positional arguments beyond ``nin`` fill the forward's parameters in order, so
+    ``sum(x, 1)`` means ``sum(x, axis=1)``. ``nin=-1`` takes any number of tensors.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "nin", "param_names", "differentiable", "kernel",
+                 "__dict__")
+
+    def __init__(self, name: str, forward, nin: int, differentiable: bool):
+        self.name = name
+        self.forward = forward
+        self.nin = nin
+        self.differentiable = differentiable
+        self.vjp = None
+        self.kernel = None  # optional GPU override, tested against ``forward`` (GPU issue)
+        names = list(inspect.signature(forward).parameters)[1:]  # drop xp
+        self.param_names = tuple(names[nin:]) if nin >= 0 else ()
+        self.__doc__ = forward.__doc__
+        self.__wrapped__ = forward
+
+    def defvjp(self, vjp):
+        """Register ``vjp(ctx, g)``: one gradient (or None) per input, built from tape ops."""
+        self.vjp = vjp
+        return vjp
+
+    def __call__(self, *args, **params):
+        nin = self.nin
+        if 0 <= nin < len(args):
+            for name, value in zip(self.param_names, args[nin:]):
+                if name in params:
+                    raise TypeError(f"{self.name}() got multiple values for '{name}'")
+                params[name] = value
+            if len(args) - nin > len(self.param_names):
+                raise TypeError(f"{self.name}() takes {nin + len(self.param_names)} arguments")
+            args = args[:nin]
+        return apply(self, args, params)
+
+    def __repr__(self) -> str:
+        kind = "differentiable" if self.differentiable else "non-differentiable"
+        return f"<tape op '{self.name}' ({kind}, {self.nin} inputs)>"
+
+
+def defop(name: str, nin: int = 1, differentiable: bool = True):
+    """Declare a primitive from its ``xp`` forward: ``@defop("exp")``."""
+
+    def decorate(forward) -> Op:
+        if name in REGISTRY:
+            raise ValueError(f"op {name!r} is declared twice")
+        op = Op(name, forward, nin, differentiable)
+        REGISTRY[name] = op
+        return op
+
+    return decorate
+
+
+def apply(op: Op, args: tuple, params: dict) -> Tensor:
+    """Run ``op`` on its inputs and record it on the active tapes that watch them."""
+    try:
+        arrays = [a._data for a in args]
+    except AttributeError:
+        args = coerce(args)
+        arrays = [a._data for a in args]
+    xp = np
+    for a in arrays:
+        if type(a) is not np.ndarray:
+            xp = _array_module(op, args)
+            break
+    try:
+        out = op.forward(xp, *arrays, **params)
+    except TapeError:
+        raise
+    except (ValueError, TypeError, IndexError) as e:
+        raise _op_error(op, args, params, e) from e
+    if type(out) is not np.ndarray:
+        out = xp.asarray(out)
+    result = Tensor._wrap(out)
+    if op.differentiable:
+        tapes = _state.active_tapes.get()
+        if tapes:
+            record(tapes, op, args, result, params)
+    return result
+
+
+def coerce(args) -> tuple:
+    """Turn non-tensor inputs into tensors; Python scalars take the dtype of the tensors
+    beside them (weak typing, as in NumPy 2 and JAX)."""
+    dtypes_seen = [a._data.dtype for a in args if isinstance(a, Tensor)]
+    like = np.result_type(*dtypes_seen) if dtypes_seen else None
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif like is not None and isinstance(a, bool | int | float):
+            out.append(Tensor._wrap(np.asarray(a, dtype=dtypes.weak_scalar_dtype(a, like))))
+        else:
+            out.append(Tensor._wrap(dtypes.to_array(a)))
+    return tuple(out)
+
+
+def convert(value, dtype=None) -> Tensor:
+    """``value`` as a Tensor (tensors pass through unless a different dtype is asked)."""
+    if isinstance(value, Tensor) and (dtype is None or value.dtype == dtypes.as_dtype(dtype)):
+        return value
+    return Tensor(value, dtype)
+
+
+def _array_module(op: Op, args):
+    from ..backend import get_array_module
+
+    devices = {a.device for a in args}
+    if len(devices) > 1:
+        raise DeviceError(
+            f"{op.name}: inputs live on different devices ({describe(args)} on "
+            f"{', '.join(a.device for a in args)}); move them with .to(device) "
+            f"[at {user_line()}]"
+        )
+    return get_array_module(*(a._data for a in args))
+
+
+def _op_error(op: Op, args, params, error: Exception) -> TapeError:
+    shown = {k: v for k, v in params.items() if not callable(v)}
+    detail = f"{op.name}: {error} (inputs: {describe(args)}"
+    detail += f"; {shown})" if shown else ")"
+    detail += f" [at {user_line()}]"
+    if isinstance(error, IndexError):
+        return IndexOutOfRangeError(detail)
+    if isinstance(error, TypeError):
+        return DTypeError(detail)
+    return ShapeError(detail)

@@ -1,0 +1,305 @@
+"""Shape primitives (reshape, transpose, broadcast, concatenate, indexing, pad, flip,
+tile) and the composites built from them (stack, split, take, squeeze...)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._helpers import has_advanced, inverse_permutation, normalize_axes, normalize_index
+from .registry import convert, defop
+
+# ---- primitives ---------------------------------------------------------------------------
+
+
+@defop("reshape")
+def reshape(xp, x, shape):
+    """The same values in a new shape (one dimension may be -1)."""
+    return xp.reshape(x, shape)
+
+
+@reshape.defvjp
+def _reshape_vjp(ctx, g):
+    return reshape(g, ctx.inputs[0].shape)
+
+
+@defop("transpose")
+def transpose(xp, x, axes=None):
+    """Permute the axes (reverse them by default)."""
+    return xp.transpose(x, axes)
+
+
+@transpose.defvjp
+def _transpose_vjp(ctx, g):
+    axes = ctx.params.get("axes")
+    if axes is None:
+        return transpose(g)
+    return transpose(g, inverse_permutation([a % g.ndim for a in axes]))
+
+
+@defop("broadcast_to")
+def broadcast_to(xp, x, shape):
+    """Broadcast to ``shape`` (NumPy rules)."""
+    return xp.broadcast_to(x, shape)
+
+
+@broadcast_to.defvjp
+def _broadcast_to_vjp(ctx, g):
+    from .reduce import sum_to
+
+    return sum_to(g, ctx.inputs[0].shape)
+
+
+@defop("concatenate", nin=-1)
+def _concatenate(xp, *xs, axis=0):
+    """Join tensors along an existing axis."""
+    return xp.concatenate(xs, axis=axis)
+
+
+@_concatenate.defvjp
+def _concatenate_vjp(ctx, g):
+    axis = ctx.params.get("axis", 0) % g.ndim
+    grads, start = [], 0
+    for x, need in zip(ctx.inputs, ctx.needs_grad):
+        stop = start + x.shape[axis]
+        index = (slice(None),) * axis + (slice(start, stop),)
+        grads.append(getitem(g, index) if need else None)
+        start = stop
+    return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+@defop("getitem")
+def _getitem(xp, x, index):
+    """``x[index]``: basic, advanced and boolean indexing."""
+    return x[index]
+
+
+@_getitem.defvjp
+def _getitem_vjp(ctx, g):
+    return index_add(g, shape=ctx.inputs[0].shape, index=ctx.params["index"])
+
+
+@defop("index_add")
+def index_add(xp, g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate):
+    the scatter-add that is getitem's VJP."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if not has_advanced(index):
+        out[index] = g
+    elif xp is np:
+        np.add.at(out, index, g)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(out, index, g)
+    return out
+
+
+@index_add.defvjp
+def _index_add_vjp(ctx, g):
+    return getitem(g, ctx.params["index"])
+
+
+@defop("pad")
+def _pad(xp, x, pad_width, constant_values=0):
+    """Pad with a constant; ``pad_width`` is ``((before, after),) * ndim``."""
+    return xp.pad(x, pad_width, mode="constant", constant_values=constant_values)
+
+
+@_pad.defvjp
+def _pad_vjp(ctx, g):
+    index = tuple(slice(before, n - after) for (before, after), n in
+                  zip(ctx.params["pad_width"], g.shape))
+    return getitem(g, index)
+
+
+@defop("flip")
+def flip(xp, x, axis=None):
+    """Reverse the order of elements along ``axis`` (all axes by default)."""
+    return xp.flip(x, axis=axis)
+
+
+@flip.defvjp
+def _flip_vjp(ctx, g):
+    return flip(g, axis=ctx.params.get("axis"))
+
+
+@defop("tile")
+def tile(xp, x, reps):
+    """Repeat the whole tensor ``reps`` times along each axis (``numpy.tile``)."""
+    return xp.tile(x, reps)
+
+
+@tile.defvjp
+def _tile_vjp(ctx, g):
+    from .reduce import sum
+
+    x = ctx.inputs[0]
+    reps = (ctx.params["reps"],) if isinstance(ctx.params["reps"], int) else ctx.params["reps"]
+    ndim = max(len(reps), x.ndim)
+    reps = (1,) * (ndim - len(reps)) + tuple(reps)
+    base = (1,) * (ndim - x.ndim) + tuple(x.shape)
+    split_shape = tuple(v for pair in zip(reps, base) for v in pair)
+    summed = sum(reshape(g, split_shape), axis=tuple(range(0, 2 * ndim, 2)))
+    return reshape(summed, x.shape)
+
+
+@defop("one_hot", differentiable=False)
+def _one_hot(xp, indices, depth, dtype):
+    """One-hot encoding of integer ``indices`` along a new last axis."""
+    return (indices[..., None] == xp.arange(depth)).astype(dtype)
+
+
+# ---- public wrappers with NumPy signatures ------------------------------------------------
+
+
+def getitem(x, index):
+    """``x[index]`` with basic, advanced (integer arrays) and boolean indexing."""
+    return _getitem(x, index=normalize_index(index))
+
+
+def concatenate(tensors, axis=0):
+    """Join a sequence of tensors along an existing axis.
+
+    Example:
+        >>> import tape
+        >>> tape.concatenate([tape.ones(2), tape.zeros(1)]).numpy().tolist()
+        [1.0, 1.0, 0.0]
+    """
+    return _concatenate(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Join tensors of equal shape along a new axis."""
+    tensors = [convert(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack() needs at least one tensor")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into a list of tensors (``numpy.split``)."""
+    x = convert(x)
+    axis = normalize_axes(axis, x.ndim)[0]
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ValueError(
+                f"split: axis {axis} of length {n} does not divide into "
+                f"{indices_or_sections} equal sections"
+            )
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x, pad_width, constant_values=0):
+    """Pad with a constant value; ``pad_width`` as in ``numpy.pad``."""
+    x = convert(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    return _pad(x, pad_width=tuple((int(a), int(b)) for a, b in widths),
+                constant_values=constant_values)
+
+
+def swapaxes(x, axis1, axis2):
+    """Exchange two axes."""
+    x = convert(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, tuple(axes))
+
+
+def moveaxis(x, source, destination):
+    """Move axes to new positions (``numpy.moveaxis``)."""
+    x = convert(x)
+    src = [s % x.ndim for s in ((source,) if isinstance(source, int) else source)]
+    dst = [d % x.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, tuple(order))
+
+
+def expand_dims(x, axis):
+    """Insert a length-1 axis at ``axis``."""
+    x = convert(x)
+    ndim = x.ndim + (1 if isinstance(axis, int) else len(axis))
+    axes = normalize_axes(axis, ndim)
+    shape = iter(x.shape)
+    return reshape(x, tuple(1 if i in axes else next(shape) for i in range(ndim)))
+
+
+def squeeze(x, axis=None):
+    """Remove length-1 axes (all of them by default)."""
+    x = convert(x)
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = normalize_axes(axis, x.ndim)
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} is not of length 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def flatten(x):
+    """The values as a 1-D tensor."""
+    return reshape(x, (-1,))
+
+
+def take(x, indices, axis=None):
+    """Elements at ``indices`` along ``axis`` (of the flattened tensor by default)."""
+    x = convert(x)
+    if axis is None:
+        x, axis = flatten(x), 0
+    axis = normalize_axes(axis, x.ndim)[0]
+    return getitem(x, (slice(None),) * axis + (indices,))
+
+
+def take_along_axis(x, indices, axis):
+    """``numpy.take_along_axis``: pick along ``axis`` with an index of matching rank."""
+    x = convert(x)
+    axis = normalize_axes(axis, x.ndim)[0]
+    indices = getattr(indices, "_data", indices)
+    indices = np.asarray(indices) if not hasattr(indices, "shape") else indices
+    if indices.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_axis: indices of rank {indices.ndim} for a tensor of rank {x.ndim}"
+        )
+    index = []
+    for d in range(x.ndim):
+        if d == axis:
+            index.append(indices)
+        else:
+            shape = [1] * x.ndim
+            shape[d] = x.shape[d]
+            index.append(np.arange(x.shape[d]).reshape(shape))
+    return getitem(x, tuple(index))
+
+
+def repeat(x, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (``numpy.repeat``)."""
+    x = convert(x)
+    if axis is None:
+        x, axis = flatten(x), 0
+    axis = normalize_axes(axis, x.ndim)[0]
+    index = np.repeat(np.arange(x.shape[axis]), repeats)
+    return take(x, index, axis=axis)
+
+
+def one_hot(indices, depth: int, dtype="float32"):
+    """One-hot vectors along a new last axis.
+
+    Example:
+        >>> import tape
+        >>> tape.one_hot(tape.tensor([0, 2]), 3).numpy().tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    from ..dtypes import as_dtype
+
+    return _one_hot(indices, depth=int(depth), dtype=as_dtype(dtype))
+
+

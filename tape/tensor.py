@@ -1,0 +1,357 @@
+"""Tensor (a read-only array plus its device) and Variable (the one mutable tensor).
+
+Dunders reach the ops through one late-bound hook, ``_ops``, which ``tape.ops`` fills
+at import time; this keeps the import graph one-way (DESIGN.md, "two seams").
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import _state, backend, dtypes
+from .errors import DTypeError, ShapeError, TraceError, user_line
+
+_ops = None  # the tape.ops namespace, bound by tape.ops at import
+_next_id = itertools.count().__next__
+
+
+def bind_ops(namespace) -> None:
+    global _ops
+    _ops = namespace
+
+
+class Tensor:
+    """An immutable n-dimensional array on a device, recorded by active GradientTapes.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> (x * 2).sum().item()
+        20.0
+    """
+
+    __slots__ = ("_data", "_id", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor
+
+    def __init__(self, value, dtype=None):
+        if isinstance(value, Tensor):
+            value = value._data
+        self._data = dtypes.to_array(value, dtype)
+        self._id = _next_id()
+
+    @classmethod
+    def _wrap(cls, array) -> Tensor:
+        """Wrap a raw array without copying or checking (the op hot path)."""
+        t = object.__new__(Tensor)
+        t._data = array
+        t._id = _next_id()
+        return t
+
+    # ---- attributes -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self._data)
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.transpose(self)
+
+    def numpy(self) -> np.ndarray:
+        """The value as a read-only NumPy array (copied to the host for GPU tensors)."""
+        _check_not_tracing("numpy()")
+        array = backend.to_device(self._data, "cpu").view()
+        array.flags.writeable = False
+        return array
+
+    def item(self):
+        """The single value as a Python scalar."""
+        _check_not_tracing("item()")
+        if self.size != 1:
+            raise ShapeError(
+                f"item(): needs a tensor with one element, got shape {self.shape} "
+                f"[at {user_line()}]"
+            )
+        return self._data.item()
+
+    def astype(self, dtype) -> Tensor:
+        return _ops.cast(self, dtype=dtypes.as_dtype(dtype))
+
+    def to(self, device: str) -> Tensor:
+        """A copy of this tensor on ``device`` ('cpu', 'gpu', 'gpu:N')."""
+        return Tensor._wrap(backend.to_device(self._data, backend.parse_device(device)))
+
+    # ---- Python protocols ------------------------------------------------------------
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        _check_not_tracing("bool()")
+        if self.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use tape.any or tape.all"
+            )
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        _check_not_tracing("float()")
+        return float(self.item())
+
+    def __int__(self) -> int:
+        _check_not_tracing("int()")
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu" or self.ndim != 0:
+            raise TypeError(f"only 0-d integer tensors can be used as an index, got {self!r}")
+        return int(self._data)
+
+    __hash__ = object.__hash__  # by identity, as in PyTorch: __eq__ is elementwise
+
+    def __repr__(self) -> str:
+        body = np.array2string(backend.to_device(self._data, "cpu"), separator=", ")
+        body = body.replace("\n", "\n" + " " * 7)
+        return f"Tensor({body}, dtype={self.dtype}, device={self.device})"
+
+    def __array__(self, dtype=None, copy=None):
+        _check_not_tracing("conversion to a NumPy array")
+        array = backend.to_device(self._data, "cpu")
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ops.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _ops.array_function(func, args, kwargs)
+
+    def __getitem__(self, index) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "tape tensors are immutable: build a new tensor (tape.where, concatenate...) or "
+            "use a Variable and its assign()"
+        )
+
+    # ---- arithmetic: every operator is an op from the table ---------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ops.logical_xor(self, other)
+
+    def __eq__(self, other):
+        return _ops.equal(self, other)
+
+    def __ne__(self, other):
+        return _ops.not_equal(self, other)
+
+    def __lt__(self, other):
+        return _ops.less(self, other)
+
+    def __le__(self, other):
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops.greater(self, other)
+
+    def __ge__(self, other):
+        return _ops.greater_equal(self, other)
+
+    # ---- NumPy-style methods ------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None):
+        return _ops.argmax(self, axis=axis)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def flatten(self):
+        return _ops.flatten(self)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+
+class Variable(Tensor):
+    """A mutable tensor: model weights. Trainable Variables are watched by tapes on use.
+
+    ``assign`` replaces the value (the old array is never changed in place, so a tape
+    that saved it still computes correct gradients).
+
+    Example:
+        >>> import tape
+        >>> v = tape.Variable([1.0, 2.0], name="v")
+        >>> v.assign_add([0.5, 0.5]).numpy().tolist()
+        [1.5, 2.5]
+    """
+
+    __slots__ = ("trainable", "name", "_version")
+    _count = itertools.count()
+
+    def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
+        if callable(initial_value):
+            initial_value = initial_value()
+        super().__init__(initial_value, dtype)
+        self.trainable = bool(trainable)
+        self.name = name if name is not None else f"Variable_{next(Variable._count)}"
+        self._version = 0
+
+    def _snapshot(self) -> Tensor:
+        """A plain tensor with this Variable's identity and current value, for a tape."""
+        t = object.__new__(Tensor)
+        t._data = self._data
+        t._id = self._id
+        return t
+
+    def assign(self, value) -> Variable:
+        """Replace the value; shape and dtype must stay the same."""
+        self._data = self._checked(value, "assign")
+        self._version += 1
+        return self
+
+    def assign_add(self, delta) -> Variable:
+        """``self = self + delta``."""
+        return self.assign(self._data + self._checked(delta, "assign_add"))
+
+    def assign_sub(self, delta) -> Variable:
+        """``self = self - delta``."""
+        return self.assign(self._data - self._checked(delta, "assign_sub"))
+
+    def _checked(self, value, method: str):
+        data = value._data if isinstance(value, Tensor) else value
+        xp = backend.get_array_module(self._data)
+        try:
+            data = xp.asarray(data, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            raise DTypeError(f"Variable {self.name!r}.{method}: cannot use {value!r}") from e
+        if data.shape != self.shape:
+            raise ShapeError(
+                f"Variable {self.name!r}.{method}: value of shape {data.shape} does not match "
+                f"the variable's shape {self.shape} [at {user_line()}]"
+            )
+        return data
+
+    def __repr__(self) -> str:
+        body = np.array2string(backend.to_device(self._data, "cpu"), separator=", ")
+        return (
+            f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype} "
+            f"trainable={self.trainable} device={self.device}, value={body}>"
+        )
+
+
+def _check_not_tracing(what: str) -> None:
+    if _state.tracing.get():
+        raise TraceError(
+            f"{what} reads a traced value into Python, which a static graph cannot do "
+            f"(data-dependent control flow) [at {user_line()}]"
+        )
