@@ -11,7 +11,6 @@ Example:
 """
 
 from . import nn, ops, testing
-from .ops import random
 from .autodiff import (
     GradientTape,
     custom_gradient,
@@ -31,6 +30,7 @@ from .errors import (
 )
 from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp...)
 from .ops import __all__ as _ops_all
+from .ops import random
 from .tensor import Tensor, Variable
 
 __version__ = "0.1.0"

@@ -27,7 +27,13 @@ class TapeEntry:
 
     def __init__(self, op, inputs, out, params):
         self.op = op
-        self.inputs = inputs  # Tensors (Variables are replaced by snapshots of their value)
+        for x in inputs:
+            if type(x) is not Tensor:
+                # A Variable is saved as its current value under its own identity, so a
+                # later assign() cannot change what backward sees.
+                inputs = tuple(v._snapshot() if isinstance(v, Variable) else v for v in inputs)
+                break
+        self.inputs = inputs
         self.out = out
         self.params = params
         self.needs_grad = None
@@ -43,16 +49,19 @@ def record(tapes, op, inputs, out, params) -> None:
         for x in inputs:
             if x._id in watched:
                 hit = True
-            elif t._watch_accessed and isinstance(x, Variable) and x.trainable:
-                watched.add(x._id)
-                t._variables.append(x)
+            elif type(x) is not Tensor and t._watch_accessed and _is_trainable(x):
+                t._watch_variable(x)
                 hit = True
         if hit:
             if entry is None:
-                saved = tuple(x._snapshot() if isinstance(x, Variable) else x for x in inputs)
-                entry = TapeEntry(op, saved, out, params)
+                entry = TapeEntry(op, inputs, out, params)
             t._entries.append(entry)
-            watched.add(out._id)
+            if out._data.dtype.kind == "f":
+                watched.add(out._id)
+
+
+def _is_trainable(x) -> bool:
+    return isinstance(x, Variable) and x.trainable and x._data.dtype.kind == "f"
 
 
 def _flatten(structure, out: list):
@@ -92,7 +101,8 @@ class GradientTape:
         self.persistent = persistent
         self._watch_accessed = watch_accessed_variables
         self._entries: list | None = []
-        self._watched: set = set()
+        self._watched: set = set()  # ids of float tensors that depend on a watched root
+        self._roots: set = set()  # ids of the watched tensors themselves
         self._variables: list = []
         self._token = None
         self._used = False
@@ -106,12 +116,20 @@ class GradientTape:
         _state.active_tapes.set(tuple(t for t in tapes if t is not self))
         self._token = None
 
+    def _watch_variable(self, v) -> None:
+        self._watched.add(v._id)
+        self._roots.add(v._id)
+        self._variables.append(v)
+
     def watch(self, tensor) -> None:
         """Record the ops that use ``tensor`` (or every tensor in a nested structure)."""
         for t in _flatten(tensor, []):
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
+            if t.dtype.kind != "f":
+                continue  # no gradient to record; gradient() warns if it is asked for
             self._watched.add(t._id)
+            self._roots.add(t._id)
             if isinstance(t, Variable):
                 self._variables.append(t)
 
@@ -132,7 +150,8 @@ class GradientTape:
 
     def reset(self) -> None:
         """Forget everything recorded so far."""
-        self._entries, self._watched, self._variables, self._used = [], set(), [], False
+        self._entries, self._variables, self._used = [], [], False
+        self._watched, self._roots = set(), set()
 
     # ---- differentiation ----------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
@@ -221,15 +240,23 @@ class GradientTape:
     def _backward(self, targets, seeds, sources) -> dict:
         ops = _tensor._ops
         entries = self._entries
-        # Prune: keep only entries on a path from a source (STYLE P5).
-        relevant = {s._id for s in sources if _is_float_source(s)}
-        path = []
-        for entry in entries:
-            for x in entry.inputs:
-                if x._id in relevant:
-                    path.append(entry)
-                    relevant.add(entry.out._id)
-                    break
+        # Every recorded entry lies on a path from a watched root. When the sources cover
+        # all roots that is exactly the path to walk; otherwise prune to the entries on a
+        # path from the sources (STYLE P5). Only float tensors are ever marked.
+        float_ids = {s._id for s in sources if _is_float_source(s)}
+        if float_ids >= self._roots:
+            relevant = self._watched
+            path = entries
+        else:
+            relevant = set(float_ids)
+            path = []
+            for entry in entries:
+                for x in entry.inputs:
+                    if x._id in relevant:
+                        path.append(entry)
+                        if entry.out._data.dtype.kind == "f":
+                            relevant.add(entry.out._id)
+                        break
         source_ids = {s._id for s in sources}
         grads: dict = {}
         for t, seed in zip(targets, seeds):
@@ -239,24 +266,29 @@ class GradientTape:
             prev = grads.get(t._id)
             grads[t._id] = g if prev is None else prev + g
         anomaly = _state.anomaly_mode.get()
+        sum_to, cast = ops.sum_to, ops.cast
         for entry in reversed(path):
             out_id = entry.out._id
             g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if g is None:
                 continue
             inputs = entry.inputs
-            needs = tuple(x._id in relevant and x._data.dtype.kind == "f" for x in inputs)
-            entry.needs_grad = needs
-            input_grads = entry.op.vjp(entry, g)
             if len(inputs) == 1:
-                input_grads = (input_grads,)
+                needs = (inputs[0]._id in relevant,)
+                entry.needs_grad = needs
+                input_grads = (entry.op.vjp(entry, g),)
+            else:
+                needs = tuple([x._id in relevant for x in inputs])
+                entry.needs_grad = needs
+                input_grads = entry.op.vjp(entry, g)
             for x, gx, need in zip(inputs, input_grads, needs):
                 if gx is None or not need:
                     continue
-                if gx.shape != x.shape:
-                    gx = ops.sum_to(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = ops.cast(gx, dtype=x.dtype)
+                x_data, g_data = x._data, gx._data
+                if g_data.shape != x_data.shape:
+                    gx = sum_to(gx, x_data.shape)
+                if g_data.dtype != x_data.dtype:
+                    gx = cast(gx, dtype=x_data.dtype)
                 if anomaly:
                     _check_finite(entry, gx)
                 prev = grads.get(x._id)

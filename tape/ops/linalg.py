@@ -57,7 +57,7 @@ def _einsum(xp, *operands, subscripts):
 def _einsum_vjp(ctx, g):
     inputs, out = _explicit_subscripts(ctx.params["subscripts"], [x.shape for x in ctx.inputs])
     grads = []
-    for i, (x, need) in enumerate(zip(ctx.inputs, ctx.needs_grad)):
+    for i, need in enumerate(ctx.needs_grad):
         grads.append(_einsum_operand_grad(g, out, inputs, ctx.inputs, i) if need else None)
     return tuple(grads) if len(grads) > 1 else grads[0]
 

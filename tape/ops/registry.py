@@ -9,6 +9,7 @@ this one table; ``tests/ops/test_op_table.py`` enumerates it.
 from __future__ import annotations
 
 import inspect
+import operator
 
 import numpy as np
 
@@ -23,9 +24,10 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import Tensor
+from ..tensor import Tensor, _next_id
 
 REGISTRY: dict[str, Op] = {}
+_active_tapes = _state.active_tapes
 
 
 class Op:
@@ -85,29 +87,40 @@ def defop(name: str, nin: int = 1, differentiable: bool = True):
     return decorate
 
 
+_data_of = operator.attrgetter("_data")
+_ndarray = np.ndarray
+_new = object.__new__
+
+
 def apply(op: Op, args: tuple, params: dict) -> Tensor:
-    """Run ``op`` on its inputs and record it on the active tapes that watch them."""
+    """Run ``op`` on its inputs and record it on the active tapes that watch them.
+
+    This is the hot path of every eager op: keep it short and free of allocations that
+    are not needed (attrgetter/map instead of comprehensions, no ``**{}`` call).
+    """
     try:
-        arrays = [a._data for a in args]
+        arrays = tuple(map(_data_of, args))
     except AttributeError:
         args = coerce(args)
-        arrays = [a._data for a in args]
+        arrays = tuple(map(_data_of, args))
     xp = np
     for a in arrays:
-        if type(a) is not np.ndarray:
+        if type(a) is not _ndarray:
             xp = _array_module(op, args)
             break
     try:
-        out = op.forward(xp, *arrays, **params)
+        out = op.forward(xp, *arrays, **params) if params else op.forward(xp, *arrays)
     except TapeError:
         raise
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(op, args, params, e) from e
-    if type(out) is not np.ndarray:
+    if type(out) is not _ndarray:
         out = xp.asarray(out)
-    result = Tensor._wrap(out)
+    result = _new(Tensor)
+    result._data = out
+    result._id = _next_id()
     if op.differentiable:
-        tapes = _state.active_tapes.get()
+        tapes = _active_tapes.get()
         if tapes:
             record(tapes, op, args, result, params)
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
 from ._helpers import has_advanced, inverse_permutation, normalize_axes, normalize_index
 from .registry import convert, defop
 

@@ -1,0 +1,36 @@
+"""Test-session setup: hypothesis profiles and, when JAX is installed, its oracle settings.
+
+Pick a hypothesis profile with HYPOTHESIS_PROFILE=dev|ci|intense (default ci).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from hypothesis import settings
+
+# deadline=None: the first call of an op (or a JAX compile) is much slower than the rest.
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile("ci", max_examples=40, deadline=None)
+settings.register_profile("intense", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# JAX is an optional oracle: configure it only where it is installed, and never import it
+# otherwise (find_spec looks without importing).
+if importlib.util.find_spec("jax") is not None:
+    # The oracle is a CPU reference even on a GPU machine; `make test` sets this too.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+
+    # Oracles compare in float64, as tape.testing.gradcheck does.
+    jax.config.update("jax_enable_x64", True)
+    # Reuse compiled oracle functions across runs and xdist workers.
+    jax.config.update("jax_compilation_cache_dir", str(REPO_ROOT / ".jax_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    if hasattr(jax.config, "jax_persistent_cache_min_entry_size_bytes"):
+        # -1: cache entries of any size, and let no filesystem heuristic override that.
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
