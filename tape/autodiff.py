@@ -19,6 +19,8 @@ from . import tensor as _tensor
 from .errors import GradientError, describe, user_line
 from .tensor import Tensor, Variable
 
+_ONE_NEEDED = (True,)
+
 
 class TapeEntry:
     """One op execution: what a VJP needs (``ctx`` in VJP signatures)."""
@@ -44,6 +46,9 @@ def record(tapes, op, inputs, out, params) -> None:
     """Append an entry to every active tape that watches one of ``inputs``."""
     entry = None
     for t in tapes:
+        entries = t._entries
+        if entries is None:
+            continue  # a spent non-persistent tape: gradient() ran inside its `with` block
         watched = t._watched
         hit = False
         for x in inputs:
@@ -55,7 +60,7 @@ def record(tapes, op, inputs, out, params) -> None:
         if hit:
             if entry is None:
                 entry = TapeEntry(op, inputs, out, params)
-            t._entries.append(entry)
+            entries.append(entry)
             if out._data.dtype.kind == "f":
                 watched.add(out._id)
 
@@ -180,6 +185,8 @@ class GradientTape:
         """Full Jacobian of shape ``target.shape + source.shape``, one backward pass per
         element of ``target``."""
         ops = _tensor._ops
+        if not _is_float_source(source):  # None and one warning, not one per row
+            return self._walk(target, [source], None, free=not self.persistent)[0]
         n = int(np.prod(target.shape))
         rows = []
         for i in range(n):
@@ -274,12 +281,14 @@ class GradientTape:
                 continue
             inputs = entry.inputs
             if len(inputs) == 1:
-                needs = (inputs[0]._id in relevant,)
-                entry.needs_grad = needs
+                # A recorded one-input op is on the path only through that input.
+                needs = entry.needs_grad = _ONE_NEEDED
                 input_grads = (entry.op.vjp(entry, g),)
+            elif len(inputs) == 2:
+                needs = entry.needs_grad = (inputs[0]._id in relevant, inputs[1]._id in relevant)
+                input_grads = entry.op.vjp(entry, g)
             else:
-                needs = tuple([x._id in relevant for x in inputs])
-                entry.needs_grad = needs
+                needs = entry.needs_grad = tuple([x._id in relevant for x in inputs])
                 input_grads = entry.op.vjp(entry, g)
             for x, gx, need in zip(inputs, input_grads, needs):
                 if gx is None or not need:
@@ -289,7 +298,7 @@ class GradientTape:
                     gx = sum_to(gx, x_data.shape)
                 if g_data.dtype != x_data.dtype:
                     gx = cast(gx, dtype=x_data.dtype)
-                if anomaly:
+                if anomaly or entry.where is not None:
                     _check_finite(entry, gx)
                 prev = grads.get(x._id)
                 grads[x._id] = gx if prev is None else prev + gx
@@ -322,7 +331,9 @@ def _check_finite(entry, gx) -> None:
 @contextlib.contextmanager
 def detect_anomaly():
     """Raise at the first backward op whose gradient has NaN or inf, naming the op and the
-    line that ran its forward. Costs nothing when not used.
+    line that ran its forward. Ops recorded inside the block are checked whenever their
+    backward runs, and every backward op run inside the block is checked. Costs nothing
+    when not used.
 
     Example:
         >>> import tape

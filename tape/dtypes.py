@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DTypeError
+from .errors import DTypeError, ShapeError, user_line
 
 DEFAULT_FLOAT = np.dtype(np.float32)
 DEFAULT_INT = np.dtype(np.int64)
@@ -46,7 +46,10 @@ def to_array(value, dtype=None, xp=np):
     if isinstance(value, np.ndarray | np.generic):
         array = value
     else:
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError as e:  # ragged nested lists
+            raise ShapeError(f"tensor data: {e} [at {user_line()}]") from e
         if array.dtype == np.float64 and dtype is None and not _is_numpy_float64(value):
             array = array.astype(DEFAULT_FLOAT)
     _check_supported(array.dtype, "tensor data")

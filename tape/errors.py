@@ -53,6 +53,15 @@ def user_line(skip_package: bool = True) -> str:
     return f"{filename}:{lineno}" + (f": {source}" if source else "")
 
 
+def user_stacklevel() -> int:
+    """The ``warnings.warn`` stacklevel, for a warning issued by the caller, that points
+    at the innermost frame outside the tape package (the user's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and _in_package(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _in_package(filename: str) -> bool:
     # tape/testing is a user-facing helper: frames there are not the user's line either.
     return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")

@@ -23,8 +23,8 @@ def leaky_relu(x, alpha: float = 0.2):
 
     Example:
         >>> import tape
-        >>> tape.nn.leaky_relu(tape.tensor([-1.0, 2.0])).numpy().tolist()
-        [-0.2, 2.0]
+        >>> tape.nn.leaky_relu(tape.tensor([-1.0, 2.0]))
+        Tensor([-0.2,  2. ], dtype=float32, device=cpu)
     """
     x = ops.convert(x)
     return ops.where(x > 0, x, ops.multiply(x, alpha))

@@ -144,7 +144,12 @@ class Tensor:
         array = backend.to_device(self._data, "cpu")
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
-        return array.copy() if copy else array
+        if copy:
+            return array.copy()
+        # np.asarray(t) must not become a writable alias of an immutable tensor's buffer.
+        view = array.view()
+        view.flags.writeable = False
+        return view
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _ops.array_ufunc(ufunc, method, inputs, kwargs)
@@ -328,10 +333,14 @@ class Variable(Tensor):
         return self.assign(self._data - self._checked(delta, "assign_sub"))
 
     def _checked(self, value, method: str):
-        data = value._data if isinstance(value, Tensor) else value
         xp = backend.get_array_module(self._data)
         try:
-            data = xp.asarray(data, dtype=self.dtype)
+            if isinstance(value, Tensor):
+                data = xp.asarray(value._data, dtype=self.dtype)  # immutable: no copy needed
+            else:
+                # Copy: a caller's array changed in place later must not change the
+                # Variable (nor the value a tape saved for backward).
+                data = xp.array(value, dtype=self.dtype, copy=True)
         except (TypeError, ValueError) as e:
             raise DTypeError(f"Variable {self.name!r}.{method}: cannot use {value!r}") from e
         if data.shape != self.shape:

@@ -57,19 +57,19 @@ def full(shape, fill_value, dtype=None) -> Tensor:
 def zeros_like(x, dtype=None) -> Tensor:
     """Zeros with the shape (and dtype) of ``x``."""
     x = _data(x)
-    return Tensor._wrap(_xp(x).zeros(x.shape, dtype=dtype or x.dtype))
+    return Tensor._wrap(_xp(x).zeros(x.shape, dtype=_like_dtype(x, dtype)))
 
 
 def ones_like(x, dtype=None) -> Tensor:
     """Ones with the shape (and dtype) of ``x``."""
     x = _data(x)
-    return Tensor._wrap(_xp(x).ones(x.shape, dtype=dtype or x.dtype))
+    return Tensor._wrap(_xp(x).ones(x.shape, dtype=_like_dtype(x, dtype)))
 
 
 def full_like(x, fill_value, dtype=None) -> Tensor:
     """``fill_value`` with the shape (and dtype) of ``x``."""
     x = _data(x)
-    return Tensor._wrap(_xp(x).full(x.shape, fill_value, dtype=dtype or x.dtype))
+    return Tensor._wrap(_xp(x).full(x.shape, fill_value, dtype=_like_dtype(x, dtype)))
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
@@ -97,6 +97,10 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Tensor:
 def eye(n, m=None, dtype=None) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
     return Tensor._wrap(np.eye(n, m, dtype=_float_or(dtype)))
+
+
+def _like_dtype(array, dtype) -> np.dtype:
+    return array.dtype if dtype is None else dtypes.as_dtype(dtype)
 
 
 def _data(x):

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import _state
+from ..errors import user_stacklevel
 from ..tensor import Tensor
 from . import linalg, math, reduce, shape
 
@@ -74,7 +75,7 @@ def _fallback(name, func, args, kwargs):
         warnings.warn(
             f"{name} has no tape op: it ran on NumPy arrays and its result carries no "
             "gradient",
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return out
 

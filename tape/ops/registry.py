@@ -28,6 +28,9 @@ from ..tensor import Tensor, _next_id
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
+_data_of = operator.attrgetter("_data")
+_ndarray = np.ndarray
+_new = object.__new__
 
 
 class Op:
@@ -57,17 +60,61 @@ class Op:
         self.vjp = vjp
         return vjp
 
-    def __call__(self, *args, **params):
+    def __call__(self, *args, **params) -> Tensor:
+        """Run the op eagerly and record it on the active tapes that watch its inputs.
+
+        This is the hot path of every op, eager and backward alike: it is kept short and
+        free of allocations that are not needed (no comprehension for one or two inputs,
+        no ``**{}`` call, no separate frame for dispatch).
+        """
+        if len(args) != self.nin >= 0:
+            args, params = self._bind(args, params)
+        try:
+            if len(args) == 2:
+                arrays = (args[0]._data, args[1]._data)
+            elif len(args) == 1:
+                arrays = (args[0]._data,)
+            else:
+                arrays = tuple(map(_data_of, args))
+        except AttributeError:
+            args = coerce(args)
+            arrays = tuple(map(_data_of, args))
+        xp = np
+        for a in arrays:
+            if type(a) is not _ndarray:
+                xp = _array_module(self, args)
+                break
+        try:
+            out = self.forward(xp, *arrays, **params) if params else self.forward(xp, *arrays)
+        except TapeError:
+            raise
+        except (ValueError, TypeError, IndexError) as e:
+            raise _op_error(self, args, params, e) from e
+        if type(out) is not _ndarray:
+            out = xp.asarray(out)
+        result = _new(Tensor)
+        result._data = out
+        result._id = _next_id()
+        if self.differentiable:
+            tapes = _active_tapes.get()
+            if tapes:
+                record(tapes, self, args, result, params)
+        return result
+
+    def _bind(self, args: tuple, params: dict) -> tuple[tuple, dict]:
+        """Split positional arguments into tensor inputs and parameters (``sum(x, 1)``)."""
         nin = self.nin
-        if 0 <= nin < len(args):
-            for name, value in zip(self.param_names, args[nin:]):
-                if name in params:
-                    raise TypeError(f"{self.name}() got multiple values for '{name}'")
-                params[name] = value
-            if len(args) - nin > len(self.param_names):
-                raise TypeError(f"{self.name}() takes {nin + len(self.param_names)} arguments")
-            args = args[:nin]
-        return apply(self, args, params)
+        if len(args) < nin:
+            raise TypeError(f"{self.name}() takes {nin} tensor inputs, got {len(args)}")
+        if len(args) - nin > len(self.param_names):
+            raise TypeError(f"{self.name}() takes at most {nin + len(self.param_names)} "
+                            f"arguments, got {len(args)}")
+        params = dict(params)
+        for name, value in zip(self.param_names, args[nin:]):
+            if name in params:
+                raise TypeError(f"{self.name}() got multiple values for '{name}'")
+            params[name] = value
+        return args[:nin], params
 
     def __repr__(self) -> str:
         kind = "differentiable" if self.differentiable else "non-differentiable"
@@ -87,43 +134,11 @@ def defop(name: str, nin: int = 1, differentiable: bool = True):
     return decorate
 
 
-_data_of = operator.attrgetter("_data")
-_ndarray = np.ndarray
-_new = object.__new__
 
 
 def apply(op: Op, args: tuple, params: dict) -> Tensor:
-    """Run ``op`` on its inputs and record it on the active tapes that watch them.
-
-    This is the hot path of every eager op: keep it short and free of allocations that
-    are not needed (attrgetter/map instead of comprehensions, no ``**{}`` call).
-    """
-    try:
-        arrays = tuple(map(_data_of, args))
-    except AttributeError:
-        args = coerce(args)
-        arrays = tuple(map(_data_of, args))
-    xp = np
-    for a in arrays:
-        if type(a) is not _ndarray:
-            xp = _array_module(op, args)
-            break
-    try:
-        out = op.forward(xp, *arrays, **params) if params else op.forward(xp, *arrays)
-    except TapeError:
-        raise
-    except (ValueError, TypeError, IndexError) as e:
-        raise _op_error(op, args, params, e) from e
-    if type(out) is not _ndarray:
-        out = xp.asarray(out)
-    result = _new(Tensor)
-    result._data = out
-    result._id = _next_id()
-    if op.differentiable:
-        tapes = _active_tapes.get()
-        if tapes:
-            record(tapes, op, args, result, params)
-    return result
+    """Run ``op`` on a tuple of inputs and a dict of parameters (same as calling it)."""
+    return op(*args, **params)
 
 
 def coerce(args) -> tuple:

@@ -1,0 +1,253 @@
+"""Bad input: typed errors whose messages name the op, the shapes and the user's line;
+unsupported data; NaN and inf propagating as in NumPy; gradients of integer sources."""
+
+from __future__ import annotations
+
+import functools
+import operator
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+
+
+def _next_line() -> int:
+    """The line number after the caller's line."""
+    return sys._getframe(1).f_lineno + 1
+
+
+def _assert_names_this_line(message: str, line: int) -> None:
+    assert f"{__file__}:{line}" in message, message
+
+
+# ---- shape errors -----------------------------------------------------------------------
+
+
+def test_binary_op_shape_mismatch():
+    a, b = tape.ones((2, 3)), tape.ones((4,))
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        a + b
+    message = str(info.value)
+    assert "add" in message
+    assert "(2, 3)" in message and "(4,)" in message
+    _assert_names_this_line(message, line)
+
+
+def test_shape_error_is_a_value_error():
+    assert issubclass(tape.ShapeError, ValueError)
+    assert issubclass(tape.ShapeError, tape.TapeError)
+    with pytest.raises(ValueError):
+        tape.ones(2) * tape.ones(3)
+
+
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        # operator.* are C functions: the user's line is the test's own line.
+        ("subtract", operator.sub),
+        ("multiply", operator.mul),
+        ("divide", operator.truediv),
+        ("power", operator.pow),
+        ("floor_divide", operator.floordiv),
+        ("mod", operator.mod),
+        ("maximum", tape.maximum),
+        ("where", functools.partial(tape.where, True)),
+    ],
+)
+def test_every_binary_op_names_itself_and_both_shapes(name, fn):
+    a, b = tape.ones((3, 2)), tape.ones((3,))
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        fn(a, b)
+    message = str(info.value)
+    assert name in message and "(3, 2)" in message and "(3,)" in message
+    _assert_names_this_line(message, line)
+
+
+def test_matmul_shape_mismatch():
+    a, b = tape.ones((2, 3)), tape.ones((4, 5))
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        a @ b
+    message = str(info.value)
+    assert "matmul" in message
+    assert "(2, 3)" in message and "(4, 5)" in message
+    _assert_names_this_line(message, line)
+
+
+def test_matmul_function_shape_mismatch():
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        tape.matmul(tape.ones((5,)), tape.ones((3, 2)))
+    message = str(info.value)
+    assert "matmul" in message and "(5,)" in message and "(3, 2)" in message
+    _assert_names_this_line(message, line)
+
+
+def test_shape_mismatch_through_numpy_interop_names_this_line():
+    t = tape.ones((2, 3))
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        np.ones((4,)) * t
+    message = str(info.value)
+    assert "multiply" in message and "(4,)" in message and "(2, 3)" in message
+    _assert_names_this_line(message, line)
+
+
+def test_shape_mismatch_inside_a_tape_names_this_line():
+    x = tape.ones((2, 2))
+    with tape.GradientTape() as g:
+        g.watch(x)
+        with pytest.raises(tape.ShapeError) as info:
+            line = _next_line()
+            x + tape.ones((3,))
+    _assert_names_this_line(str(info.value), line)
+
+
+def test_ragged_data_is_a_shape_error():
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        tape.tensor([[1.0, 2.0], [3.0]])
+    _assert_names_this_line(str(info.value), line)
+
+
+def test_index_out_of_range():
+    t = tape.ones((2, 3))
+    with pytest.raises(IndexError) as info:
+        line = _next_line()
+        t[2]
+    assert isinstance(info.value, tape.ShapeError)
+    assert "(2, 3)" in str(info.value)
+    _assert_names_this_line(str(info.value), line)
+
+
+# ---- dtype errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["a", "b"],
+        "text",
+        b"bytes",
+        np.array(["x", "y"]),
+        np.array([1, None], dtype=object),
+        np.array([1.0, 2.0], dtype=object),
+        [object()],
+        np.array([1 + 2j]),
+    ],
+    ids=["str_list", "str", "bytes", "str_array", "object_none", "object_floats", "obj", "complex"],
+)
+def test_unsupported_data_is_a_dtype_error(data):
+    with pytest.raises(tape.DTypeError, match="booleans, integers or floats"):
+        tape.tensor(data)
+
+
+def test_dtype_error_is_a_type_error_and_covers_variables_and_dtype_arguments():
+    assert issubclass(tape.DTypeError, TypeError)
+    with pytest.raises(tape.DTypeError):
+        tape.Variable(np.array(["w"]))
+    with pytest.raises(tape.DTypeError):
+        tape.zeros(3, dtype=str)
+    with pytest.raises(tape.DTypeError):
+        tape.tensor([1.0], dtype="complex64")
+    for like in (tape.zeros_like, tape.ones_like):
+        with pytest.raises(tape.DTypeError):
+            like(tape.ones(2), dtype=str)
+    with pytest.raises(tape.DTypeError):
+        tape.full_like(tape.ones(2), "a", dtype=str)
+
+
+# ---- NaN and inf ------------------------------------------------------------------------
+
+
+def test_nan_and_inf_propagate_as_in_numpy():
+    with np.errstate(all="ignore"):
+        assert tape.log(tape.tensor(0.0)).item() == -np.inf
+        assert np.isnan(tape.log(tape.tensor(-1.0)).item())
+        zero = tape.tensor(0.0)
+        assert np.isnan((zero / zero).item())
+        assert (tape.tensor(1.0) / zero).item() == np.inf
+        assert (tape.tensor(-1.0) / zero).item() == -np.inf
+        assert tape.exp(tape.tensor(1000.0)).item() == np.inf
+        assert np.isnan(tape.sqrt(tape.tensor(-1.0)).item())
+        inf = tape.tensor(np.inf)
+        assert np.isnan((inf - inf).item())
+        assert np.isnan((tape.tensor(np.nan) * 0.0).item())
+        assert np.isnan(tape.sum(tape.tensor([1.0, np.nan])).item())
+        assert np.isnan(tape.maximum(tape.tensor(np.nan), 1.0).item())
+
+
+def test_large_values_are_not_clamped():
+    big = tape.tensor(np.array([3e38], dtype=np.float32))
+    with np.errstate(over="ignore"):
+        assert (big * 10.0).item() == np.inf
+
+
+def test_non_finite_gradients_propagate_unclamped():
+    x = tape.tensor(np.array([0.0, 1.0]))
+    with np.errstate(all="ignore"):
+        with tape.GradientTape() as g:
+            g.watch(x)
+            y = tape.sum(tape.log(x))
+        dx = g.gradient(y, x)
+    np.testing.assert_array_equal(dx.numpy(), [np.inf, 1.0])  # 1 / x
+
+
+# ---- gradients of integer sources -------------------------------------------------------
+
+
+def test_gradient_with_respect_to_an_int_source_is_none_with_one_warning():
+    n = tape.tensor([1, 2, 3])
+    x = tape.tensor([1.0, 2.0, 3.0])
+    with tape.GradientTape() as g:
+        g.watch([x, n])
+        y = tape.sum(x * n)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert g.gradient(y, n) is None
+    assert len(caught) == 1
+    assert "int64" in str(caught[0].message)
+
+
+def test_grad_with_respect_to_an_int_argument_raises():
+    with pytest.raises(tape.GradientError) as info:
+        line = _next_line()
+        tape.grad(lambda n: tape.sum(n * n))(tape.tensor([1, 2]))
+    message = str(info.value)
+    assert "int64" in message and "argument 0" in message
+    _assert_names_this_line(message, line)
+
+
+def test_grad_of_a_non_scalar_function_raises():
+    with pytest.raises(tape.GradientError, match=r"scalar.*\(2,\)"):
+        tape.grad(lambda x: x * 2.0)(tape.tensor([1.0, 2.0]))
+
+
+def test_gradient_with_a_non_tensor_source_raises():
+    x = tape.tensor(1.0)
+    with tape.GradientTape() as g:
+        g.watch(x)
+        y = x * 2.0
+    with pytest.raises(TypeError, match="sources must be tensors"):
+        g.gradient(y, [x, 3.0])
+
+
+def test_watch_of_a_non_tensor_raises():
+    with tape.GradientTape() as g:
+        with pytest.raises(TypeError, match="watch"):
+            g.watch(3.0)
+
+
+def test_variable_assign_with_wrong_shape_raises_naming_the_variable():
+    v = tape.Variable(np.zeros((2, 2)), name="dense/kernel")
+    with pytest.raises(tape.ShapeError) as info:
+        line = _next_line()
+        v.assign(np.zeros((3, 2)))
+    message = str(info.value)
+    assert "dense/kernel" in message and "(3, 2)" in message and "(2, 2)" in message
+    _assert_names_this_line(message, line)
