@@ -227,9 +227,8 @@ class GradientTape:
                 f"output_gradients has {len(seeds)} tensors for {len(targets)} targets"
             )
         with _state.without_tapes(self):
-            grads = self._backward(targets, seeds, sources)
+            grads = self._backward(targets, seeds, sources, free)
         if free:
-            self._entries = None
             self._used = True
         out = []
         for s in sources:
@@ -244,9 +243,11 @@ class GradientTape:
                 out.append(grads.get(s._id))
         return out
 
-    def _backward(self, targets, seeds, sources) -> dict:
+    def _backward(self, targets, seeds, sources, free: bool) -> dict:
         ops = _tensor._ops
         entries = self._entries
+        if free:
+            self._entries = None  # from here on only the walk holds the entries
         # Every recorded entry lies on a path from a watched root. When the sources cover
         # all roots that is exactly the path to walk; otherwise prune to the entries on a
         # path from the sources (STYLE P5). Only float tensors are ever marked.
@@ -274,7 +275,8 @@ class GradientTape:
             grads[t._id] = g if prev is None else prev + g
         anomaly = _state.anomaly_mode.get()
         sum_to, cast = ops.sum_to, ops.cast
-        for entry in reversed(path):
+        # A freeing walk pops each entry, so its saved arrays go as soon as its VJP has run.
+        for entry in _popping(path) if free else reversed(path):
             out_id = entry.out._id
             g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if g is None:
@@ -303,6 +305,12 @@ class GradientTape:
                 prev = grads.get(x._id)
                 grads[x._id] = gx if prev is None else prev + gx
         return grads
+
+
+def _popping(entries: list):
+    """Yield the entries last to first, removing each from the list as it goes."""
+    while entries:
+        yield entries.pop()
 
 
 def _is_float_source(t) -> bool:

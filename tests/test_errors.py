@@ -251,3 +251,23 @@ def test_variable_assign_with_wrong_shape_raises_naming_the_variable():
     message = str(info.value)
     assert "dense/kernel" in message and "(3, 2)" in message and "(2, 2)" in message
     _assert_names_this_line(message, line)
+
+
+def test_non_tensor_operand_error_names_the_op_and_this_line():
+    with pytest.raises(tape.DTypeError) as info:
+        tape.ones(2) + "a"  # noqa: B018
+    message = str(info.value)
+    assert message.startswith("add:")
+    assert f"{__file__}:" in message
+
+
+def test_float_index_is_a_dtype_error_naming_this_line():
+    with pytest.raises(tape.DTypeError, match="getitem: index arrays must be integer") as info:
+        tape.ones(3)[tape.tensor([0.5])]
+    assert f"{__file__}:" in str(info.value)
+
+
+def test_matmul_error_names_the_op_once():
+    with pytest.raises(tape.ShapeError) as info:
+        tape.ones((2, 3)) @ tape.ones((2, 3))
+    assert str(info.value).count("matmul:") == 1

@@ -97,3 +97,30 @@ def test_loss_accumulated_outside_the_tape_holds_no_graph():
         y = total * tape.sum(w)
     assert g.watched_variables() == (w,)
     np.testing.assert_allclose(g.gradient(y, w).numpy(), [expected, expected], rtol=1e-12)
+
+
+def test_backward_frees_each_saved_array_once_its_vjp_has_run():
+    """STYLE P9: a non-persistent walk drops an entry right after its VJP, so arrays saved
+    for later (earlier-in-forward) entries are not all held until the walk ends."""
+    seen_alive = []
+    ref = {}
+
+    @tape.custom_gradient
+    def probe(v):
+        def grad_fn(g):
+            gc.collect()
+            seen_alive.append(ref["q"]() is not None)
+            return g
+
+        return v, grad_fn
+
+    x = tape.tensor(np.linspace(0.0, 1.0, 1000))
+    with tape.GradientTape() as g:
+        g.watch(x)
+        q = tape.exp(probe(x))
+        r = tape.sum(q)
+    ref["q"] = weakref.ref(q._data)
+    del q
+    (dx,) = g.gradient(r, [x])
+    assert seen_alive == [False]
+    np.testing.assert_allclose(dx.numpy(), np.exp(np.linspace(0.0, 1.0, 1000)))

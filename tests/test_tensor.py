@@ -474,3 +474,10 @@ def test_variable_reads_like_a_tensor_in_every_op(name, fn):
 def test_variable_repr_shows_name_values_dtype_device():
     r = repr(tape.Variable([1.25, 2.5], name="kernel"))
     assert "kernel" in r and "1.25" in r and "2.5" in r and "float32" in r and "cpu" in r
+
+
+def test_python_float_with_integer_tensor_gives_float32_as_in_jax():
+    assert (tape.tensor([1, 2]) * 2.0).dtype == np.float32
+    assert (2.5 + tape.tensor([True, False])).dtype == np.float32
+    assert (tape.tensor([1, 2]) * 2).dtype == np.int64
+    np.testing.assert_array_equal((tape.tensor([1, 2]) * 0.5).numpy(), [0.5, 1.0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DTypeError, user_line
+
 
 def normalize_axes(axis, ndim: int) -> tuple:
     """``None | int | tuple`` (negatives allowed) -> sorted tuple of non-negative axes."""
@@ -49,8 +51,11 @@ def normalize_index(index):
             item = data
         elif isinstance(item, list):
             item = np.asarray(item)
-        if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
-            raise TypeError(f"index arrays must be integer or boolean, got {item.dtype}")
+        if hasattr(item, "dtype") and item.dtype.kind not in "biu":
+            raise DTypeError(
+                f"getitem: index arrays must be integer or boolean, got {item.dtype} "
+                f"[at {user_line()}]"
+            )
         out.append(item)
     return tuple(out)
 

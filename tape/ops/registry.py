@@ -77,7 +77,7 @@ class Op:
             else:
                 arrays = tuple(map(_data_of, args))
         except AttributeError:
-            args = coerce(args)
+            args = self._coerce(args, params)
             arrays = tuple(map(_data_of, args))
         xp = np
         for a in arrays:
@@ -100,6 +100,12 @@ class Op:
             if tapes:
                 record(tapes, self, args, result, params)
         return result
+
+    def _coerce(self, args: tuple, params: dict) -> tuple:
+        try:
+            return coerce(args)
+        except (TapeError, ValueError, TypeError) as e:
+            raise _op_error(self, args, params, e) from e
 
     def _bind(self, args: tuple, params: dict) -> tuple[tuple, dict]:
         """Split positional arguments into tensor inputs and parameters (``sum(x, 1)``)."""
@@ -143,9 +149,14 @@ def apply(op: Op, args: tuple, params: dict) -> Tensor:
 
 def coerce(args) -> tuple:
     """Turn non-tensor inputs into tensors; Python scalars take the dtype of the tensors
-    beside them (weak typing, as in NumPy 2 and JAX)."""
+    beside them (weak typing, as in NumPy 2 and JAX). A Python float meeting integer
+    tensors makes them float32, so ``int_tensor * 0.5`` is float32, as in JAX."""
     dtypes_seen = [a._data.dtype for a in args if isinstance(a, Tensor)]
     like = np.result_type(*dtypes_seen) if dtypes_seen else None
+    if like is not None and like.kind in "biu" and any(type(a) is float for a in args):
+        like = dtypes.DEFAULT_FLOAT
+        args = [Tensor._wrap(a._data.astype(like)) if isinstance(a, Tensor) else a
+                for a in args]
     out = []
     for a in args:
         if isinstance(a, Tensor):
@@ -179,7 +190,10 @@ def _array_module(op: Op, args):
 
 def _op_error(op: Op, args, params, error: Exception) -> TapeError:
     shown = {k: v for k, v in params.items() if not callable(v)}
-    detail = f"{op.name}: {error} (inputs: {describe(args)}"
+    message = str(error)
+    if message.startswith(f"{op.name}:"):  # NumPy already named the op
+        message = message[len(op.name) + 1:].lstrip()
+    detail = f"{op.name}: {message} (inputs: {describe(args)}"
     detail += f"; {shown})" if shown else ")"
     detail += f" [at {user_line()}]"
     if isinstance(error, IndexError):
