@@ -20,6 +20,8 @@ from .errors import GradientError, describe, user_line
 from .tensor import Tensor, Variable
 
 _ONE_NEEDED = (True,)
+_new = object.__new__
+_anomaly_mode = _state.anomaly_mode
 
 
 class TapeEntry:
@@ -27,23 +29,13 @@ class TapeEntry:
 
     __slots__ = ("op", "inputs", "out", "params", "needs_grad", "where")
 
-    def __init__(self, op, inputs, out, params):
-        self.op = op
-        for x in inputs:
-            if type(x) is not Tensor:
-                # A Variable is saved as its current value under its own identity, so a
-                # later assign() cannot change what backward sees.
-                inputs = tuple(v._snapshot() if isinstance(v, Variable) else v for v in inputs)
-                break
-        self.inputs = inputs
-        self.out = out
-        self.params = params
-        self.needs_grad = None
-        self.where = user_line() if _state.anomaly_mode.get() else None
-
 
 def record(tapes, op, inputs, out, params) -> None:
-    """Append an entry to every active tape that watches one of ``inputs``."""
+    """Append an entry to every active tape that watches one of ``inputs``.
+
+    Called for every differentiable op while a tape is active, so the entry is built
+    inline rather than through ``__init__``.
+    """
     entry = None
     for t in tapes:
         entries = t._entries
@@ -59,10 +51,24 @@ def record(tapes, op, inputs, out, params) -> None:
                 hit = True
         if hit:
             if entry is None:
-                entry = TapeEntry(op, inputs, out, params)
+                entry = _new(TapeEntry)
+                entry.op = op
+                entry.inputs = _saved(inputs)
+                entry.out = out
+                entry.params = params
+                entry.where = user_line() if _anomaly_mode.get() else None
             entries.append(entry)
             if out._data.dtype.kind == "f":
                 watched.add(out._id)
+
+
+def _saved(inputs: tuple) -> tuple:
+    """The inputs as a tape keeps them. A Variable is saved as its current value under its
+    own identity, so a later assign() cannot change what backward sees."""
+    for x in inputs:
+        if type(x) is not Tensor:
+            return tuple(v._snapshot() if isinstance(v, Variable) else v for v in inputs)
+    return inputs
 
 
 def _is_trainable(x) -> bool:
@@ -275,8 +281,11 @@ class GradientTape:
             grads[t._id] = g if prev is None else prev + g
         anomaly = _state.anomaly_mode.get()
         sum_to, cast = ops.sum_to, ops.cast
-        # A freeing walk pops each entry, so its saved arrays go as soon as its VJP has run.
-        for entry in _popping(path) if free else reversed(path):
+        # Pop entries last to first; a freeing walk pops from the tape's own list, so each
+        # entry's saved arrays go as soon as its VJP has run.
+        stack = path if free else list(path)
+        while stack:
+            entry = stack.pop()
             out_id = entry.out._id
             g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if g is None:
@@ -298,19 +307,13 @@ class GradientTape:
                 x_data, g_data = x._data, gx._data
                 if g_data.shape != x_data.shape:
                     gx = sum_to(gx, x_data.shape)
-                if g_data.dtype != x_data.dtype:
+                if g_data.dtype is not x_data.dtype and g_data.dtype != x_data.dtype:
                     gx = cast(gx, dtype=x_data.dtype)
                 if anomaly or entry.where is not None:
                     _check_finite(entry, gx)
                 prev = grads.get(x._id)
                 grads[x._id] = gx if prev is None else prev + gx
         return grads
-
-
-def _popping(entries: list):
-    """Yield the entries last to first, removing each from the list as it goes."""
-    while entries:
-        yield entries.pop()
 
 
 def _is_float_source(t) -> bool:

@@ -33,8 +33,9 @@ def leaky_relu(x, alpha: float = 0.2):
 def elu(x, alpha: float = 1.0):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     x = ops.convert(x)
-    # expm1 of min(x, 0): the unused branch never overflows, so no inf * 0 in backward.
-    return ops.where(x > 0, x, ops.multiply(ops.expm1(ops.minimum(x, 0)), alpha))
+    # expm1 of x only where x <= 0: the unused branch never overflows, so no inf * 0 in
+    # backward. A where, not minimum(x, 0), whose tie at 0 would halve the gradient there.
+    return ops.where(x > 0, x, ops.multiply(ops.expm1(ops.where(x > 0, 0, x)), alpha))
 
 
 def gelu(x, approximate: bool = False):

@@ -119,7 +119,8 @@ def _square_vjp(ctx, g):
 
 @defop("abs")
 def abs(xp, x):  # noqa: A001 - NumPy's name
-    """Elementwise absolute value; its gradient at 0 is 0, as in JAX."""
+    """Elementwise absolute value; its gradient at 0 is 0 (``sign(0)``, as TensorFlow and
+    PyTorch; JAX picks 1)."""
     return xp.abs(x)
 
 

@@ -108,9 +108,12 @@ def logsumexp(xp, x, axis=None, keepdims=False):
     A primitive (not a composite) for numerical stability: the max is subtracted first.
     """
     axis = _axis_arg(axis)
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    if x.size:
+        m = xp.max(x, axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    else:  # max() of nothing raises; the log of an empty sum is -inf, as in JAX and SciPy
+        out = xp.full(kept_shape(x.shape, normalize_axes(axis, x.ndim)), -xp.inf, x.dtype)
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 

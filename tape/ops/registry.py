@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import record
+from ..backend import get_array_module
 from ..errors import (
     DeviceError,
     DTypeError,
@@ -63,19 +64,40 @@ class Op:
     def __call__(self, *args, **params) -> Tensor:
         """Run the op eagerly and record it on the active tapes that watch its inputs.
 
-        This is the hot path of every op, eager and backward alike: it is kept short and
-        free of allocations that are not needed (no comprehension for one or two inputs,
-        no ``**{}`` call, no separate frame for dispatch).
+        This is the hot path of every op, eager and backward alike. One or two NumPy-backed
+        tensors and no parameters (most elementwise ops, matmul) call the forward directly;
+        anything else (Python scalars, parameters, other devices, positional parameters)
+        goes through ``_general`` first.
         """
+        n = len(args)
+        x = args[0] if n else None
+        y = args[1] if n == 2 else x
+        if (not params and n == self.nin and n <= 2 and type(x) is Tensor and type(y) is Tensor
+                and type(x._data) is _ndarray and type(y._data) is _ndarray):
+            try:
+                out = self.forward(np, x._data) if n == 1 else self.forward(np, x._data, y._data)
+            except (ValueError, TypeError, IndexError) as e:
+                raise _op_error(self, args, params, e) from e
+        else:
+            args, params, out = self._general(args, params)
+        if type(out) is not _ndarray:
+            out = get_array_module(out).asarray(out)
+        result = _new(Tensor)
+        result._data = out
+        result._id = _next_id()
+        if self.differentiable:
+            tapes = _active_tapes.get()
+            if tapes:
+                record(tapes, self, args, result, params)
+        return result
+
+    def _general(self, args: tuple, params: dict) -> tuple[tuple, dict, object]:
+        """Bind positional parameters, convert non-tensors, pick the array module and run
+        the forward; returns the inputs and parameters as recorded, and the output."""
         if len(args) != self.nin >= 0:
             args, params = self._bind(args, params)
         try:
-            if len(args) == 2:
-                arrays = (args[0]._data, args[1]._data)
-            elif len(args) == 1:
-                arrays = (args[0]._data,)
-            else:
-                arrays = tuple(map(_data_of, args))
+            arrays = tuple(map(_data_of, args))
         except AttributeError:
             args = self._coerce(args, params)
             arrays = tuple(map(_data_of, args))
@@ -85,21 +107,11 @@ class Op:
                 xp = _array_module(self, args)
                 break
         try:
-            out = self.forward(xp, *arrays, **params) if params else self.forward(xp, *arrays)
+            return args, params, self.forward(xp, *arrays, **params)
         except TapeError:
             raise
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(self, args, params, e) from e
-        if type(out) is not _ndarray:
-            out = xp.asarray(out)
-        result = _new(Tensor)
-        result._data = out
-        result._id = _next_id()
-        if self.differentiable:
-            tapes = _active_tapes.get()
-            if tapes:
-                record(tapes, self, args, result, params)
-        return result
 
     def _coerce(self, args: tuple, params: dict) -> tuple:
         try:
@@ -176,8 +188,6 @@ def convert(value, dtype=None) -> Tensor:
 
 
 def _array_module(op: Op, args):
-    from ..backend import get_array_module
-
     devices = {a.device for a in args}
     if len(devices) > 1:
         raise DeviceError(

@@ -102,7 +102,8 @@ def _index_add_vjp(ctx, g):
 @defop("pad")
 def _pad(xp, x, pad_width, constant_values=0):
     """Pad with a constant; ``pad_width`` is ``((before, after),) * ndim``."""
-    return xp.pad(x, pad_width, mode="constant", constant_values=constant_values)
+    # A 0-d tensor has pad_width (), which np.pad rejects; 0 pads it (with nothing).
+    return xp.pad(x, pad_width or 0, mode="constant", constant_values=constant_values)
 
 
 @_pad.defvjp

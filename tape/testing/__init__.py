@@ -1,1 +1,27 @@
-"""Gradient checking and hypothesis strategies for users of tape (filled in by the testing work)."""
+"""Tools for checking your own gradients: ``check_gradients``, hypothesis ``strategies``
+(needs hypothesis) and a JAX ``oracle`` (needs jax). ``pip install 'tape[test]'`` gets both.
+
+Example:
+    >>> import tape
+    >>> from tape.testing import check_gradients
+    >>> def f(x, w):
+    ...     return tape.sum(tape.tanh(x @ w) ** 2, axis=0)
+    >>> check_gradients(f, [[0.1, -0.3], [0.5, 0.2]], [[1.0], [2.0]], order=2)  # passes: None
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import oracle
+from .gradcheck import check_gradients
+
+__all__ = ["check_gradients", "oracle", "strategies"]
+
+
+def __getattr__(name: str):
+    # strategies imports hypothesis, an optional dependency: load it on first use only, so
+    # that `import tape` works without it (strategies.py raises the clear error).
+    if name == "strategies":
+        return importlib.import_module(f"{__name__}.strategies")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
