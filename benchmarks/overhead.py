@@ -68,6 +68,36 @@ def numpy_forward_backward(x, c, b):
     return g
 
 
+def torch_systems(x, c, b) -> dict:
+    """PyTorch eager on the same chain, when the ``bench`` extra installed it (a peer for
+    calibration: the issue's table puts it at 6.7x on its own chain)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(1)
+    tx, tc, tb = (torch.from_numpy(v.copy()) for v in (x, c, b))
+
+    def chain(v):
+        for _ in range(CHAIN_LENGTH // 4):
+            v = torch.sin(torch.tanh(torch.add(torch.mul(v, tc), tb)))
+        return v
+
+    def forward():
+        with torch.no_grad():
+            return chain(tx)
+
+    def forward_backward():
+        v = tx.detach().requires_grad_(True)
+        chain(v).backward(torch.ones_like(v))
+        return v.grad
+
+    np.testing.assert_allclose(forward().numpy(), numpy_chain(x, c, b), rtol=1e-4)
+    np.testing.assert_allclose(forward_backward().numpy(), numpy_forward_backward(x, c, b),
+                               rtol=1e-4, atol=1e-6)
+    return {"pytorch eager, no grad": forward, "pytorch forward+backward": forward_backward}
+
+
 def time_rounds(systems: dict, rounds: int, warmup: int, inner: int) -> dict:
     times = {name: [] for name in systems}
     for r in range(rounds + warmup):
@@ -104,15 +134,14 @@ def main(argv=None) -> dict:
     check_agreement(x, c, b)
     tx, tc, tb = tape.tensor(x), tape.tensor(c), tape.tensor(b)
 
-    medians = time_rounds(
-        {
-            "numpy forward": lambda: numpy_chain(x, c, b),
-            "numpy forward+backward (by hand)": lambda: numpy_forward_backward(x, c, b),
-            "tape eager, no tape": lambda: tape_chain(tx, tc, tb),
-            "tape forward+backward under a tape": lambda: tape_forward_backward(tx, tc, tb),
-        },
-        rounds, warmup, inner,
-    )
+    systems = {
+        "numpy forward": lambda: numpy_chain(x, c, b),
+        "numpy forward+backward (by hand)": lambda: numpy_forward_backward(x, c, b),
+        "tape eager, no tape": lambda: tape_chain(tx, tc, tb),
+        "tape forward+backward under a tape": lambda: tape_forward_backward(tx, tc, tb),
+        **torch_systems(x, c, b),
+    }
+    medians = time_rounds(systems, rounds, warmup, inner)
     floor = medians["numpy forward"]
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"{platform.machine()}; {CHAIN_LENGTH}-op chain on {SIZE} float32 elements; "

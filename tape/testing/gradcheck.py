@@ -117,11 +117,10 @@ def _convert(args):
     """float64 tensor copies of the float arguments; others become constant tensors."""
     xs, diff, given = [], [], []
     for i, a in enumerate(args):
-        dtype = getattr(a, "dtype", None)
-        array = np.asarray(a)
+        array = np.asarray(a)  # Python floats give float64; tensors keep their dtype
         kind = array.dtype.kind
         if kind == "f":
-            given.append(np.dtype(dtype) if dtype is not None else np.dtype(np.float64))
+            given.append(array.dtype)
             xs.append(tape.tensor(np.asarray(a, dtype=np.float64)))
             diff.append(i)
         elif kind in "biu":
@@ -192,12 +191,13 @@ def _check_first_order(fn, xs, diff, tols, rng, name, level):
     plus = _inner(v, _call(fn, _shifted(xs, diff, us, eps)))
     minus = _inner(v, _call(fn, _shifted(xs, diff, us, -eps)))
     numerical = (plus - minus) / (2 * eps)
-    scale = max(abs(analytic), abs(numerical), sum(float(np.vdot(np.abs(gr), np.abs(u)))
-                                                  for gr, u in zip(gs, us)))
+    scale = max(
+        abs(analytic),
+        abs(numerical),
+        sum(float(np.vdot(np.abs(gr), np.abs(u))) for gr, u in zip(gs, us)),
+    )
     if abs(analytic - numerical) > atol + rtol * scale:
-        raise AssertionError(
-            _report(fn, xs, diff, v, gs, tols, name, level, analytic, numerical)
-        )
+        raise AssertionError(_report(fn, xs, diff, v, gs, tols, name, level, analytic, numerical))
     return v, us
 
 
@@ -207,10 +207,7 @@ def _projected_gradient(fn, diff, v, us):
 
     def projected(*xs):
         _, grads = _vjp(fn, list(xs), diff, lambda y: v)
-        total = tape.sum(grads[0] * us_t[0])
-        for gr, u in zip(grads[1:], us_t[1:]):
-            total = total + tape.sum(gr * u)
-        return total
+        return sum(tape.sum(gr * u) for gr, u in zip(grads, us_t))
 
     return projected
 
@@ -235,11 +232,12 @@ def _report(fn, xs, diff, v, gs, tols, name, level, analytic, numerical) -> str:
     what = "gradient"
     if level > 1:
         nested = "" if level == 2 else f", nested {level - 1} times"
-        what = (f"derivative (checked as the gradient of x -> sum_i <grad_i f(x), u_i>{nested}: "
-                "Hessian-vector products)")
+        what = (
+            f"derivative (checked as the gradient of x -> sum_i <grad_i f(x), u_i>{nested}: "
+            "Hessian-vector products)"
+        )
     lines = [
-        f"check_gradients({name}): order-{level} {what} does not match central finite "
-        "differences",
+        f"check_gradients({name}): order-{level} {what} does not match central finite differences",
         f"  random projection: analytic {analytic:.10g}, numerical {numerical:.10g} "
         f"(abs error {abs(analytic - numerical):.3g})",
     ]
@@ -247,7 +245,7 @@ def _report(fn, xs, diff, v, gs, tols, name, level, analytic, numerical) -> str:
     stats = []
     for i, gr in zip(diff, gs):
         if gr.size > _MAX_LOCALIZE:
-            stats.append(f"  argument {i} (shape {gr.shape}): too large to localize")
+            stats.append(f"  argument {i}: {gr.size} elements, too many to localize")
             continue
         num = _numerical_grad(fn, xs, i, v, eps)
         err = np.abs(gr - num)
@@ -263,9 +261,12 @@ def _report(fn, xs, diff, v, gs, tols, name, level, analytic, numerical) -> str:
                 worst = (err[k], i, tuple(int(j) for j in k), gr[k], num[k])
     if worst is not None:
         _, i, k, a, n = worst
-        lines.append(f"  worst element: argument {i}, element {k}: analytic {a:.10g}, "
-                     f"numerical {n:.10g}")
+        lines.append(
+            f"  worst element: argument {i}, element {k}: analytic {a:.10g}, numerical {n:.10g}"
+        )
     lines += stats
-    lines.append(f"  eps={eps:g}, rtol={rtol:g}, atol={atol:g} (defaults for {dtype}); "
-                 "checked in float64")
+    lines.append(
+        f"  eps={eps:g}, rtol={rtol:g}, atol={atol:g} (least precise dtype: {dtype}); "
+        "checked in float64"
+    )
     return "\n".join(lines)

@@ -51,13 +51,28 @@ def _elements(dtype: np.dtype, min_value, max_value):
     if dtype.kind == "f":
         lo = None if min_value is None else _inward(min_value, dtype, up=True)
         hi = None if max_value is None else _inward(max_value, dtype, up=False)
-        return st.floats(lo, hi, width=dtype.itemsize * 8, allow_nan=False,
-                         allow_infinity=False, allow_subnormal=False)
+        return st.floats(
+            lo,
+            hi,
+            width=dtype.itemsize * 8,
+            allow_nan=False,
+            allow_infinity=False,
+            allow_subnormal=False,
+        )
     raise ValueError(f"tape.testing.strategies: unsupported dtype {dtype} (bool, int or float)")
 
 
-def arrays(shape=None, dtype="float32", min_value=-10, max_value=10, min_dims=0, max_dims=4,
-           min_side=1, max_side=5, elements=None) -> st.SearchStrategy:
+def arrays(
+    shape=None,
+    dtype="float32",
+    min_value=-10,
+    max_value=10,
+    min_dims=0,
+    max_dims=4,
+    min_side=1,
+    max_side=5,
+    elements=None,
+) -> st.SearchStrategy:
     """NumPy arrays with finite values (no nan, inf or subnormals), e.g. for oracles.
 
     Args:
@@ -83,15 +98,25 @@ def arrays(shape=None, dtype="float32", min_value=-10, max_value=10, min_dims=0,
     """
     dtype = np.dtype(dtype)
     if shape is None:
-        shape = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                 max_side=max_side)
+        shape = hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        )
     if elements is None:
         elements = _elements(dtype, min_value, max_value)
     return hnp.arrays(dtype, shape, elements=elements)
 
 
-def tensors(shape=None, dtype="float32", min_value=-10, max_value=10, min_dims=0, max_dims=4,
-            min_side=1, max_side=5, elements=None) -> st.SearchStrategy:
+def tensors(
+    shape=None,
+    dtype="float32",
+    min_value=-10,
+    max_value=10,
+    min_dims=0,
+    max_dims=4,
+    min_side=1,
+    max_side=5,
+    elements=None,
+) -> st.SearchStrategy:
     """``tape.Tensor``\\ s with finite values; the arguments are those of :func:`arrays`.
 
     Example:
@@ -103,13 +128,15 @@ def tensors(shape=None, dtype="float32", min_value=-10, max_value=10, min_dims=0
         ...     assert t.dtype == "float32" and t.ndim <= 2
         >>> test()
     """
-    strategy = arrays(shape, dtype, min_value, max_value, min_dims, max_dims, min_side,
-                      max_side, elements)
+    strategy = arrays(
+        shape, dtype, min_value, max_value, min_dims, max_dims, min_side, max_side, elements
+    )
     return strategy.map(tape.tensor)
 
 
-def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1,
-                         max_side=5) -> st.SearchStrategy:
+def broadcastable_shapes(
+    num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=5
+) -> st.SearchStrategy:
     """Tuples of ``num_shapes`` shapes that broadcast together (``np.broadcast_shapes``).
 
     Example:
@@ -124,13 +151,17 @@ def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1,
         >>> test()
     """
     return hnp.mutually_broadcastable_shapes(
-        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+        num_shapes=num_shapes,
+        min_dims=min_dims,
+        max_dims=max_dims,
+        min_side=min_side,
         max_side=max_side,
     ).map(lambda bs: bs.input_shapes)
 
 
-def axes(shape_or_ndim, allow_none=True, allow_tuple=True,
-         allow_negative=True) -> st.SearchStrategy:
+def axes(
+    shape_or_ndim, allow_none=True, allow_tuple=True, allow_negative=True
+) -> st.SearchStrategy:
     """Valid ``axis`` arguments of a reduction over an array of this shape (or ndim).
 
     Draws None, an int in ``[-ndim, ndim)``, or a tuple of distinct axes (possibly empty,
@@ -156,9 +187,11 @@ def axes(shape_or_ndim, allow_none=True, allow_tuple=True,
     if allow_tuple:
         signs = st.booleans() if allow_negative else st.just(False)
         options.append(
-            st.lists(st.tuples(st.integers(0, max(ndim - 1, 0)), signs), unique_by=lambda p: p[0],
-                     max_size=ndim)
-            .map(lambda pairs: tuple(a - ndim if negative else a for a, negative in pairs))
+            st.lists(
+                st.tuples(st.integers(0, max(ndim - 1, 0)), signs),
+                unique_by=lambda p: p[0],
+                max_size=ndim,
+            ).map(lambda pairs: tuple(a - ndim if negative else a for a, negative in pairs))
         )
     if not options:
         raise ValueError(f"axes: no valid axis for ndim={ndim} without None or tuples")
@@ -234,9 +267,9 @@ def _mask_indices(draw, shape):
     ndim = len(shape)
     start = draw(st.integers(0, ndim - 1))
     k = draw(st.integers(1, ndim - start))
-    mask = draw(hnp.arrays(np.bool_, shape[start:start + k]))
+    mask = draw(hnp.arrays(np.bool_, shape[start : start + k]))
     items = [draw(st.slices(size)) for size in shape[:start]] + [mask]
-    items += [draw(st.slices(size)) for size in shape[start + k:]]
+    items += [draw(st.slices(size)) for size in shape[start + k :]]
     if len(items) == 1 and draw(st.booleans()):
         return mask
     return draw(_arrange(items))
