@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 
 from ..backend import special_module
-from .registry import defop
+from .registry import defop, defufunc
 
 # ---- arithmetic ---------------------------------------------------------------------------
 
 
-@defop("add", nin=2)
-def add(xp, x, y):
-    """Elementwise ``x + y`` with broadcasting. ``tape.add(1.0, tape.ones(2))`` -> [2., 2.]"""
-    return xp.add(x, y)
+add = defufunc(
+    "add", nin=2,
+    doc="Elementwise ``x + y`` with broadcasting. ``tape.add(1.0, tape.ones(2))`` -> [2., 2.]",
+)
 
 
 @add.defvjp
@@ -25,10 +25,7 @@ def _add_vjp(ctx, g):
     return g, g
 
 
-@defop("subtract", nin=2)
-def subtract(xp, x, y):
-    """Elementwise ``x - y`` with broadcasting."""
-    return xp.subtract(x, y)
+subtract = defufunc("subtract", nin=2, doc="Elementwise ``x - y`` with broadcasting.")
 
 
 @subtract.defvjp
@@ -36,10 +33,7 @@ def _subtract_vjp(ctx, g):
     return g, (negative(g) if ctx.needs_grad[1] else None)
 
 
-@defop("multiply", nin=2)
-def multiply(xp, x, y):
-    """Elementwise ``x * y`` with broadcasting."""
-    return xp.multiply(x, y)
+multiply = defufunc("multiply", nin=2, doc="Elementwise ``x * y`` with broadcasting.")
 
 
 @multiply.defvjp
@@ -49,10 +43,7 @@ def _multiply_vjp(ctx, g):
     return (multiply(g, y) if need_x else None), (multiply(g, x) if need_y else None)
 
 
-@defop("divide", nin=2)
-def divide(xp, x, y):
-    """Elementwise true division ``x / y``."""
-    return xp.true_divide(x, y)
+divide = defufunc("divide", nin=2, ufunc="true_divide", doc="Elementwise true division ``x / y``.")
 
 
 @divide.defvjp
@@ -63,10 +54,7 @@ def _divide_vjp(ctx, g):
     return gx, gy
 
 
-@defop("negative")
-def negative(xp, x):
-    """Elementwise ``-x``."""
-    return xp.negative(x)
+negative = defufunc("negative", doc="Elementwise ``-x``.")
 
 
 @negative.defvjp
@@ -74,10 +62,7 @@ def _negative_vjp(ctx, g):
     return negative(g)
 
 
-@defop("power", nin=2)
-def power(xp, x, y):
-    """Elementwise ``x ** y``."""
-    return xp.power(x, y)
+power = defufunc("power", nin=2, doc="Elementwise ``x ** y``.")
 
 
 @power.defvjp
@@ -93,10 +78,7 @@ def _power_vjp(ctx, g):
     return gx, gy
 
 
-@defop("mod", nin=2)
-def mod(xp, x, y):
-    """Elementwise remainder with the sign of ``y`` (Python's ``%``)."""
-    return xp.mod(x, y)
+mod = defufunc("mod", nin=2, doc="Elementwise remainder with the sign of ``y`` (Python's ``%``).")
 
 
 @mod.defvjp
@@ -106,10 +88,7 @@ def _mod_vjp(ctx, g):
     return g, gy
 
 
-@defop("square")
-def square(xp, x):
-    """Elementwise ``x * x``."""
-    return xp.square(x)
+square = defufunc("square", doc="Elementwise ``x * x``.")
 
 
 @square.defvjp
@@ -129,10 +108,10 @@ def _abs_vjp(ctx, g):
     return multiply(g, sign(ctx.inputs[0]))
 
 
-@defop("maximum", nin=2)
-def maximum(xp, x, y):
-    """Elementwise maximum; where ``x == y`` each side gets half the gradient (as JAX)."""
-    return xp.maximum(x, y)
+maximum = defufunc(
+    "maximum", nin=2,
+    doc="Elementwise maximum; where ``x == y`` each side gets half the gradient (as JAX).",
+)
 
 
 @maximum.defvjp
@@ -140,10 +119,10 @@ def _maximum_vjp(ctx, g):
     return _chooser_vjp(ctx, g, greater)
 
 
-@defop("minimum", nin=2)
-def minimum(xp, x, y):
-    """Elementwise minimum; ties split the gradient in half (as JAX)."""
-    return xp.minimum(x, y)
+minimum = defufunc(
+    "minimum", nin=2,
+    doc="Elementwise minimum; ties split the gradient in half (as JAX).",
+)
 
 
 @minimum.defvjp
@@ -160,10 +139,10 @@ def _chooser_vjp(ctx, g, wins):
     return gx, gy
 
 
-@defop("where", nin=3)
-def where(xp, condition, x, y):
-    """Pick ``x`` where ``condition`` holds, else ``y`` (broadcasting all three)."""
-    return xp.where(condition, x, y)
+where = defufunc(
+    "where", nin=3,
+    doc="Pick ``x`` where ``condition`` holds, else ``y`` (broadcasting all three).",
+)
 
 
 @where.defvjp
@@ -196,10 +175,7 @@ def _clip_vjp(ctx, g):
 # ---- transcendental ---------------------------------------------------------------------
 
 
-@defop("exp")
-def exp(xp, x):
-    """Elementwise ``e ** x``."""
-    return xp.exp(x)
+exp = defufunc("exp", doc="Elementwise ``e ** x``.")
 
 
 @exp.defvjp
@@ -207,10 +183,7 @@ def _exp_vjp(ctx, g):
     return multiply(g, ctx.out)
 
 
-@defop("expm1")
-def expm1(xp, x):
-    """Elementwise ``exp(x) - 1``, accurate for small ``x``."""
-    return xp.expm1(x)
+expm1 = defufunc("expm1", doc="Elementwise ``exp(x) - 1``, accurate for small ``x``.")
 
 
 @expm1.defvjp
@@ -218,10 +191,10 @@ def _expm1_vjp(ctx, g):
     return multiply(g, add(ctx.out, 1))
 
 
-@defop("log")
-def log(xp, x):
-    """Elementwise natural logarithm (``log(0) = -inf``, negatives give NaN, as NumPy)."""
-    return xp.log(x)
+log = defufunc(
+    "log",
+    doc="Elementwise natural logarithm (``log(0) = -inf``, negatives give NaN, as NumPy).",
+)
 
 
 @log.defvjp
@@ -229,10 +202,7 @@ def _log_vjp(ctx, g):
     return divide(g, ctx.inputs[0])
 
 
-@defop("log1p")
-def log1p(xp, x):
-    """Elementwise ``log(1 + x)``, accurate for small ``x``."""
-    return xp.log1p(x)
+log1p = defufunc("log1p", doc="Elementwise ``log(1 + x)``, accurate for small ``x``.")
 
 
 @log1p.defvjp
@@ -240,10 +210,7 @@ def _log1p_vjp(ctx, g):
     return divide(g, add(ctx.inputs[0], 1))
 
 
-@defop("sqrt")
-def sqrt(xp, x):
-    """Elementwise square root."""
-    return xp.sqrt(x)
+sqrt = defufunc("sqrt", doc="Elementwise square root.")
 
 
 @sqrt.defvjp
@@ -251,10 +218,7 @@ def _sqrt_vjp(ctx, g):
     return divide(multiply(g, 0.5), ctx.out)
 
 
-@defop("sin")
-def sin(xp, x):
-    """Elementwise sine."""
-    return xp.sin(x)
+sin = defufunc("sin", doc="Elementwise sine.")
 
 
 @sin.defvjp
@@ -262,10 +226,7 @@ def _sin_vjp(ctx, g):
     return multiply(g, cos(ctx.inputs[0]))
 
 
-@defop("cos")
-def cos(xp, x):
-    """Elementwise cosine."""
-    return xp.cos(x)
+cos = defufunc("cos", doc="Elementwise cosine.")
 
 
 @cos.defvjp
@@ -273,10 +234,7 @@ def _cos_vjp(ctx, g):
     return negative(multiply(g, sin(ctx.inputs[0])))
 
 
-@defop("tan")
-def tan(xp, x):
-    """Elementwise tangent."""
-    return xp.tan(x)
+tan = defufunc("tan", doc="Elementwise tangent.")
 
 
 @tan.defvjp
@@ -284,10 +242,7 @@ def _tan_vjp(ctx, g):
     return multiply(g, add(square(ctx.out), 1))
 
 
-@defop("tanh")
-def tanh(xp, x):
-    """Elementwise hyperbolic tangent."""
-    return xp.tanh(x)
+tanh = defufunc("tanh", doc="Elementwise hyperbolic tangent.")
 
 
 @tanh.defvjp
@@ -399,38 +354,23 @@ def _custom_vjp(ctx, g):
 # ---- non-differentiable -------------------------------------------------------------------
 
 
-def _nondiff(name: str, nin: int, numpy_name: str | None = None, doc: str = ""):
-    """Declare a non-differentiable elementwise op that calls ``xp.<numpy_name>``."""
-    fn_name = numpy_name or name
-
-    if nin == 1:
-
-        def forward(xp, x):
-            return getattr(xp, fn_name)(x)
-    else:
-
-        def forward(xp, x, y):
-            return getattr(xp, fn_name)(x, y)
-
-    forward.__doc__ = doc or f"Elementwise ``numpy.{fn_name}`` (no gradient)."
-    return defop(name, nin=nin, differentiable=False)(forward)
-
-
-sign = _nondiff("sign", 1)
-floor = _nondiff("floor", 1)
-ceil = _nondiff("ceil", 1)
-round = _nondiff("round", 1, doc="Round half to even, as NumPy (no gradient).")  # noqa: A001
-isnan = _nondiff("isnan", 1)
-isinf = _nondiff("isinf", 1)
-isfinite = _nondiff("isfinite", 1)
-logical_not = _nondiff("logical_not", 1)
-floor_divide = _nondiff("floor_divide", 2)
-equal = _nondiff("equal", 2)
-not_equal = _nondiff("not_equal", 2)
-less = _nondiff("less", 2)
-less_equal = _nondiff("less_equal", 2)
-greater = _nondiff("greater", 2)
-greater_equal = _nondiff("greater_equal", 2)
-logical_and = _nondiff("logical_and", 2)
-logical_or = _nondiff("logical_or", 2)
-logical_xor = _nondiff("logical_xor", 2)
+sign = defufunc("sign", differentiable=False)
+floor = defufunc("floor", differentiable=False)
+ceil = defufunc("ceil", differentiable=False)
+round = defufunc(  # noqa: A001 - NumPy's name
+    "round", differentiable=False, doc="Round half to even, as NumPy (no gradient)."
+)
+isnan = defufunc("isnan", differentiable=False)
+isinf = defufunc("isinf", differentiable=False)
+isfinite = defufunc("isfinite", differentiable=False)
+logical_not = defufunc("logical_not", differentiable=False)
+floor_divide = defufunc("floor_divide", nin=2, differentiable=False)
+equal = defufunc("equal", nin=2, differentiable=False)
+not_equal = defufunc("not_equal", nin=2, differentiable=False)
+less = defufunc("less", nin=2, differentiable=False)
+less_equal = defufunc("less_equal", nin=2, differentiable=False)
+greater = defufunc("greater", nin=2, differentiable=False)
+greater_equal = defufunc("greater_equal", nin=2, differentiable=False)
+logical_and = defufunc("logical_and", nin=2, differentiable=False)
+logical_or = defufunc("logical_or", nin=2, differentiable=False)
+logical_xor = defufunc("logical_xor", nin=2, differentiable=False)

@@ -8,6 +8,7 @@ this one table; ``tests/ops/test_op_table.py`` enumerates it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 
@@ -41,12 +42,15 @@ class Op:
     ``sum(x, 1)`` means ``sum(x, axis=1)``. ``nin=-1`` takes any number of tensors.
     """
 
-    __slots__ = ("name", "forward", "vjp", "nin", "param_names", "differentiable", "kernel",
-                 "__dict__")
+    __slots__ = ("name", "forward", "numpy_forward", "vjp", "nin", "param_names",
+                 "differentiable", "kernel", "__dict__")
 
     def __init__(self, name: str, forward, nin: int, differentiable: bool):
         self.name = name
         self.forward = forward
+        # The forward bound to NumPy, called by the hot path: the ufunc itself for ops that
+        # are exactly one (``defufunc``), which saves a Python frame per call.
+        self.numpy_forward = functools.partial(forward, np)
         self.nin = nin
         self.differentiable = differentiable
         self.vjp = None
@@ -75,7 +79,8 @@ class Op:
         if (not params and n == self.nin and n <= 2 and type(x) is Tensor and type(y) is Tensor
                 and type(x._data) is _ndarray and type(y._data) is _ndarray):
             try:
-                out = self.forward(np, x._data) if n == 1 else self.forward(np, x._data, y._data)
+                forward = self.numpy_forward
+                out = forward(x._data) if n == 1 else forward(x._data, y._data)
             except (ValueError, TypeError, IndexError) as e:
                 raise _op_error(self, args, params, e) from e
         else:
@@ -152,6 +157,23 @@ def defop(name: str, nin: int = 1, differentiable: bool = True):
     return decorate
 
 
+
+
+def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: bool = True,
+             doc: str = "") -> Op:
+    """Declare an op that is exactly the array module's function ``ufunc`` (default
+    ``name``), e.g. ``exp = defufunc("exp", doc="...")``; its VJP is added with ``defvjp``."""
+    fn_name = ufunc or name
+
+    def forward(xp, *xs):
+        return getattr(xp, fn_name)(*xs)
+
+    forward.__doc__ = doc or f"Elementwise ``numpy.{fn_name}``" + (
+        "." if differentiable else " (no gradient).")
+    forward.__name__ = name
+    op = defop(name, nin=nin, differentiable=differentiable)(forward)
+    op.numpy_forward = getattr(np, fn_name)
+    return op
 
 
 def apply(op: Op, args: tuple, params: dict) -> Tensor:
