@@ -290,26 +290,34 @@ class GradientTape:
             g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if g is None:
                 continue
+            check = anomaly or entry.where is not None
             inputs = entry.inputs
             if len(inputs) == 1:
-                # A recorded one-input op is on the path only through that input.
-                needs = entry.needs_grad = _ONE_NEEDED
-                input_grads = (entry.op.vjp(entry, g),)
-            elif len(inputs) == 2:
-                needs = entry.needs_grad = (inputs[0]._id in relevant, inputs[1]._id in relevant)
-                input_grads = entry.op.vjp(entry, g)
+                # A recorded one-input op is on the path only through its input, and by the
+                # VJP contract (see ops.registry) returns that input's shape and dtype.
+                entry.needs_grad = _ONE_NEEDED
+                gx = entry.op.vjp(entry, g)
+                if gx is not None:
+                    if check:
+                        _check_finite(entry, gx)
+                    x_id = inputs[0]._id
+                    prev = grads.get(x_id)
+                    grads[x_id] = gx if prev is None else prev + gx
+                continue
+            if len(inputs) == 2:
+                needs = (inputs[0]._id in relevant, inputs[1]._id in relevant)
             else:
-                needs = entry.needs_grad = tuple([x._id in relevant for x in inputs])
-                input_grads = entry.op.vjp(entry, g)
-            for x, gx, need in zip(inputs, input_grads, needs):
+                needs = tuple([x._id in relevant for x in inputs])
+            entry.needs_grad = needs
+            for x, gx, need in zip(inputs, entry.op.vjp(entry, g), needs):
                 if gx is None or not need:
                     continue
                 x_data, g_data = x._data, gx._data
-                if g_data.shape != x_data.shape:
+                if g_data.shape != x_data.shape:  # undo broadcasting (STYLE P4)
                     gx = sum_to(gx, x_data.shape)
                 if g_data.dtype is not x_data.dtype and g_data.dtype != x_data.dtype:
                     gx = cast(gx, dtype=x_data.dtype)
-                if anomaly or entry.where is not None:
+                if check:
                     _check_finite(entry, gx)
                 prev = grads.get(x._id)
                 grads[x._id] = gx if prev is None else prev + gx

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..backend import special_module
+from ..tensor import Tensor
 from .registry import defop, defufunc
 
 # ---- arithmetic ---------------------------------------------------------------------------
@@ -348,7 +349,20 @@ def _custom_vjp(ctx, g):
             f"custom gradient of {ctx.params['name']} returned {len(grads)} gradients for "
             f"{len(ctx.inputs)} inputs"
         )
-    return tuple(grads) if len(grads) > 1 else grads[0]
+    # The user's grad_fn may return arrays, Python numbers, other dtypes or broadcast shapes:
+    # bring each to its input's shape and dtype (the VJP contract, see ops.registry).
+    from .reduce import sum_to
+
+    fixed = []
+    for x, gx in zip(ctx.inputs, grads):
+        if gx is not None:
+            gx = gx if isinstance(gx, Tensor) else Tensor(gx, dtype=x.dtype)
+            if gx.dtype != x.dtype:
+                gx = cast(gx, dtype=x.dtype)
+            if gx.shape != x.shape:
+                gx = sum_to(gx, x.shape)
+        fixed.append(gx)
+    return tuple(fixed) if len(fixed) > 1 else fixed[0]
 
 
 # ---- non-differentiable -------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ._helpers import broadcast_axes, kept_shape, normalize_axes
-from .math import divide, equal, exp, multiply, sqrt, square, subtract, where
+from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
 from .registry import defop
 from .shape import broadcast_to, reshape
 
@@ -46,7 +46,7 @@ def _chooser_vjp(ctx, g):
     x = ctx.inputs[0]
     axis, keepdims = ctx.params.get("axis"), ctx.params.get("keepdims")
     out = _grad_to_input(ctx.out, x, axis, keepdims)
-    mask = where(equal(x, out), 1, 0)
+    mask = cast(equal(x, out), dtype=x.dtype)
     count = sum(mask, axis=axis, keepdims=True)
     return multiply(_grad_to_input(g, x, axis, keepdims), divide(mask, count))
 

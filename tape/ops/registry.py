@@ -61,7 +61,12 @@ class Op:
         self.__wrapped__ = forward
 
     def defvjp(self, vjp):
-        """Register ``vjp(ctx, g)``: one gradient (or None) per input, built from tape ops."""
+        """Register ``vjp(ctx, g)``: one gradient (or None) per input, built from tape ops.
+
+        The contract: a one-input op returns its input's shape and dtype; for several
+        inputs the tape sums broadcast axes back and casts to each input's dtype (STYLE P4).
+        ``ctx.needs_grad[i]`` says which gradients are wanted; the others may be None.
+        """
         self.vjp = vjp
         return vjp
 

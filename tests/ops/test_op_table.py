@@ -433,3 +433,21 @@ def test_one_hot_forward_matches_jax():
     labels = np.array([[0, 2], [1, 1]])
     got = tape.one_hot(tape.Tensor(labels), 3)
     _close("one_hot", got, np.asarray(jax.nn.one_hot(labels, 3, dtype=jnp.float32)))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=_ids)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_every_gradient_has_its_inputs_shape_and_float32_dtype(row, data):
+    """The VJP contract the tape relies on (ops.registry.Op.defvjp): one-input ops return
+    their input's shape and dtype themselves; the tape fixes multi-input ones."""
+    shapes, params, seed = data.draw(cases(row))
+    xs, rng = _inputs(row, shapes, seed)
+    xs = [x.astype(np.float32) for x in xs]
+    outs = _as_tuple(row.fn(*[tape.Tensor(x) for x in xs], **params))
+    vs = [rng.normal(size=o.shape).astype(np.float32) for o in outs]
+    _, grads = _tape_vjp(row, params, xs, vs)
+    for i, (g, x) in enumerate(zip(grads, xs)):
+        assert g is not None and (g.shape, g.dtype) == (x.shape, np.float32), (
+            f"{row.name} gradient {i}: {None if g is None else (g.shape, g.dtype)} "
+            f"for an input of {x.shape} float32")
