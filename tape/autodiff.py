@@ -34,30 +34,29 @@ def record(tapes, op, inputs, out, params) -> None:
     """Append an entry to every active tape that watches one of ``inputs``.
 
     Called for every differentiable op while a tape is active, so the entry is built
-    inline rather than through ``__init__``.
+    inline rather than through ``__init__``. A spent tape watches nothing (see ``_spend``).
     """
     entry = None
     for t in tapes:
-        entries = t._entries
-        if entries is None:
-            continue  # a spent non-persistent tape: gradient() ran inside its `with` block
         watched = t._watched
         hit = False
+        plain = True
         for x in inputs:
+            if type(x) is not Tensor:  # a Variable: auto-watched, and saved as a snapshot
+                plain = False
+                if t._watch_accessed and x._id not in watched and _is_trainable(x):
+                    t._watch_variable(x)
             if x._id in watched:
-                hit = True
-            elif type(x) is not Tensor and t._watch_accessed and _is_trainable(x):
-                t._watch_variable(x)
                 hit = True
         if hit:
             if entry is None:
                 entry = _new(TapeEntry)
                 entry.op = op
-                entry.inputs = _saved(inputs)
+                entry.inputs = inputs if plain else _saved(inputs)
                 entry.out = out
                 entry.params = params
                 entry.where = user_line() if _anomaly_mode.get() else None
-            entries.append(entry)
+            t._entries.append(entry)
             if out._data.dtype.kind == "f":
                 watched.add(out._id)
 
@@ -110,6 +109,7 @@ class GradientTape:
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
         self._watch_accessed = watch_accessed_variables
         self._entries: list | None = []
         self._watched: set = set()  # ids of float tensors that depend on a watched root
@@ -134,6 +134,8 @@ class GradientTape:
 
     def watch(self, tensor) -> None:
         """Record the ops that use ``tensor`` (or every tensor in a nested structure)."""
+        if self._used:
+            return  # a spent non-persistent tape records nothing more
         for t in _flatten(tensor, []):
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
@@ -159,10 +161,18 @@ class GradientTape:
         with _state.without_tapes(self):
             yield
 
+    def _spend(self) -> None:
+        """After a freeing gradient(): record nothing more, even inside the `with` block."""
+        self._used = True
+        self._entries = None
+        self._watched = frozenset()
+        self._watch_accessed = False
+
     def reset(self) -> None:
         """Forget everything recorded so far."""
         self._entries, self._variables, self._used = [], [], False
         self._watched, self._roots = set(), set()
+        self._watch_accessed = self.watch_accessed_variables
 
     # ---- differentiation ----------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
@@ -235,7 +245,7 @@ class GradientTape:
         with _state.without_tapes(self):
             grads = self._backward(targets, seeds, sources, free)
         if free:
-            self._used = True
+            self._spend()
         out = []
         for s in sources:
             if not _is_float_source(s):
