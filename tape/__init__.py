@@ -10,7 +10,7 @@ Example:
     (2, 3)
 """
 
-from . import nn, ops, testing
+from . import nn, ops, optimizers, testing
 from .autodiff import (
     GradientTape,
     custom_gradient,
@@ -36,7 +36,8 @@ from .tensor import Tensor, Variable
 __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
-    "stop_gradient", "value_and_grad", "nn", "ops", "random", "testing", "TapeError",
+    "stop_gradient", "value_and_grad", "nn", "ops", "optimizers", "random", "testing",
+    "TapeError",
     "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", *_ops_all,
 ]

@@ -25,7 +25,7 @@ class LearningRateSchedule:
         ...         return self.initial_learning_rate / (step + 1)
         ...     def get_config(self):
         ...         return {"initial_learning_rate": self.initial_learning_rate}
-        >>> float(InverseTime(1.0)(ops.tensor(3.0)))
+        >>> float(InverseTime(1.0)(3.0))
         0.25
     """
 
