@@ -26,13 +26,14 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import Tensor, _next_id
+from ..tensor import Tensor, Variable, _next_id
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
 _new = object.__new__
+_TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
 
 
 class Op:
@@ -81,8 +82,9 @@ class Op:
         n = len(args)
         x = args[0] if n else None
         y = args[1] if n == 2 else x
-        if (not params and n == self.nin and n <= 2 and type(x) is Tensor and type(y) is Tensor
-                and type(x._data) is _ndarray and type(y._data) is _ndarray):
+        if (not params and n == self.nin and n <= 2 and type(x) in _TENSORS
+                and type(y) in _TENSORS and type(x._data) is _ndarray
+                and type(y._data) is _ndarray):
             try:
                 forward = self.numpy_forward
                 out = forward(x._data) if n == 1 else forward(x._data, y._data)
