@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from . import dtypes, ops
+from . import _config, dtypes, ops
 from .ops import random
 from .tensor import Tensor
 
@@ -46,7 +46,7 @@ def _float_dtype(dtype, who: str) -> np.dtype:
     return dtype
 
 
-class Initializer:
+class Initializer(_config.Configurable):
     """Base class: ``__call__(shape, dtype='float32')`` returns a Tensor of that shape.
 
     Example:
@@ -61,16 +61,6 @@ class Initializer:
     def __call__(self, shape, dtype="float32") -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Constant(Initializer):
@@ -324,19 +314,6 @@ def get(identifier):
         >>> initializers.get("he_normal")
         HeNormal(seed=None)
     """
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, dict):
-        cls = get(identifier.get("class_name", ""))
-        return type(cls).from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = ALIASES.get(identifier) or ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown initializer {identifier!r}; valid names: "
-                             f"{', '.join(sorted(ALIASES))}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    return _config.resolve(identifier, kind="initializer", base=Initializer, aliases=ALIASES)
+
+

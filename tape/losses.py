@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import _state, nn, ops
+from . import _config, _state, nn, ops
 from .tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -461,24 +461,8 @@ def get(identifier):
         >>> losses.get("mse")
         MeanSquaredError(name='mean_squared_error', reduction='sum_over_batch_size')
     """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, dict):
-        cls = get(identifier.get("class_name", ""))
-        return type(cls).from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = ALIASES.get(identifier) or ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown loss {identifier!r}; valid names: "
-                             f"{', '.join(sorted(ALIASES))}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if identifier in _FUNCTIONS:
-        return _FUNCTIONS[identifier]()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
+    return _config.resolve(identifier, kind="loss", base=Loss, aliases=ALIASES,
+                           wrap_callable=_wrap_function)
 
 
 def _snake(name: str) -> str:
@@ -488,3 +472,9 @@ def _snake(name: str) -> str:
             out.append("_")
         out.append(c.lower())
     return "".join(out)
+
+
+def _wrap_function(fn):
+    """A loss function of this module as its Loss class (reduction, sample_weight); any
+    other callable as it is."""
+    return _FUNCTIONS[fn]() if fn in _FUNCTIONS else fn

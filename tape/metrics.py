@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers, losses, nn, ops
+from . import _config, initializers, losses, nn, ops
 from .losses import squeeze_or_expand_to_same_rank
 from .tensor import Tensor, Variable
 
@@ -554,22 +554,8 @@ def get(identifier):
         >>> metrics.get("auc")
         <AUC name='auc'>
     """
-    if identifier is None or isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):  # {'class_name': ..., 'config': ...}
-        cls = type(get(identifier.get("class_name", "")))
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = ALIASES.get(identifier) or ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown metric {identifier!r}; valid names: "
-                             f"{', '.join(sorted(ALIASES))}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+    return _config.resolve(identifier, kind="metric", base=Metric, aliases=ALIASES,
+                           wrap_callable=MeanMetricWrapper)
 
 
 def _loss_kind(loss):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from . import ops
+from . import _config, ops
 from .tensor import Tensor
 
 
@@ -18,7 +18,7 @@ def _check_factor(value, name: str) -> float:
     return float(value)
 
 
-class Regularizer:
+class Regularizer(_config.Configurable):
     """Base class: ``__call__(weight)`` returns a scalar penalty Tensor.
 
     Example:
@@ -34,16 +34,6 @@ class Regularizer:
     def __call__(self, weight) -> Tensor:
         return ops.zeros((), dtype=ops.convert(weight).dtype)
 
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):
@@ -122,19 +112,6 @@ def get(identifier):
         >>> regularizers.get("l2")
         L2(l2=0.01)
     """
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, dict):
-        cls = type(get(identifier.get("class_name", "")))
-        return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = ALIASES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier!r}; valid names: "
-                             f"{', '.join(sorted(ALIASES))}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return _config.resolve(identifier, kind="regularizer", base=Regularizer, aliases=ALIASES)
+
+

@@ -1,0 +1,48 @@
+"""Keras-style identifiers shared by initializers, regularizers, losses and metrics:
+``resolve`` turns a name, config dict, class or instance into an object (their ``get``),
+and ``Configurable`` gives the get_config/from_config/repr they have in common."""
+
+from __future__ import annotations
+
+
+class Configurable:
+    """``get_config``/``from_config`` round trip and a repr built from the config."""
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def resolve(identifier, *, kind: str, base: type, aliases: dict, wrap_callable=None):
+    """Resolve a Keras identifier for ``kind`` (e.g. ``'loss'``).
+
+    None and ``base`` instances pass through; a string is looked up in ``aliases`` (exactly,
+    then lower-cased) and the class is instantiated with its defaults; a dict
+    ``{'class_name', 'config'}`` goes through ``from_config``; a ``base`` subclass is
+    instantiated; another callable is returned as is, or passed to ``wrap_callable``.
+    An unknown string is a ValueError listing every valid name.
+    """
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = type(resolve(identifier.get("class_name", ""), kind=kind, base=base,
+                           aliases=aliases))
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        cls = aliases.get(identifier) or aliases.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown {kind} {identifier!r}; valid names: "
+                             f"{', '.join(sorted(aliases))}")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, base):
+        return identifier()
+    if callable(identifier):
+        return wrap_callable(identifier) if wrap_callable is not None else identifier
+    raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}")
