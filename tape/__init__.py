@@ -10,7 +10,18 @@ Example:
     (2, 3)
 """
 
-from . import initializers, losses, metrics, nn, ops, optimizers, regularizers, testing
+from . import (
+    activations,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    nn,
+    ops,
+    optimizers,
+    regularizers,
+    testing,
+)
 from .autodiff import (
     GradientTape,
     custom_gradient,
@@ -36,7 +47,8 @@ from .tensor import Tensor, Variable
 __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
-    "stop_gradient", "value_and_grad", "initializers", "losses", "metrics", "nn", "ops",
+    "stop_gradient", "value_and_grad", "activations", "initializers", "layers", "losses",
+    "metrics", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
     "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", *_ops_all,

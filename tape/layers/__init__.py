@@ -1,0 +1,84 @@
+"""Keras-style layers: the ``Layer`` base, core and merge layers, and symbolic ``Input`` for
+the functional API; ``serialize``/``deserialize`` turn a layer into a config dict and back.
+
+Example:
+    >>> import tape
+    >>> from tape import layers
+    >>> x = layers.Input(shape=(4,))
+    >>> y = layers.Dense(2, activation="softmax")(layers.Dropout(0.1)(x))
+    >>> y.shape
+    (None, 2)
+"""
+
+from __future__ import annotations
+
+from ._nest import reset_names
+from .base import InputSpec, Layer
+from .core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
+from .input_layer import Input, InputLayer, KerasHistory, KerasTensor, Node, nodes_in_order
+from .merge import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Merge,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+
+__all__ = [
+    "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Input",
+    "InputLayer", "InputSpec", "KerasHistory", "KerasTensor", "Lambda", "Layer", "Maximum",
+    "Merge", "Minimum", "Multiply", "Node", "Reshape", "Subtract", "add", "average",
+    "concatenate", "deserialize", "get", "maximum", "minimum", "multiply", "nodes_in_order",
+    "reset_names", "serialize", "subtract",
+]
+
+ALL_LAYERS = {cls.__name__: cls for cls in (
+    Activation, Add, Average, Concatenate, Dense, Dropout, Flatten, InputLayer, Lambda, Maximum,
+    Minimum, Multiply, Reshape, Subtract)}
+
+
+def serialize(layer: Layer) -> dict:
+    """``{'class_name': ..., 'config': layer.get_config()}``.
+
+    Example:
+        >>> from tape import layers
+        >>> layers.serialize(layers.Dense(2, name="out"))["config"]["units"]
+        2
+    """
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """A new layer from ``serialize``'s dict; ``custom_objects`` maps names of your own
+    Layer classes to the classes.
+
+    Example:
+        >>> from tape import layers
+        >>> layers.deserialize(layers.serialize(layers.Dense(2, name="out"))).name
+        'out'
+    """
+    classes = {**ALL_LAYERS, **(custom_objects or {})}
+    name = config.get("class_name")
+    if name not in classes:
+        raise ValueError(f"Unknown layer class {name!r}; known: {', '.join(sorted(classes))} "
+                         "(pass your own classes in custom_objects)")
+    return classes[name].from_config(dict(config.get("config", {})))
+
+
+def get(identifier, custom_objects: dict | None = None) -> Layer:
+    """A layer from a Layer instance (returned as is) or a ``serialize`` dict."""
+    if isinstance(identifier, Layer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier, custom_objects)
+    raise ValueError(f"Could not interpret layer identifier: {identifier!r}")

@@ -1,0 +1,89 @@
+"""Helpers shared by the layers: nested structures of tensors and shapes (lists/tuples/dicts
+of leaves), automatic layer names, and config serialization."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+_name_counts: dict[str, int] = {}
+
+
+def to_snake_case(name: str) -> str:
+    """``'Dense'`` -> ``'dense'``, ``'InputLayer'`` -> ``'input_layer'``, as Keras names layers."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """``base`` the first time, then ``base_1``, ``base_2``... (per base name)."""
+    count = _name_counts.get(base, 0)
+    _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names() -> None:
+    """Restart automatic layer names (``dense``, ``dense_1``...), as ``clear_session`` does."""
+    _name_counts.clear()
+
+
+def is_shape(value) -> bool:
+    """True for one shape (a tuple/list of ints and Nones), False for a structure of them."""
+    return isinstance(value, tuple | list) and all(
+        d is None or isinstance(d, int | np.integer) for d in value)
+
+
+def map_shapes(fn, shapes, *parallel):
+    """Apply ``fn`` to each shape in a shape or a (nested) list of shapes (and to the matching
+    leaves of ``parallel`` structures of the same layout)."""
+    if is_shape(shapes):
+        return fn(tuple(shapes), *parallel)
+    return [map_shapes(fn, *items) for items in zip(shapes, *parallel, strict=True)]
+
+
+def map_structure(fn, *structures):
+    """Apply ``fn`` to the leaves of parallel nested lists/tuples/dicts."""
+    first = structures[0]
+    if isinstance(first, list | tuple):
+        return type(first)(map_structure(fn, *items) for items in zip(*structures, strict=True))
+    if isinstance(first, dict):
+        return {k: map_structure(fn, *(s[k] for s in structures)) for k in first}
+    return fn(*structures)
+
+
+def flatten(structure) -> list:
+    """The leaves of a nested list/tuple/dict, in order."""
+    if isinstance(structure, list | tuple):
+        return [leaf for item in structure for leaf in flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for item in structure.values() for leaf in flatten(item)]
+    return [structure]
+
+
+def flatten_shapes(shapes) -> list:
+    """The shapes in a shape or nested list of shapes, in order."""
+    if is_shape(shapes):
+        return [tuple(shapes)]
+    return [s for item in shapes for s in flatten_shapes(item)]
+
+
+def serialize_object(obj):
+    """``{'class_name', 'config'}`` for objects with ``get_config``; others unchanged."""
+    if obj is None or not hasattr(obj, "get_config"):
+        return obj
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+def instances_in(values, types) -> list:
+    """The instances of ``types`` among ``values`` and inside lists/tuples/dicts there, in order
+    (other objects are not searched)."""
+    out = []
+    for value in values:
+        if isinstance(value, types):
+            out.append(value)
+        elif isinstance(value, list | tuple):
+            out.extend(instances_in(value, types))
+        elif isinstance(value, dict):
+            out.extend(instances_in(value.values(), types))
+    return out

@@ -1,0 +1,396 @@
+"""Layer, the Keras 3 template: ``build`` creates weights, ``call`` computes, and ``__call__``
+does the bookkeeping around them (lazy build, input checks, the training flag, losses, and
+symbolic calls for the functional API, which live in ``input_layer``)."""
+
+from __future__ import annotations
+
+import inspect
+from contextvars import ContextVar
+
+import numpy as np
+
+from .. import _state, dtypes, initializers, ops, regularizers
+from ..errors import ShapeError, user_line
+from ..tensor import Tensor, Variable
+from ._nest import (
+    flatten,
+    flatten_shapes,
+    instances_in,
+    is_shape,
+    map_shapes,
+    map_structure,
+    serialize_object,
+    to_snake_case,
+    unique_name,
+)
+
+# Layer-private call state (nothing outside tape.layers reads it, so it is not in _state):
+# whether a Layer.__call__ is running (the outermost one clears the last call's losses), and
+# whether compute_output_shape is probing a layer on zeros (then no loss is recorded).
+_in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
+_probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
+
+_takes_training: dict[type, bool] = {}
+
+
+class InputSpec:
+    """What a layer accepts: exact ``ndim`` or ``min_ndim``, and fixed sizes ``axes={axis: n}``.
+
+    A layer sets ``self.input_spec`` (usually in ``build``); ``__call__`` then checks every
+    later input against it, and names the layer, the expected and the received shape.
+
+    Example:
+        >>> from tape.layers import Dense, InputSpec
+        >>> InputSpec(min_ndim=2, axes={-1: 4}).check((None, 4), Dense(1))  # passes: None
+    """
+
+    def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
+                 axes: dict | None = None):
+        self.ndim, self.min_ndim, self.axes = ndim, min_ndim, dict(axes or {})
+
+    def check(self, shape: tuple, layer: Layer, index: int = 0) -> None:
+        where = f"Input {index} of layer '{layer.name}' is incompatible with the layer:"
+        if self.ndim is not None and len(shape) != self.ndim:
+            raise ShapeError(f"{where} expected ndim={self.ndim}, found ndim={len(shape)}. "
+                             f"Full shape received: {shape} [at {user_line()}]")
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ShapeError(f"{where} expected min_ndim={self.min_ndim}, found "
+                             f"ndim={len(shape)}. Full shape received: {shape} [at {user_line()}]")
+        for axis, size in self.axes.items():
+            if -len(shape) <= axis < len(shape) and shape[axis] not in (None, size):
+                raise ShapeError(
+                    f"{where} expected axis {axis} of the input shape to have value {size}, "
+                    f"but received input with shape {shape} [at {user_line()}]")
+
+
+class Layer:
+    """Base class of all layers: subclasses fill ``build(input_shape)`` and ``call(inputs)``.
+
+    ``__call__`` builds the layer from its first input's shape, converts NumPy inputs to
+    Tensors (and float inputs to the layer's dtype), checks ``input_spec``, passes
+    ``training`` (the explicit argument, else the ``tape._state.training`` context, which it
+    also sets for sublayers), records the activity regularizer's loss, and, when given
+    ``KerasTensor``s, returns symbolic outputs for the functional API. Sublayers and Variables
+    held in attributes (or in lists/tuples/dicts there) are tracked by ``weights``, ``losses``
+    and the ``trainable`` switch.
+
+    Args:
+        name: Unique by default (``my_layer``, ``my_layer_1``... from the class name).
+        trainable: False freezes every weight (tapes stop watching them).
+        dtype: Weights' dtype and the dtype float inputs are cast to (default float32).
+        input_shape: Shape of one example (no batch), for a model's first layer
+            (``input_dim=n`` is short for ``input_shape=(n,)``).
+        activity_regularizer: Penalty on the outputs (divided by the batch size).
+
+    Example:
+        >>> import tape
+        >>> from tape.layers import Layer
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight("w", (input_shape[-1],), initializer="ones")
+        ...     def call(self, x):
+        ...         return x * self.w
+        >>> layer = Scale()
+        >>> layer(tape.ones((2, 3))).shape, [w.shape for w in layer.weights]
+        ((2, 3), [(3,)])
+    """
+
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
+                 input_shape=None, input_dim: int | None = None, activity_regularizer=None,
+                 **kwargs):
+        batch_size = kwargs.pop("batch_size", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
+                            f"{kwargs}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.dtype = dtypes.as_dtype(dtype or "float32").name
+        self._trainable = bool(trainable)
+        self.built = False
+        self.input_spec = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._own_weights: list[Variable] = []  # add_weight order
+        self._declared_trainable: dict[int, bool] = {}  # id(variable) -> add_weight's flag
+        self._regularized: list = []  # (variable, regularizer)
+        self._call_losses: list[Tensor] = []
+        self._loss_fns: list = []
+        self._inbound_nodes: list = []  # input_layer.Node per symbolic call
+        self._input_shape = self._output_shape = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is None and input_shape is not None:
+            batch_input_shape = (batch_size, *tuple(input_shape))
+        self._batch_input_shape = None if batch_input_shape is None else tuple(batch_input_shape)
+
+    # ---- the template ------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights for ``input_shape`` (a list of shapes for several inputs); a
+        manual build should end with ``super().build(input_shape)`` (no second build)."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        """The computation. Accept ``training=None`` to receive the training flag."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call()")
+
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        if "_own_weights" not in vars(self):
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__()")
+        if any(_is_symbolic(x) for x in flatten(inputs)):
+            from .input_layer import symbolic_call  # deferred: input_layer subclasses Layer
+
+            return symbolic_call(self, inputs, args, training, kwargs)
+        inputs = map_structure(self._convert_input, inputs)
+        shapes = map_structure(lambda x: tuple(x.shape) if hasattr(x, "shape") else None, inputs)
+        self._maybe_build(shapes)
+        self._check_input_spec(shapes)
+        if training is None:
+            training = _state.training.get()
+        if not _in_call.get() and not _probing.get():
+            for layer in self._flatten_layers():
+                layer._call_losses = []
+        if self._call_takes_training():
+            kwargs["training"] = training
+        with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
+            outputs = self.call(inputs, *args, **kwargs)
+        if self.activity_regularizer is not None:
+            for out in flatten(outputs):
+                if isinstance(out, Tensor):
+                    loss = self.activity_regularizer(out)
+                    self.add_loss(loss / out.shape[0] if out.ndim and out.shape[0] else loss)
+        self._input_shape = shapes
+        self._output_shape = map_structure(lambda y: tuple(getattr(y, "shape", ())), outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape``. This default runs ``call`` on zeros (unknown
+        sizes set to 2, then 3; output sizes that differ are unknown: None). Layers override
+        it to answer without computing."""
+        shapes, _ = self._probe(input_shape, map_shapes(lambda s: self.dtype, input_shape))
+        return shapes
+
+    def compute_output_spec(self, input_shape, input_dtypes):
+        """(output shapes, flat list of output dtypes) for symbolic calls: from
+        ``compute_output_shape`` when the layer overrides it (outputs take the first input's
+        dtype), else from running ``call`` on zeros."""
+        if type(self).compute_output_shape is Layer.compute_output_shape:
+            return self._probe(input_shape, input_dtypes)
+        shapes = self.compute_output_shape(input_shape)
+        count = 1 if is_shape(shapes) else len(flatten_shapes(shapes))
+        return shapes, [flatten(input_dtypes)[0]] * count
+
+    # ---- weights -----------------------------------------------------------------------
+    def add_weight(self, name: str, shape=(), initializer=None, regularizer=None,
+                   trainable: bool = True, dtype=None) -> Variable:
+        """A Variable named ``f"{layer.name}/{name}"``, tracked in ``weights``.
+
+        ``initializer`` is anything ``tape.initializers.get`` takes (default glorot_uniform
+        for floats, zeros otherwise); ``regularizer`` anything ``tape.regularizers.get``
+        takes: its penalty is in ``losses`` (computed from the current value on each read).
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"add_weight on layer '{self.name}': name must be a string (the "
+                            f"order is name, shape, initializer...). Received: name={name!r}")
+        dtype = dtypes.as_dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        init = initializers.get(initializer)
+        value = init(tuple(int(d) for d in shape), dtype)
+        declared = bool(trainable)
+        var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
+                       dtype=dtype)
+        self._own_weights.append(var)
+        self._declared_trainable[id(var)] = declared
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized.append((var, regularizer))
+        return var
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All weights: own ones in creation order, then sublayers' (attributes and lists)."""
+        seen, out = set(), []
+        for layer in self._flatten_layers():
+            for var in layer._direct_children()[0]:
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    out.append(var)
+        return out
+
+    variables = weights
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if not v.trainable]
+
+    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freeze (False) or unfreeze this layer and all its sublayers; a weight created with
+        ``trainable=False`` stays non-trainable."""
+        self._trainable = bool(value)
+        variables, layers = self._direct_children()
+        for var in variables:
+            declared = self._declared_trainable.setdefault(id(var), var.trainable)
+            var.trainable = declared and self._trainable
+        for layer in layers:
+            layer.trainable = value
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights' values, in ``weights`` order."""
+        return [np.array(v.numpy()) for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign ``weights`` (arrays in ``weights`` order); all shapes are checked first."""
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(f"set_weights on layer '{self.name}': expected {len(params)} "
+                             f"weights {[v.name for v in params]}, received {len(weights)}")
+        values = [np.asarray(w) for w in weights]
+        for var, value in zip(params, values, strict=True):
+            if value.shape != var.shape:
+                raise ValueError(f"set_weights on layer '{self.name}': weight '{var.name}' has "
+                                 f"shape {var.shape}, received an array of shape {value.shape}")
+        for var, value in zip(params, values, strict=True):
+            var.assign(value)
+
+    def count_params(self) -> int:
+        return sum(int(v.size) for v in self.weights)
+
+    # ---- losses ------------------------------------------------------------------------
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss: a tensor (kept until this layer's next outermost call) or a
+        zero-argument callable (evaluated each time ``losses`` is read)."""
+        if _probing.get():
+            return
+        if callable(loss) and not isinstance(loss, Tensor):
+            self._loss_fns.append(loss)
+        else:
+            self._call_losses.append(ops.convert(loss))
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Losses of the last call (``add_loss``, activity regularizers), callable losses, and
+        regularizer penalties of trainable weights from their current values; sublayers
+        included."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._call_losses)
+            out.extend(ops.convert(fn()) for fn in layer._loss_fns)
+            out.extend(reg(var) for var, reg in layer._regularized if var.trainable)
+        return out
+
+    # ---- configuration and shapes ------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments; ``type(layer).from_config(config)`` rebuilds the layer."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_object(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    @property
+    def batch_input_shape(self) -> tuple | None:
+        """``(batch_size, *input_shape)`` from the constructor, or None (for Sequential)."""
+        return self._batch_input_shape
+
+    @property
+    def input_shape(self):
+        return self._shape_seen(self._input_shape, "input")
+
+    @property
+    def output_shape(self):
+        return self._shape_seen(self._output_shape, "output")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+    # ---- internals ---------------------------------------------------------------------
+    def _shape_seen(self, shape, what: str):
+        if shape is None:
+            raise AttributeError(f"Layer '{self.name}' has never been called, so it has no "
+                                 f"{what} shape")
+        return shape
+
+    def _convert_input(self, x):
+        if isinstance(x, np.ndarray | np.generic):
+            x = ops.convert(x)
+        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype \
+                and np.dtype(self.dtype).kind == "f":
+            x = ops.cast(x, self.dtype)
+        return x
+
+    def _maybe_build(self, shapes) -> None:
+        if not self.built:
+            self._check_input_spec(shapes)
+            self.build(shapes)
+            self.built = True
+
+    def _check_input_spec(self, shapes) -> None:
+        specs = [self.input_spec] if isinstance(self.input_spec, InputSpec) else self.input_spec
+        shapes = [shapes] if is_shape(shapes) else flatten_shapes(shapes)
+        for index, (spec, shape) in enumerate(zip(specs or [], shapes, strict=False)):
+            if spec is not None and shape is not None:
+                spec.check(tuple(shape), self, index)
+
+    def _call_takes_training(self) -> bool:
+        cls = type(self)
+        if cls not in _takes_training:
+            _takes_training[cls] = "training" in inspect.signature(self.call).parameters
+        return _takes_training[cls]
+
+    def _direct_children(self) -> tuple[list[Variable], list[Layer]]:
+        """Variables and sublayers held in attributes (or lists/tuples/dicts of them)."""
+        found = instances_in(vars(self).values(), (Layer, Variable))
+        return ([x for x in found if isinstance(x, Variable)],
+                [x for x in found if isinstance(x, Layer)])
+
+    def _flatten_layers(self) -> list[Layer]:
+        """This layer and every sublayer below it, depth first, each once."""
+        seen, out, stack = set(), [], [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._direct_children()[1]))
+        return out
+
+    def _probe(self, input_shape, input_dtypes):
+        """(output shapes, flat output dtypes) from running ``call`` on zeros, twice."""
+        self._maybe_build(input_shape)
+        kwargs = {"training": False} if self._call_takes_training() else {}
+        runs = []
+        for size in (2, 3):
+            def zeros(shape, dtype, n=size):
+                return ops.zeros(tuple(n if d is None else d for d in shape), dtype=dtype)
+
+            inputs = map_shapes(zeros, input_shape, input_dtypes)
+            with _state.using(_probing, True), _state.using(_state.training, False), \
+                    _state.without_tapes():
+                runs.append(self.call(inputs, **kwargs))
+        shapes = map_structure(lambda a, b: tuple(
+            d if d == e else None for d, e in zip(a.shape, b.shape, strict=True)), *runs)
+        return shapes, [y.dtype for y in flatten(runs[0])]
+
+
+def _is_symbolic(x) -> bool:
+    if x is None or isinstance(x, Tensor | np.ndarray | np.generic | int | float | str):
+        return False
+    from .input_layer import KerasTensor  # deferred: input_layer subclasses Layer
+
+    return isinstance(x, KerasTensor)
