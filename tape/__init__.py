@@ -12,15 +12,20 @@ Example:
 
 from . import (
     activations,
+    callbacks,
+    data,
     initializers,
     layers,
     losses,
     metrics,
+    models,
     nn,
     ops,
     optimizers,
     regularizers,
+    saving,
     testing,
+    training,
 )
 from .autodiff import (
     GradientTape,
@@ -48,7 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
     "stop_gradient", "value_and_grad", "activations", "initializers", "layers", "losses",
-    "metrics", "nn", "ops",
+    "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
     "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", *_ops_all,

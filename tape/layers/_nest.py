@@ -65,6 +65,8 @@ def flatten_shapes(shapes) -> list:
     """The shapes in a shape or nested list of shapes, in order."""
     if is_shape(shapes):
         return [tuple(shapes)]
+    if isinstance(shapes, dict):
+        shapes = list(shapes.values())
     return [s for item in shapes for s in flatten_shapes(item)]
 
 

@@ -242,3 +242,12 @@ def test_add_weight_defaults_and_name_check():
     assert [id(v) for v in layer.weights] == [id(w), id(steps)]
     with pytest.raises(TypeError, match="name must be a string"):
         layer.add_weight((3, 2))
+
+
+def test_a_layer_called_on_a_dict_of_tensors():
+    class Pick(tape.layers.Layer):
+        def call(self, inputs):
+            return inputs["a"] * 2.0
+
+    out = Pick()({"a": tape.ones((1, 2)), "b": tape.zeros((1, 3))})
+    np.testing.assert_array_equal(out.numpy(), [[2.0, 2.0]])

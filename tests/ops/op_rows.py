@@ -170,6 +170,13 @@ def with_zeros(lo=-2.0, hi=2.0, p=0.3):
     return lambda rng, shape: np.where(rng.random(shape) < p, 0.0, rng.uniform(lo, hi, shape))
 
 
+def interleaved(parity):
+    """Odd (``parity=1``) or even (``parity=0``) multiples of 0.25 in [-2, 2): drawn for
+    the two inputs of maximum/minimum they never tie, nor come within a finite-difference
+    step of a tie, yet either side can be the larger."""
+    return lambda rng, shape: (2 * rng.integers(-4, 4, shape) + parity) * 0.25
+
+
 def each(*domains):
     """One domain per input (or a single domain for all of them)."""
 
@@ -583,9 +590,9 @@ ROWS = (
     Row("abs", tape.abs, jnp.abs, UNARY, wide=wide_unary(),
         values=each(nonzero()), covers=("abs",)),
     Row("maximum", tape.maximum, jnp.maximum, BINARY, wide=wide_broadcasting(),
-        covers=("maximum",), dtypes=True),
+        values=each(interleaved(1), interleaved(0)), covers=("maximum",), dtypes=True),
     Row("minimum", tape.minimum, jnp.minimum, BINARY, wide=wide_broadcasting(),
-        covers=("minimum",)),
+        values=each(interleaved(1), interleaved(0)), covers=("minimum",)),
     Row("where", lambda x, y, condition: tape.where(condition, x, y),
         lambda x, y, condition: jnp.where(condition, x, y), BINARY, wide=wide_broadcasting(),
         params=where_params, covers=("where",)),
