@@ -1,7 +1,7 @@
 """GradientTape: a Wengert list of what ran, walked in reverse to compute gradients.
 
 Also the functional forms (grad, value_and_grad), custom_gradient and detect_anomaly.
-Ops record themselves through ``record`` (called by ops.registry.apply); VJPs run as
+Ops record themselves through ``record`` (called by ``Op.__call__``); VJPs run as
 ordinary tape ops, so an outer tape records the backward pass of an inner one and
 higher-order gradients come for free.
 """

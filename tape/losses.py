@@ -236,7 +236,7 @@ kld = KLD = kl_divergence
 
 
 # ---- the Loss base and its classes ----------------------------------------------------------
-class Loss:
+class Loss(_config.Configurable):
     """Base class: ``__call__`` reduces what a subclass's ``call(y_true, y_pred)`` returns.
 
     Args:
@@ -281,14 +281,6 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size") -> Tensor:

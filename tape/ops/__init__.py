@@ -85,7 +85,7 @@ from .reduce import (
     sum_to,
     var,
 )
-from .registry import REGISTRY, Op, apply, convert, defop
+from .registry import REGISTRY, Op, convert, defop
 from .shape import (
     broadcast_to,
     concatenate,
@@ -111,7 +111,7 @@ from .shape import (
 true_divide = divide
 absolute = abs
 
-# The public NumPy-named functions re-exported as tape.*; internals (apply, REGISTRY,
+# The public NumPy-named functions re-exported as tape.*; internals (REGISTRY,
 # sum_to, the interop hooks) stay reachable as tape.ops.<name>.
 __all__ = [
     "abs", "absolute", "add", "all", "any", "arange", "argmax", "argmin", "broadcast_to",

@@ -183,11 +183,6 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
     return op
 
 
-def apply(op: Op, args: tuple, params: dict) -> Tensor:
-    """Run ``op`` on a tuple of inputs and a dict of parameters (same as calling it)."""
-    return op(*args, **params)
-
-
 def coerce(args) -> tuple:
     """Turn non-tensor inputs into tensors; Python scalars take the dtype of the tensors
     beside them (weak typing, as in NumPy 2 and JAX). A Python float meeting integer
