@@ -81,10 +81,10 @@ class Op:
         """
         n = len(args)
         x = args[0] if n else None
-        y = args[1] if n == 2 else x
+        y = args[1] if n == 2 else None
         if (not params and n == self.nin and n <= 2 and type(x) in _TENSORS
-                and type(y) in _TENSORS and type(x._data) is _ndarray
-                and type(y._data) is _ndarray):
+                and type(x._data) is _ndarray
+                and (n == 1 or (type(y) in _TENSORS and type(y._data) is _ndarray))):
             try:
                 forward = self.numpy_forward
                 out = forward(x._data) if n == 1 else forward(x._data, y._data)
