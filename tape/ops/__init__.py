@@ -69,7 +69,7 @@ from .math import (
     tanh,
     where,
 )
-from .nn import log_softmax, relu, softmax, softplus
+from .nn import layer_norm, log_softmax, relu, softmax, softplus
 from .reduce import (
     all,
     any,

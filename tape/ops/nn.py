@@ -60,3 +60,40 @@ def log_softmax(xp, x, axis=-1):
 def _log_softmax_vjp(ctx, g):
     axis = ctx.params.get("axis", -1)
     return subtract(g, multiply(exp(ctx.out), sum(g, axis=axis, keepdims=True)))
+
+
+@defop("layer_norm", nin=3)
+def layer_norm(xp, x, gamma, beta, epsilon=1e-3):
+    """Normalize ``x`` over its last axis, then scale by ``gamma`` and shift by ``beta``
+    (both of shape ``x.shape[-1:]``): ``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor([[1.0, 2.0, 3.0]])
+        >>> y = tape.ops.layer_norm(x, tape.ones(3), tape.zeros(3), epsilon=0.0)
+        >>> [round(v, 4) for v in y.numpy()[0].tolist()]
+        [-1.2247, 0.0, 1.2247]
+    """
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    rstd = 1 / xp.sqrt((centered * centered).mean(axis=-1, keepdims=True) + epsilon)
+    return (centered * rstd * gamma + beta).astype(x.dtype, copy=False)
+
+
+@layer_norm.defvjp
+def _layer_norm_vjp(ctx, g):
+    from .math import add, divide, sqrt
+    from .reduce import mean
+
+    x, gamma, _ = ctx.inputs
+    centered = subtract(x, mean(x, axis=-1, keepdims=True))
+    var = mean(multiply(centered, centered), axis=-1, keepdims=True)
+    rstd = divide(1, sqrt(add(var, ctx.params.get("epsilon", 1e-3))))
+    xhat = multiply(centered, rstd)
+    gx = multiply(g, gamma)
+    dx = None
+    if ctx.needs_grad[0]:
+        dx = multiply(rstd, subtract(subtract(gx, mean(gx, axis=-1, keepdims=True)),
+                                     multiply(xhat, mean(multiply(gx, xhat), axis=-1,
+                                                         keepdims=True))))
+    return dx, multiply(g, xhat), g  # the tape sums gamma/beta's broadcast axes back

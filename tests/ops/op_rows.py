@@ -479,6 +479,22 @@ def leaky_relu_params(draw, shapes):
     return {"alpha": draw(st.sampled_from([0.2, 0.01, 1.5]))}
 
 
+def _jax_layer_norm(x, gamma, beta, epsilon):
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
+    return (x - mean) / jnp.sqrt(var + epsilon) * gamma + beta
+
+
+def wide_layer_norm(draw):
+    """``x`` of rank 1 to 4 and ``gamma``/``beta`` over its last axis."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
+    return (shape, shape[-1:], shape[-1:])
+
+
+def layer_norm_params(draw, shapes):
+    return {"epsilon": draw(st.sampled_from([1e-3, 0.1, 1.0]))}
+
+
 def elu_params(draw, shapes):
     return {"alpha": draw(st.sampled_from([1.0, 0.5]))}
 
@@ -648,6 +664,9 @@ ROWS = (
         params=softmax_params, covers=("softmax",), dtypes=True),
     Row("log_softmax", tape.log_softmax, jax.nn.log_softmax, UNARY_ND, wide=wide_unary(1),
         params=softmax_params, covers=("log_softmax",), dtypes=True),
+    Row("layer_norm", tape.ops.layer_norm, _jax_layer_norm,
+        (((3,), (3,), (3,)), ((2, 3), (3,), (3,)), ((2, 1, 3), (3,), (3,))),
+        wide=wide_layer_norm, params=layer_norm_params, covers=("layer_norm",), dtypes=True),
     # ---- reductions (ops/reduce.py) ----
     Row("sum", tape.sum, jnp.sum, UNARY, wide=wide_unary(),
         params=reduce_params, covers=("sum",), dtypes=True),
