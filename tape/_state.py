@@ -13,8 +13,10 @@ from contextvars import ContextVar
 active_tapes: ContextVar[tuple] = ContextVar("tape_active_tapes", default=())
 # When on, recording keeps the user's line and backward checks every gradient for NaN/inf.
 anomaly_mode: ContextVar[bool] = ContextVar("tape_anomaly_mode", default=False)
-# Set while @trace captures a graph; reading a value into Python is then an error.
-tracing: ContextVar[bool] = ContextVar("tape_tracing", default=False)
+# The traced function's name while @trace captures a graph (reading a value into Python
+# is then an error), and the recorder that turns each op call into a graph node.
+tracing: ContextVar[str | None] = ContextVar("tape_tracing", default=None)
+recorder: ContextVar = ContextVar("tape_recorder", default=None)
 # Keras-style training flag (dropout, batch norm).
 training: ContextVar[bool] = ContextVar("tape_training", default=False)
 

@@ -449,11 +449,8 @@ class Trainer:
 
 @contextlib.contextmanager
 def _unrecorded():
-    """Metric updates are not differentiated: gradient tapes pause for them (except while a
-    trace captures the step, where the updates belong to the graph)."""
-    if _state.tracing.get():
-        yield
-        return
+    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
+    tape: it still captures them)."""
     with _state.without_tapes():
         yield
 

@@ -401,12 +401,8 @@ class Optimizer:
 
 @contextlib.contextmanager
 def _unrecorded():
-    """Updates are not differentiated, so GradientTapes pause. While ``@trace`` captures a
-    step, its recording tape must see the updates (they are part of the graph), so then
-    nothing is paused."""
-    if _state.tracing.get():
-        yield
-        return
+    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
+    tape: it still captures them)."""
     with _state.without_tapes():
         yield
 
