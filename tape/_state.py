@@ -41,3 +41,21 @@ def without_tapes(*tapes):
         yield
     finally:
         active_tapes.reset(token)
+
+
+# The recorder that init_scope set aside, so Variable creation can still be checked.
+lifted_recorder: ContextVar = ContextVar("tape_lifted_recorder", default=None)
+
+
+@contextlib.contextmanager
+def init_scope():
+    """Run the block outside any trace and tape: for computing a new Variable's initial
+    value (which is state, not part of the traced graph), as TF's ``init_scope``."""
+    lifted = recorder.get() or lifted_recorder.get()
+    tokens = [(var, var.set(value)) for var, value in (
+        (recorder, None), (tracing, None), (active_tapes, ()), (lifted_recorder, lifted))]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)

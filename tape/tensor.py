@@ -305,7 +305,7 @@ class Variable(Tensor):
 
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
         self.name = name if name is not None else f"Variable_{next(Variable._count)}"
-        recorder = _state.recorder.get()
+        recorder = _state.recorder.get() or _state.lifted_recorder.get()
         if recorder is not None:
             recorder.new_variable(self)
         if callable(initial_value):

@@ -211,8 +211,12 @@ def coerce(args) -> tuple:
 
 def convert(value, dtype=None) -> Tensor:
     """``value`` as a Tensor (tensors pass through unless a different dtype is asked)."""
-    if isinstance(value, Tensor) and (dtype is None or value.dtype == dtypes.as_dtype(dtype)):
-        return value
+    if isinstance(value, Tensor):
+        if dtype is None or value.dtype == dtypes.as_dtype(dtype):
+            return value
+        from .math import cast  # an op, so that a trace records the conversion
+
+        return cast(value, dtype=dtypes.as_dtype(dtype))
     return Tensor(value, dtype)
 
 

@@ -168,7 +168,8 @@ class Optimizer:
         """
         dtype = np.dtype(dtype if dtype is not None else np.float32)
         if callable(initializer):
-            value = np.asarray(initializer(shape, dtype), dtype=dtype)
+            with _state.init_scope():  # an initial value is state, never part of a trace
+                value = np.asarray(initializer(shape, dtype), dtype=dtype)
         else:
             fill = {"zeros": 0, "ones": 1}.get(initializer, initializer)
             value = np.full(shape, fill, dtype=dtype)

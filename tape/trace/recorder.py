@@ -20,6 +20,7 @@ class Recorder:
     def __init__(self, name: str, allow_new_variables: bool = True):
         self.graph = Graph(name)
         self.refs: dict = {}  # tensor id -> value id
+        self.arrays: dict = {}  # id(array) -> (array, value id), for traced arrays
         self.produced: list = []  # tensors made by recorded ops (poisoned when done)
         self.versions: dict = {}  # variable id -> [(array, vid), ...] oldest first
         self.allow_new_variables = allow_new_variables
@@ -39,6 +40,7 @@ class Recorder:
         self.graph.placeholders.append(Placeholder(vid, name, tuple(
             tensor.shape if shape is None else shape), tensor.dtype))
         self.refs[tensor._id] = vid
+        self.arrays[id(tensor._data)] = (tensor._data, vid)
 
     def ref(self, t) -> int:
         """The value id of ``t``: seen before, a Variable's current value, or a constant."""
@@ -57,6 +59,12 @@ class Recorder:
             self.graph.variables[vid] = t
             self.versions[t._id] = [(t._data, vid)]
             return vid
+        alias = self.arrays.get(id(t._data))
+        if alias is not None and alias[0] is t._data:
+            # A tensor made around a traced array without an op (``Tensor(t)``): the same
+            # value, not a constant.
+            self.refs[t._id] = alias[1]
+            return alias[1]
         vid = self._new_vid(t._data)
         self.graph.constants[vid] = t._data
         self.refs[t._id] = vid
@@ -68,6 +76,7 @@ class Recorder:
         vid = self._new_vid(out._data)
         self.graph.nodes.append(Node(op, vids, dict(params), vid, user_line()))
         self.refs[out._id] = vid
+        self.arrays[id(out._data)] = (out._data, vid)
         self.produced.append(out)
 
     def assign(self, variable: Variable, value, data) -> None:
