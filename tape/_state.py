@@ -39,3 +39,7 @@ def without_tapes(*tapes):
         yield
     finally:
         active_tapes.reset(token)
+
+# Where creation ops (tape.zeros, tape.random.normal, tape.tensor...) put new tensors:
+# 'cpu' or 'gpu:N', set by ``with tape.device(...)`` (backend.device).
+default_device: ContextVar[str] = ContextVar("tape_default_device", default="cpu")

@@ -230,6 +230,15 @@ class Optimizer:
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self.built = True
 
+    def to(self, device: str) -> Optimizer:
+        """Move all optimizer state (iterations, learning rate, slots) to ``device`` in
+        place; returns the optimizer. ``apply`` does this by itself when the variables it
+        updates have moved (``layer.to('gpu')``)."""
+        device = backend.parse_device(device)
+        for state in self._variables:
+            state._data = backend.to_device(state._data, device)
+        return self
+
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: Tensor) -> None:
         """Update one variable. ``gradient`` and ``learning_rate`` arrive already cast to the
         variable's dtype, and ``iterations`` still counts the updates before this one."""
@@ -276,6 +285,8 @@ class Optimizer:
             raise ValueError(f"{self.name}: got {len(grads)} gradients for "
                              f"{len(variables)} variables")
         grads, variables = self._filter_empty_gradients(grads, variables)
+        if variables[0].device != self._iterations.device:  # the model moved since build
+            self.to(variables[0].device)
         with _unrecorded():
             grads = [_as_gradient(g, v) for g, v in zip(grads, variables)]
             grads = self._clip_gradients(grads)

@@ -799,5 +799,9 @@ ROWS = (
         covers=("softplus", "multiply", "subtract")),
 )
 
+from .rows_gpu import ROWS as _GPU_ROWS  # noqa: E402
+
+ROWS += _GPU_ROWS
+
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"
