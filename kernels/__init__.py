@@ -198,8 +198,12 @@ def check_args(kernel: Kernel, dtype, args, is_array) -> list:
             value = np.asarray(arg)
             if value.dtype.kind not in "biuf" or value.shape:
                 raise TypeError(f"{where}: expected a scalar, got {arg!r}")
-            converted = np.dtype(want).type(arg)
-            if converted != arg and not (np.isnan(converted) and np.isnan(arg)):
+            try:
+                converted = np.dtype(want).type(arg)
+            except OverflowError:
+                converted = None
+            if converted is None or (converted != arg
+                                     and not (np.isnan(converted) and np.isnan(arg))):
                 raise ValueError(f"{where}: {arg!r} does not fit {want}")
             out.append(converted)
             continue

@@ -33,7 +33,7 @@ def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES):
     if dtype not in dtypes:
         raise TypeError(f"{name}: no kernel for {dtype} (supported: "
                         f"{', '.join(d.name for d in dtypes)})")
-    return [rt.xp.ascontiguousarray(a) for a in arrays]
+    return [a if a.flags.c_contiguous else rt.xp.ascontiguousarray(a) for a in arrays]
 
 
 def _rows_cols(name: str, x) -> tuple[int, int]:
@@ -169,7 +169,7 @@ def dropout(x, key, rate: float, runtime=None):
     read on the device; see dropout.cu)."""
     rt = runtime or runtime_for(x)
     (x,) = _prepare("dropout", rt, x)
-    key = rt.xp.ascontiguousarray(rt.xp.asarray(key).reshape(-1))
+    key = rt.xp.ascontiguousarray(rt.xp.asarray(key).reshape(-1))  # 1-d: no 0-d promotion
     if key.dtype != np.uint64 or key.shape != (2,):
         raise TypeError(f"dropout: key must be uint64 [seed, stream], got {key.shape} "
                         f"{key.dtype}")
@@ -256,7 +256,7 @@ def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, be
     ``lr`` and ``iterations`` (int64, the updates so far) are device scalars."""
     rt = runtime or runtime_for(params[0])
     (params, grads, ms, us), lr = _check_update("adam_update", rt, [params, grads, ms, us], lr)
-    iterations = rt.xp.ascontiguousarray(rt.xp.reshape(iterations, (1,)).astype(np.int64))
+    iterations = rt.xp.ascontiguousarray(rt.xp.reshape(iterations, (1,)), dtype=np.int64)
     outs = [[rt.xp.empty_like(p) for p in params] for _ in range(3)]
     table, ntensors, nchunks = _table(rt, [params, grads, ms, us, *outs], decays)
     if nchunks:

@@ -20,6 +20,7 @@ from ..autodiff import GradientTape
 from ..errors import ShapeError, user_line
 from ..tensor import Tensor, Variable
 from . import schedules
+from .fused import fused_apply
 from .schedules import LearningRateSchedule
 
 
@@ -239,6 +240,10 @@ class Optimizer:
             state._data = backend.to_device(state._data, device)
         return self
 
+    def _fusable(self) -> bool:
+        """Whether ``_fused_update`` (where a subclass has one) covers this configuration."""
+        return True
+
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: Tensor) -> None:
         """Update one variable. ``gradient`` and ``learning_rate`` arrive already cast to the
         variable's dtype, and ``iterations`` still counts the updates before this one."""
@@ -295,9 +300,10 @@ class Optimizer:
             for v in variables:
                 if v.dtype not in lr_by_dtype:
                     lr_by_dtype[v.dtype] = ops.cast(lr, dtype=v.dtype)
-            self._apply_weight_decay(variables, lr_by_dtype)
-            for g, v in zip(grads, variables):
-                self.update_step(g, v, lr_by_dtype[v.dtype])
+            if not fused_apply(self, grads, variables, lr_by_dtype):  # the GPU eager path
+                self._apply_weight_decay(variables, lr_by_dtype)
+                for g, v in zip(grads, variables):
+                    self.update_step(g, v, lr_by_dtype[v.dtype])
             self._iterations.assign_add(1)
 
     def minimize(self, loss, var_list, tape: GradientTape | None = None) -> Tensor:
