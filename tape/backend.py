@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from . import _state
-from .errors import DeviceError, DeviceUnavailableError, OutOfMemoryError
+from .errors import DeviceError, DeviceUnavailableError, OutOfMemoryError, user_line
 
 CPU = "cpu"
 
@@ -74,14 +74,16 @@ def parse_device(device: str) -> str:
     if name.startswith("gpu:") and name[4:].isdigit():
         reason = why_unavailable()
         if reason is not None:
-            raise DeviceUnavailableError(f"device {device!r} was asked for, but {reason}")
+            raise DeviceUnavailableError(f"device {device!r} was asked for, but {reason} "
+                                         f"[at {user_line()}]")
         count = device_count()
         if int(name[4:]) >= count:
             raise DeviceUnavailableError(
                 f"device {device!r} was asked for, but CuPy sees {count} GPU(s): "
-                f"{', '.join(f'gpu:{i}' for i in range(count))}")
+                f"{', '.join(f'gpu:{i}' for i in range(count))} [at {user_line()}]")
         return name
-    raise DeviceError(f"unknown device {device!r}; use 'cpu', 'gpu' or 'gpu:N'")
+    raise DeviceError(f"unknown device {device!r}; use 'cpu', 'gpu' or 'gpu:N' "
+                      f"[at {user_line()}]")
 
 
 def default_device() -> str:
@@ -89,10 +91,9 @@ def default_device() -> str:
     return _state.default_device.get()
 
 
-@contextlib.contextmanager
 def device(name: str):
     """Make ``name`` ('cpu', 'gpu', 'gpu:N') the default device of creation ops (``tape.zeros``,
-    ``tape.tensor``, ``tape.random.*``, new layer weights) inside the block. Ops on
+    ``tape.tensor``, ``tape.random.*``, new layer weights) inside a ``with`` block. Ops on
     existing tensors run where their inputs are. A GPU where there is none raises
     DeviceUnavailableError here, at the ``with`` line.
 
@@ -102,7 +103,11 @@ def device(name: str):
         ...     tape.zeros((2,)).device
         'cpu'
     """
-    parsed = parse_device(name)
+    return _on_device(parse_device(name))  # parsed now: the error names the user's line
+
+
+@contextlib.contextmanager
+def _on_device(parsed: str):
     with _state.using(_state.default_device, parsed):
         if parsed == CPU:
             yield parsed
@@ -192,7 +197,8 @@ def memory_info(device: str | None = None) -> dict:
     cupy = _cupy()
     reason = why_unavailable()
     if reason is not None:
-        raise DeviceUnavailableError(f"memory_info() needs a GPU, but {reason}")
+        raise DeviceUnavailableError(f"memory_info() needs a GPU, but {reason} "
+                                     f"[at {user_line()}]")
     device = parse_device(device or "gpu")
     with cupy.cuda.Device(_index(device)):
         free, total = cupy.cuda.runtime.memGetInfo()
