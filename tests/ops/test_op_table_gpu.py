@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 import tape
 
 from .op_rows import ROWS, Row
-from .test_op_table import Static, _as_tuple, _close, _ids, _inputs, _jax_out_structs, \
-    _jax_vjp, _random_like, cases
+from .test_op_table import (
+    Static,
+    _as_tuple,
+    _close,
+    _ids,
+    _inputs,
+    _jax_out_structs,
+    _jax_vjp,
+    _random_like,
+    cases,
+)
 
 # CuPy's transcendental functions may differ from XLA's CPU ones in the last bits.
 GPU_RTOL, GPU_ATOL = 1e-8, 1e-10
