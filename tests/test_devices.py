@@ -195,3 +195,10 @@ def test_kernels_compile_once_per_device_into_a_writable_cache():
     before = kernels._module.cache_info().misses
     kernels.launch.softmax_forward(rt.xp.ones((4, 5), rt.xp.float32))
     assert kernels._module.cache_info().misses == before
+
+
+def test_gpu_benchmark_says_why_it_cannot_run(no_cupy):
+    from benchmarks import gpu
+
+    with pytest.raises(SystemExit, match="needs a GPU: CuPy is not installed"):
+        gpu.main(["--quick"])
