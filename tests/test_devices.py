@@ -134,9 +134,12 @@ def test_inputs_on_two_devices_name_both():
 @pytest.mark.gpu
 def test_out_of_memory_surfaces_as_a_tape_error():
     total = tape.cuda.memory_info()["total"]
+    with tape.device("gpu"):  # made on the GPU, never on the host first
+        with pytest.raises(tape.OutOfMemoryError, match=r"in zeros on gpu:0.*requested"):
+            tape.zeros((total // 4,), dtype="float64")
     x = tape.ones((1,)).to("gpu")
-    with pytest.raises(tape.OutOfMemoryError, match="requested") as info:
-        tape.broadcast_to(x, (total // 2,)) * tape.ones((total // 2,), dtype="float64").to("gpu")
+    with pytest.raises(tape.OutOfMemoryError, match=r"in op 'multiply'.*requested") as info:
+        tape.broadcast_to(x, (total // 2,)) * 2.0  # a view, then 2x the device's memory
     assert "memory_info" in str(info.value)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
-from ..backend import to_default_device
+from .. import _state, dtypes
+from ..backend import array_module_of_device, out_of_memory_error, to_default_device
 from ..tensor import Tensor
 
 
@@ -28,6 +28,21 @@ def _placed(t: Tensor) -> Tensor:
     return t if data is t._data else Tensor._wrap(data)
 
 
+def _filled(what: str, make) -> Tensor:
+    """``make(xp)`` run by the default device's array module: filled tensors are made where
+    they will live, never on the host first. A failed GPU allocation is an OutOfMemoryError
+    with the size asked for."""
+    device = _state.default_device.get()
+    if device == "cpu":
+        return Tensor._wrap(make(np))
+    xp = array_module_of_device(device)
+    try:
+        with xp.cuda.Device(int(device.split(":")[1])):
+            return Tensor._wrap(make(xp))
+    except MemoryError as e:
+        raise out_of_memory_error(f"in {what} on {device}", e) from e
+
+
 def constant(value, dtype=None, shape=None) -> Tensor:
     """TensorFlow's ``constant``: like ``tensor``, optionally broadcast to ``shape``."""
     t = Tensor(value, dtype)
@@ -46,20 +61,20 @@ def _float_or(dtype) -> np.dtype:
 
 def zeros(shape, dtype=None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` is given)."""
-    return _placed(Tensor._wrap(np.zeros(_shape(shape), dtype=_float_or(dtype))))
+    return _filled("zeros", lambda xp: xp.zeros(_shape(shape), dtype=_float_or(dtype)))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` is given)."""
-    return _placed(Tensor._wrap(np.ones(_shape(shape), dtype=_float_or(dtype))))
+    return _filled("ones", lambda xp: xp.ones(_shape(shape), dtype=_float_or(dtype)))
 
 
 def full(shape, fill_value, dtype=None) -> Tensor:
     """A tensor filled with ``fill_value`` (its dtype follows the value, floats as float32)."""
     if dtype is None:
         dtype = dtypes.to_array(fill_value).dtype
-    values = np.full(_shape(shape), fill_value, dtype=dtypes.as_dtype(dtype))
-    return _placed(Tensor._wrap(values))
+    dtype = dtypes.as_dtype(dtype)
+    return _filled("full", lambda xp: xp.full(_shape(shape), fill_value, dtype=dtype))
 
 
 def zeros_like(x, dtype=None) -> Tensor:
@@ -104,7 +119,7 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Tensor:
 
 def eye(n, m=None, dtype=None) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
-    return _placed(Tensor._wrap(np.eye(n, m, dtype=_float_or(dtype))))
+    return _filled("eye", lambda xp: xp.eye(n, m, dtype=_float_or(dtype)))
 
 
 def _like_dtype(array, dtype) -> np.dtype:
