@@ -13,6 +13,7 @@ Example:
 from . import (
     activations,
     callbacks,
+    cuda,
     data,
     initializers,
     layers,
@@ -35,11 +36,14 @@ from .autodiff import (
     stop_gradient,
     value_and_grad,
 )
+from .backend import device
 from .errors import (
     DeviceError,
+    DeviceUnavailableError,
     DTypeError,
     GradientError,
     IndexOutOfRangeError,
+    OutOfMemoryError,
     ShapeError,
     TapeError,
     TraceError,
@@ -56,6 +60,7 @@ __all__ = [
     "stop_gradient", "value_and_grad", "activations", "initializers", "layers", "losses",
     "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
-    "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "DeviceError", "DeviceUnavailableError", "OutOfMemoryError", "cuda", "device",
+    "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]

@@ -43,6 +43,10 @@ def without_tapes(*tapes):
         active_tapes.reset(token)
 
 
+# Where creation ops (tape.zeros, tape.random.normal, tape.tensor...) put new tensors:
+# 'cpu' or 'gpu:N', set by ``with tape.device(...)`` (backend.device).
+default_device: ContextVar[str] = ContextVar("tape_default_device", default="cpu")
+
 # The recorder that init_scope set aside, so Variable creation can still be checked.
 lifted_recorder: ContextVar = ContextVar("tape_lifted_recorder", default=None)
 

@@ -96,7 +96,7 @@ class Tensor:
 
     def to(self, device: str) -> Tensor:
         """A copy of this tensor on ``device`` ('cpu', 'gpu', 'gpu:N')."""
-        return Tensor._wrap(backend.to_device(self._data, backend.parse_device(device)))
+        return _ops.to_device(self, device=backend.parse_device(device))
 
     # ---- Python protocols ------------------------------------------------------------
     def __len__(self) -> int:

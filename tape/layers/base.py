@@ -9,7 +9,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .. import _state, dtypes, initializers, ops, regularizers
+from .. import _state, backend, dtypes, initializers, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..tensor import Tensor, Variable
 from ._nest import (
@@ -199,6 +199,7 @@ class Layer:
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)
+        var._data = backend.to_default_device(var._data)  # inside `with tape.device(...)`
         self._own_weights.append(var)
         self._declared_trainable[id(var)] = declared
         regularizer = regularizers.get(regularizer)
@@ -262,6 +263,24 @@ class Layer:
                                  f"shape {var.shape}, received an array of shape {value.shape}")
         for var, value in zip(params, values, strict=True):
             var.assign(value)
+
+    def to(self, device: str) -> Layer:
+        """Move this layer's weights (sublayers' included) to ``device`` ('cpu', 'gpu',
+        'gpu:N') in place, and return the layer. A model's ``to`` also moves its optimizer
+        and metric state. A GPU where there is none raises DeviceUnavailableError.
+
+        Example:
+            >>> import tape
+            >>> from tape.layers import Dense
+            >>> layer = Dense(2)
+            >>> _ = layer(tape.ones((1, 3)))
+            >>> [w.device for w in layer.to("cpu").weights]
+            ['cpu', 'cpu']
+        """
+        device = backend.parse_device(device)
+        for var in self.weights:
+            var._data = backend.to_device(var._data, device)
+        return self
 
     def count_params(self) -> int:
         return sum(int(v.size) for v in self.weights)

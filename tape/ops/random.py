@@ -16,7 +16,7 @@ import secrets
 
 import numpy as np
 
-from .. import dtypes
+from .. import backend, dtypes
 from ..tensor import Tensor
 from .creation import _float_or, _shape
 from .registry import defop
@@ -54,15 +54,17 @@ class Streams:
 
 
 @defop("random_key", nin=0, differentiable=False)
-def random_key(xp, seed=None, streams=None):
+def random_key(xp, seed=None, streams=None, device="cpu"):
     """The key of the next stream: of the global seed, or of ``seed`` counted by
-    ``streams`` (a ``Streams``; by a shared counter per seed when None)."""
+    ``streams`` (a ``Streams``; by a shared counter per seed when None), on ``device``
+    (where the op that uses it runs: a GPU kernel reads it there)."""
     if streams is not None:
         stream = streams.take()
     else:
         stream = _streams.get(seed, 0)
         _streams[seed] = stream + 1
-    return np.array([_global["seed"] if seed is None else seed, stream], dtype=np.uint64)
+    key = np.array([_global["seed"] if seed is None else seed, stream], dtype=np.uint64)
+    return key if device == "cpu" else backend.to_device(key, device)
 
 
 def generator(xp, key):
@@ -76,21 +78,24 @@ def generator(xp, key):
 
 
 @defop("random_uniform", differentiable=False)
-def _uniform(xp, key, shape, dtype, minval=0.0, maxval=1.0):
+def _uniform(xp, key, shape, dtype, minval=0.0, maxval=1.0, device="cpu"):
     """Uniform samples from ``[minval, maxval)`` drawn from ``key``'s stream."""
-    return generator(xp, key).uniform(minval, maxval, size=shape).astype(dtype, copy=False)
+    values = generator(xp, key).uniform(minval, maxval, size=shape).astype(dtype, copy=False)
+    return backend.to_device(values, device)
 
 
 @defop("random_normal", differentiable=False)
-def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0):
+def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0, device="cpu"):
     """Normal samples drawn from ``key``'s stream."""
-    return generator(xp, key).normal(mean, stddev, size=shape).astype(dtype, copy=False)
+    values = generator(xp, key).normal(mean, stddev, size=shape).astype(dtype, copy=False)
+    return backend.to_device(values, device)
 
 
 @defop("random_integers", differentiable=False)
-def _integers(xp, key, low, high, shape, dtype):
+def _integers(xp, key, low, high, shape, dtype, device="cpu"):
     """Integers from ``[low, high)`` drawn from ``key``'s stream."""
-    return generator(xp, key).integers(low, high, size=shape).astype(dtype, copy=False)
+    values = generator(xp, key).integers(low, high, size=shape).astype(dtype, copy=False)
+    return backend.to_device(values, device)
 
 
 @defop("random_permutation", differentiable=False)
@@ -99,12 +104,43 @@ def _permutation(xp, key, n):
     return generator(xp, key).permutation(n)
 
 
+_PHILOX_M = (0xD2511F53, 0xCD9E8D57)
+_PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+
+
+def philox_uniform(xp, key, n: int):
+    """``n`` float uniforms in [0, 1) from Philox4x32-10, the dropout kernel's generator
+    (kernels/dropout.cu): element ``i`` is word ``i % 4`` of the block at counter
+    ``(i // 4, stream)`` under key ``seed``, as ``(word >> 8) * 2**-24``. Dropout on the
+    GPU uses it; on the CPU NumPy's faster C Philox (so masks differ between devices)."""
+    key = np.asarray(key.get() if hasattr(key, "get") else key, dtype=np.uint64)
+    seed, stream = int(key[0]), int(key[1])
+    mask = np.uint64(0xFFFFFFFF)
+    block = xp.arange((n + 3) // 4, dtype=np.uint64)
+    c0, c1 = block & mask, block >> np.uint64(32)
+    c2 = xp.full_like(block, stream & 0xFFFFFFFF)
+    c3 = xp.full_like(block, stream >> 32)
+    k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+    m0, m1 = np.uint64(_PHILOX_M[0]), np.uint64(_PHILOX_M[1])
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + _PHILOX_W[0]) & 0xFFFFFFFF, (k1 + _PHILOX_W[1]) & 0xFFFFFFFF
+        p0, p1 = m0 * c0, m1 * c2
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0), p1 & mask,
+                          (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1), p0 & mask)
+    words = xp.stack([c0, c1, c2, c3], axis=1).reshape(-1)[:n]
+    return (words >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+
+
 @defop("dropout", nin=2)
 def _dropout(xp, x, key, rate):
     """``x`` with a ``rate`` of its elements zeroed and the rest scaled by
-    ``1 / (1 - rate)``; the mask is a function of ``key`` (and ``x``'s shape) alone."""
-    keep = generator(xp, key).random(size=x.shape, dtype=np.float32) >= rate
-    return xp.where(keep, x * x.dtype.type(1 / (1 - rate)), x.dtype.type(0))
+    ``1 / (1 - rate)``; the mask is a function of ``key`` and the flat index alone."""
+    if xp is np:  # NumPy's own Philox (4x64, in C): fast, reproducible from the key
+        u = generator(np, key).random(size=x.shape, dtype=np.float32)
+    else:  # the GPU's Philox4x32-10, which the dropout kernel computes in place of this
+        u = philox_uniform(xp, key, x.size).reshape(x.shape)
+    return xp.where(u >= rate, x * x.dtype.type(1 / (1 - rate)), x.dtype.type(0))
 
 
 @_dropout.defvjp
@@ -128,13 +164,13 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
         (2, 3)
     """
     return _normal(_key(seed), shape=_shape(shape), dtype=_float_or(dtype), mean=mean,
-                   stddev=stddev)
+                   stddev=stddev, device=backend.default_device())
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
     """Samples from ``[minval, maxval)`` (float32 by default)."""
     return _uniform(_key(seed), shape=_shape(shape), dtype=_float_or(dtype), minval=minval,
-                    maxval=maxval)
+                    maxval=maxval, device=backend.default_device())
 
 
 def randint(low, high=None, shape=(), dtype="int64", seed=None) -> Tensor:
@@ -142,7 +178,7 @@ def randint(low, high=None, shape=(), dtype="int64", seed=None) -> Tensor:
     if high is None:
         low, high = 0, low
     return _integers(_key(seed), low=low, high=high, shape=_shape(shape),
-                     dtype=dtypes.as_dtype(dtype))
+                     dtype=dtypes.as_dtype(dtype), device=backend.default_device())
 
 
 def permutation(x, seed=None) -> Tensor:
@@ -173,5 +209,5 @@ def dropout(x, rate: float, seed=None, key=None) -> Tensor:
     if not 0 <= rate < 1:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
     if key is None:
-        key = random_key(seed=None if seed is None else int(seed))
+        key = random_key(seed=None if seed is None else int(seed), device=x.device)
     return _dropout(x, key, rate=float(rate))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import record
-from ..backend import get_array_module
+from ..backend import get_array_module, out_of_memory_error
 from ..errors import (
     DeviceError,
     DTypeError,
@@ -123,9 +123,17 @@ class Op:
                 xp = _array_module(self, args)
                 break
         try:
+            if xp is not np and self.kernel is not None:  # a GPU override (kernels/*.cu)
+                out = self.kernel(xp, *arrays, **params)
+                if out is not NotImplemented:
+                    return args, params, out
             return args, params, self.forward(xp, *arrays, **params)
         except TapeError:
             raise
+        except MemoryError as e:  # CuPy's OutOfMemoryError: say what was asked, and how much
+            if xp is np:
+                raise
+            raise out_of_memory_error(f"in op '{self.name}' ({describe(args)})", e) from e
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(self, args, params, e) from e
 

@@ -20,6 +20,7 @@ from ..autodiff import GradientTape
 from ..errors import ShapeError, user_line
 from ..tensor import Tensor, Variable
 from . import schedules
+from .fused import fused_apply
 from .schedules import LearningRateSchedule
 
 
@@ -231,6 +232,19 @@ class Optimizer:
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self.built = True
 
+    def to(self, device: str) -> Optimizer:
+        """Move all optimizer state (iterations, learning rate, slots) to ``device`` in
+        place; returns the optimizer. ``apply`` does this by itself when the variables it
+        updates have moved (``layer.to('gpu')``)."""
+        device = backend.parse_device(device)
+        for state in self._variables:
+            state._data = backend.to_device(state._data, device)
+        return self
+
+    def _fusable(self) -> bool:
+        """Whether ``_fused_update`` (where a subclass has one) covers this configuration."""
+        return True
+
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: Tensor) -> None:
         """Update one variable. ``gradient`` and ``learning_rate`` arrive already cast to the
         variable's dtype, and ``iterations`` still counts the updates before this one."""
@@ -277,6 +291,8 @@ class Optimizer:
             raise ValueError(f"{self.name}: got {len(grads)} gradients for "
                              f"{len(variables)} variables")
         grads, variables = self._filter_empty_gradients(grads, variables)
+        if variables[0].device != self._iterations.device:  # the model moved since build
+            self.to(variables[0].device)
         with _unrecorded():
             grads = [_as_gradient(g, v) for g, v in zip(grads, variables)]
             grads = self._clip_gradients(grads)
@@ -285,9 +301,10 @@ class Optimizer:
             for v in variables:
                 if v.dtype not in lr_by_dtype:
                     lr_by_dtype[v.dtype] = ops.cast(lr, dtype=v.dtype)
-            self._apply_weight_decay(variables, lr_by_dtype)
-            for g, v in zip(grads, variables):
-                self.update_step(g, v, lr_by_dtype[v.dtype])
+            if not fused_apply(self, grads, variables, lr_by_dtype):  # the GPU eager path
+                self._apply_weight_decay(variables, lr_by_dtype)
+                for g, v in zip(grads, variables):
+                    self.update_step(g, v, lr_by_dtype[v.dtype])
             self._iterations.assign_add(1)
 
     def minimize(self, loss, var_list, tape: GradientTape | None = None) -> Tensor:

@@ -496,8 +496,8 @@ def layer_norm_params(draw, shapes):
 
 
 def _philox_mask(shape, key, rate):
-    """The dropout mask as the random module documents it, written out here: Philox keyed
-    by the seed, the stream in the third counter word, float32 uniforms >= rate."""
+    """The CPU dropout mask as the random module documents it, written out here: NumPy's
+    Philox keyed by the seed, the stream in the third counter word, float32 uniforms."""
     bits = np.random.Philox(key=int(key[0]), counter=[0, 0, int(key[1]), 0])
     return np.random.Generator(bits).random(size=shape, dtype=np.float32) >= rate
 
@@ -688,6 +688,8 @@ ROWS = (
     Row("dropout", _dropout_fn, _jax_dropout, UNARY, wide=wide_unary(),
         params=lambda draw, shapes: {"rate": draw(st.sampled_from([0.0, 0.3, 0.5]))},
         covers=("dropout",)),
+    Row("to_device", lambda x: x.to("cpu"), lambda x: x, UNARY, wide=wide_unary(),
+        covers=("to_device",)),
     # ---- reductions (ops/reduce.py) ----
     Row("sum", tape.sum, jnp.sum, UNARY, wide=wide_unary(),
         params=reduce_params, covers=("sum",), dtypes=True),
@@ -819,6 +821,10 @@ ROWS = (
         _jax_sigmoid_xent, BINARY, wide=wide_broadcasting(),
         covers=("softplus", "multiply", "subtract")),
 )
+
+from .rows_gpu import ROWS as _GPU_ROWS  # noqa: E402
+
+ROWS += _GPU_ROWS
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"
