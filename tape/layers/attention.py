@@ -81,7 +81,7 @@ class MultiHeadAttention(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.seed = seed
-        self._dropout_layer = Dropout(self.dropout, seed=seed)
+        self._dropout_layer = Dropout(self.dropout, seed=seed, dtype=self.dtype)
         self._symbolic_value_shape = None
         self._return_scores = False
 

@@ -299,6 +299,8 @@ class RNN(Layer):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
+        if kwargs.get("dtype") is None and isinstance(cell, Layer):
+            kwargs["dtype"] = cell.dtype  # inputs are cast to the layer's dtype: the cell's
         super().__init__(**kwargs)
         if isinstance(cell, list | tuple) or not isinstance(cell, Layer) or not hasattr(
                 cell, "state_size"):
@@ -547,6 +549,8 @@ class Bidirectional(Layer):
     supports_masking = True
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if kwargs.get("dtype") is None and isinstance(layer, Layer):
+            kwargs["dtype"] = layer.dtype
         super().__init__(**kwargs)
         from . import deserialize, serialize
 
