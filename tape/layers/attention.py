@@ -13,7 +13,9 @@ from .core import Dropout, _positive_int
 
 
 def _shape_of(x) -> tuple | None:
-    return None if x is None else tuple(getattr(x, "shape", np.shape(x)))
+    if x is None:
+        return None
+    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 class MultiHeadAttention(Layer):

@@ -439,3 +439,30 @@ def test_lstm_learns_to_sum_variable_length_digit_sequences():
     model.fit(tokens[:2500], sums[:2500], batch_size=64, epochs=12, verbose=0)
     _, accuracy = model.evaluate(tokens[2500:], sums[2500:], verbose=0)
     assert accuracy >= 0.98, f"held-out accuracy {accuracy:.3f}"
+
+
+def test_sequence_layers_read_no_values_while_tracing():
+    """Under the tracing flag, reading a tensor into Python raises TraceError: every new layer
+    (with masks, training-mode statistics, dropout and a causal mask) runs forward and
+    backward through op-table calls only, so a traced graph can replay it."""
+    from tape import _state
+    from tape.layers import BatchNormalization, LayerNormalization, MultiHeadAttention
+
+    ids = tape.Tensor(np.array([[1, 2, 0], [3, 0, 0]]))
+    layers = [Embedding(5, 4, mask_zero=True), LSTM(3, return_sequences=True),
+              GRU(3, reset_after=False), Bidirectional(SimpleRNN(2, return_sequences=True)),
+              BatchNormalization(), LayerNormalization(axis=[1, 2]),
+              MultiHeadAttention(2, 3, dropout=0.1)]
+    embed, *rest, attention = layers
+    for layer in rest:  # build eagerly, as a traced step's first call would
+        layer(embed(ids))
+    attention(embed(ids), embed(ids))
+    with _state.using(_state.tracing, True):
+        with tape.GradientTape() as g:
+            x = embed(ids)
+            outs = [layer(x, training=True) for layer in rest]
+            outs.append(attention(x, x, training=True, use_causal_mask=True))
+            loss = tape.sum(tape.stack([tape.sum(out) for out in outs]))
+        weights = [w for layer in layers for w in layer.trainable_weights]
+        grads = g.gradient(loss, weights)
+    assert all(grad is not None for grad in grads)
