@@ -37,16 +37,19 @@ def _sigmoid(z):
     return 1 / (1 + jnp.exp(-z))
 
 
-def jax_simple_step(x, states, kernel, recurrent_kernel, bias):
+# dx, dh: dropout masks on the inputs and on the state where it enters the products.
+
+
+def jax_simple_step(x, states, kernel, recurrent_kernel, bias, dx=1.0, dh=1.0):
     (h,) = states
-    h = jnp.tanh(x @ kernel + h @ recurrent_kernel + bias)
+    h = jnp.tanh((x * dx) @ kernel + (h * dh) @ recurrent_kernel + bias)
     return h, [h]
 
 
-def jax_lstm_step(x, states, kernel, recurrent_kernel, bias):
+def jax_lstm_step(x, states, kernel, recurrent_kernel, bias, dx=1.0, dh=1.0):
     h, c = states
     u = h.shape[-1]
-    z = x @ kernel + h @ recurrent_kernel + bias
+    z = (x * dx) @ kernel + (h * dh) @ recurrent_kernel + bias
     i, f = _sigmoid(z[:, :u]), _sigmoid(z[:, u:2 * u])
     g, o = jnp.tanh(z[:, 2 * u:3 * u]), _sigmoid(z[:, 3 * u:])
     c = f * c + i * g
@@ -54,20 +57,21 @@ def jax_lstm_step(x, states, kernel, recurrent_kernel, bias):
     return h, [h, c]
 
 
-def jax_gru_step(x, states, kernel, recurrent_kernel, bias, reset_after=True):
+def jax_gru_step(x, states, kernel, recurrent_kernel, bias, reset_after=True, dx=1.0, dh=1.0):
     (h,) = states
     u = h.shape[-1]
+    x, hd = x * dx, h * dh
     if reset_after:
         xz = x @ kernel + bias[0]
-        hz = h @ recurrent_kernel + bias[1]
+        hz = hd @ recurrent_kernel + bias[1]
         z = _sigmoid(xz[:, :u] + hz[:, :u])
         r = _sigmoid(xz[:, u:2 * u] + hz[:, u:2 * u])
         cand = jnp.tanh(xz[:, 2 * u:] + r * hz[:, 2 * u:])
     else:
         xz = x @ kernel + bias
-        z = _sigmoid(xz[:, :u] + h @ recurrent_kernel[:, :u])
-        r = _sigmoid(xz[:, u:2 * u] + h @ recurrent_kernel[:, u:2 * u])
-        cand = jnp.tanh(xz[:, 2 * u:] + (r * h) @ recurrent_kernel[:, 2 * u:])
+        z = _sigmoid(xz[:, :u] + hd @ recurrent_kernel[:, :u])
+        r = _sigmoid(xz[:, u:2 * u] + hd @ recurrent_kernel[:, u:2 * u])
+        cand = jnp.tanh(xz[:, 2 * u:] + (r * hd) @ recurrent_kernel[:, 2 * u:])
     h = z * h + (1 - z) * cand
     return h, [h]
 
@@ -179,6 +183,31 @@ def test_cells_alone_and_in_the_generic_rnn(cell_class, step, n):
     seq = RNN(cell, return_sequences=True)(x)
     want_seq, _, _ = jax_rnn(step, x, weights, [jnp.zeros((2, 3))] * n)
     np.testing.assert_allclose(seq.numpy(), want_seq, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind, reset_after", CASES, ids=CASE_IDS)
+def test_dropout_masks_are_fixed_over_time_and_only_while_training(kind, reset_after):
+    layer, _ = _layer_and_step(kind, reset_after, return_sequences=True, dropout=0.4,
+                               recurrent_dropout=0.3, seed=3)
+    step = {"SimpleRNN": jax_simple_step, "LSTM": jax_lstm_step,
+            "GRU": lambda *a, **k: jax_gru_step(*a, reset_after=reset_after, **k)}[kind]
+    x = RNG.normal(size=(8, 4, 3))
+    layer(x)
+    weights = _random_weights(layer)
+    zeros = [jnp.zeros((8, 3))] * N_STATES[kind]
+    want, _, _ = jax_rnn(step, x, weights, zeros)
+    np.testing.assert_allclose(layer(x).numpy(), want, rtol=1e-10)  # inference: no dropout
+    trained = layer(x, training=True).numpy()
+    masks = layer.cell._dropout_masks
+    dx, dh = masks["inputs"].numpy(), masks["state"].numpy()
+    assert dx.shape == (8, 3) and dh.shape == (8, 3)
+    np.testing.assert_allclose(np.unique(dx), [0.0, 1 / 0.6])
+    np.testing.assert_allclose(np.unique(dh), [0.0, 1 / 0.7])
+    # The same two masks at every step, in the Keras places.
+    want, _, _ = jax_rnn(lambda *a: step(*a, dx=dx, dh=dh), x, weights, zeros)
+    np.testing.assert_allclose(trained, want, rtol=1e-10)
+    layer(x, training=True)  # a new sequence draws new masks
+    assert not np.array_equal(layer.cell._dropout_masks["inputs"].numpy(), dx)
 
 
 # ---- gradients ------------------------------------------------------------------------------
@@ -352,13 +381,15 @@ def test_save_and_load_round_trip_of_every_recurrent_layer(tmp_path):
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0))
     assert [w.name for w in loaded.weights] == [w.name for w in model.weights]
-    sequential = Sequential([Embedding(5, 2, input_shape=(3,)), LSTM(2, go_backwards=True,
-                                                                     unit_forget_bias=False)])
+    sequential = Sequential([Embedding(5, 2, input_shape=(3,)),
+                             LSTM(2, go_backwards=True, unit_forget_bias=False,
+                                  recurrent_dropout=0.25)])
     sequential.save(tmp_path / "seq.npz")
     again = load_model(tmp_path / "seq.npz")
     np.testing.assert_array_equal(again.predict(ids[:, :3] % 5, verbose=0),
                                   sequential.predict(ids[:, :3] % 5, verbose=0))
     assert again.layers[1].go_backwards and not again.layers[1].unit_forget_bias
+    assert again.layers[1].recurrent_dropout == 0.25
 
 
 def test_frozen_rnn_has_no_trainable_weights():
