@@ -392,6 +392,22 @@ def test_save_and_load_round_trip_of_every_recurrent_layer(tmp_path):
     assert again.layers[1].recurrent_dropout == 0.25
 
 
+def test_functional_initial_state_and_returned_states_round_trip(tmp_path):
+    x, h0 = Input(shape=(5, 3)), Input(shape=(4,))
+    out, h = GRU(4, return_state=True)(x, initial_state=[h0])
+    both = Bidirectional(LSTM(2, return_sequences=True, return_state=True), merge_mode=None)(x)
+    assert (out.shape, h.shape) == ((None, 4), (None, 4))
+    assert [t.shape for t in both] == [(None, 5, 2)] * 2 + [(None, 2)] * 4
+    model = Model([x, h0], [out, both[0], both[5]])
+    data = [RNG.normal(size=(2, 5, 3)), RNG.normal(size=(2, 4))]
+    got = model.predict(data, verbose=0)
+    assert not np.allclose(got[0], model.predict([data[0], 0 * data[1]], verbose=0)[0])
+    model.save(tmp_path / "states.safetensors")
+    loaded = load_model(tmp_path / "states.safetensors")
+    for a, b in zip(loaded.predict(data, verbose=0), got):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_frozen_rnn_has_no_trainable_weights():
     layer = LSTM(2, trainable=False)
     layer(np.zeros((1, 2, 3), np.float32))
