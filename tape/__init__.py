@@ -48,6 +48,7 @@ from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp
 from .ops import __all__ as _ops_all
 from .ops import random
 from .tensor import Tensor, Variable
+from .trace import Session, TensorSpec, placeholder, run_eagerly, trace
 
 __version__ = "0.1.0"
 __all__ = [
@@ -56,5 +57,5 @@ __all__ = [
     "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
     "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
-    "TraceError", *_ops_all,
+    "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]

@@ -242,7 +242,8 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         init = initializers.get(initializer)
-        value = init(tuple(int(d) for d in shape), dtype)
+        with _state.init_scope():  # an initial value is state, never part of a trace
+            value = init(tuple(int(d) for d in shape), dtype)
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)

@@ -137,9 +137,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        # A seeded layer draws each mask's seed from its own generator: reproducible, yet a
-        # fresh mask per call (one fixed seed would give the same mask every time).
-        self._seeds = None if seed is None else np.random.default_rng(seed)
+        self._streams = None if seed is None else random.Streams()
         self.built = True
 
     def call(self, inputs, training=None):
@@ -152,12 +150,14 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n
                           for n, s in zip(self.noise_shape, inputs.shape, strict=True))
-        seed = None if self._seeds is None else int(self._seeds.integers(2**31))
-        keep = ops.greater_equal(random.uniform(shape, seed=seed), self.rate)
-        scale = ops.cast(ops.where(keep, 1.0 / (1.0 - self.rate), 0.0), inputs.dtype)
-        if scale.device != inputs.device:  # tape.random draws on the CPU
-            scale = scale.to(inputs.device)
-        return ops.multiply(inputs, scale)
+        # A seeded layer walks its seed's own streams: reproducible, and a fresh mask per
+        # call (at every replay of a traced step too, since the key is a graph op).
+        key = (random.random_key() if self.seed is None else
+               random.random_key(seed=int(self.seed), streams=self._streams))
+        if shape == inputs.shape:
+            return random.dropout(inputs, self.rate, key=key)
+        mask = random.dropout(ops.ones(shape, dtype=inputs.dtype), self.rate, key=key)
+        return ops.multiply(inputs, mask)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -168,7 +168,8 @@ class Optimizer:
         """
         dtype = np.dtype(dtype if dtype is not None else np.float32)
         if callable(initializer):
-            value = np.asarray(initializer(shape, dtype), dtype=dtype)
+            with _state.init_scope():  # an initial value is state, never part of a trace
+                value = np.asarray(initializer(shape, dtype), dtype=dtype)
         else:
             fill = {"zeros": 0, "ones": 1}.get(initializer, initializer)
             value = np.full(shape, fill, dtype=dtype)
@@ -401,12 +402,8 @@ class Optimizer:
 
 @contextlib.contextmanager
 def _unrecorded():
-    """Updates are not differentiated, so GradientTapes pause. While ``@trace`` captures a
-    step, its recording tape must see the updates (they are part of the graph), so then
-    nothing is paused."""
-    if _state.tracing.get():
-        yield
-        return
+    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
+    tape: it still captures them)."""
     with _state.without_tapes():
         yield
 
