@@ -4,8 +4,6 @@ the recurrent state (one mask per sequence). ``tape.layers.RNN`` runs a cell ove
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops import random
@@ -33,7 +31,9 @@ class _Cell(Layer):
                                  f"Received: {what}={rate!r}")
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.seed = seed
-        self._seeds = None if seed is None else np.random.default_rng(seed)
+        # A seeded cell walks its seed's own streams: reproducible, yet fresh masks for each
+        # sequence (at every replay of a traced step too: the key is a graph op).
+        self._streams = None if seed is None else random.Streams()
         self._dropout_masks: dict = {}
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -103,11 +103,9 @@ class _Cell(Layer):
             return x
         mask = self._dropout_masks.get(which)
         if mask is None or mask.shape != x.shape:
-            seed = None if self._seeds is None else int(self._seeds.integers(2**31))
-            keep = ops.greater_equal(random.uniform(x.shape, seed=seed), rate)
-            mask = ops.cast(ops.where(keep, 1.0 / (1.0 - rate), 0.0), x.dtype)
-            if mask.device != x.device:  # tape.random draws on the CPU
-                mask = mask.to(x.device)
+            key = (random.random_key() if self.seed is None else
+                   random.random_key(seed=int(self.seed), streams=self._streams))
+            mask = random.dropout(ops.ones_like(x), rate, key=key)
             self._dropout_masks[which] = mask
         return ops.multiply(x, mask)
 

@@ -224,3 +224,18 @@ def test_bad_constructor_arguments():
         MultiHeadAttention(0, 2)
     with pytest.raises(ValueError, match="attention_axes"):
         MultiHeadAttention(2, 2, attention_axes=(1, 2))
+
+
+def test_traced_replay_applies_the_new_inputs_masks():
+    embed, layer = Embedding(6, 4, mask_zero=True), MultiHeadAttention(2, 3)
+    first, second = np.array([[1, 2, 0], [3, 0, 0]]), np.array([[5, 4, 3], [1, 1, 0]])
+
+    @tape.trace
+    def attend(ids):
+        x = embed(ids)
+        return layer(x, x, use_causal_mask=True)
+
+    attend(tape.Tensor(first))
+    x = embed(second)
+    np.testing.assert_allclose(attend(tape.Tensor(second)).numpy(),
+                               layer(x, x, use_causal_mask=True).numpy(), rtol=1e-5, atol=1e-6)

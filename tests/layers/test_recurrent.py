@@ -513,3 +513,33 @@ def test_sequence_layers_read_no_values_while_tracing():
         weights = [w for layer in layers for w in layer.trainable_weights]
         grads = g.gradient(loss, weights)
     assert all(grad is not None for grad in grads)
+
+
+def test_traced_replays_use_each_call_s_mask_and_fresh_dropout_masks():
+    """A traced function over Embedding(mask_zero) -> Bidirectional LSTM -> BatchNorm -> GRU
+    replays with the new ids' mask (the mask is computed by ops, not baked), matching eager;
+    a seeded LSTM's dropout masks differ from one replay to the next."""
+    from tape.layers import BatchNormalization
+
+    model = Sequential([Embedding(6, 4, mask_zero=True),
+                        Bidirectional(LSTM(3, return_sequences=True)), BatchNormalization(),
+                        GRU(3)])
+    first, second = np.array([[1, 2, 0, 0], [3, 4, 5, 0]]), np.array([[5, 0, 0, 0], [1] * 4])
+    model(first)
+
+    @tape.trace
+    def predict(ids):
+        return model(ids, training=False)
+
+    predict(tape.Tensor(first))
+    np.testing.assert_allclose(predict(tape.Tensor(second)).numpy(), model(second).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    layer = LSTM(3, dropout=0.5, recurrent_dropout=0.5, seed=4)
+    x = tape.Tensor(RNG.normal(size=(2, 4, 3)).astype(np.float32))
+
+    @tape.trace
+    def noisy(x):
+        return layer(x, training=True)
+
+    outs = [noisy(x).numpy() for _ in range(3)]
+    assert not np.allclose(outs[1], outs[2]) and not np.allclose(outs[0], outs[1])
