@@ -138,6 +138,11 @@ __all__ = [
     "true_divide", "var", "where", "zeros", "zeros_like",
 ]
 
+# Sequence layers' primitives (tape/ops/gather.py): the embedding lookup and its gradient.
+from .gather import gather, segment_sum  # noqa: E402
+
+__all__ += ["gather", "segment_sum"]
+
 _tensor.bind_ops(__import__(__name__, fromlist=["_"]))
 
 from . import gpu as _gpu  # noqa: E402 - after every op module has declared its ops

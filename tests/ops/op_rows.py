@@ -826,5 +826,9 @@ from .rows_gpu import ROWS as _GPU_ROWS  # noqa: E402
 
 ROWS += _GPU_ROWS
 
+from .rows_seq import ROWS as _SEQ_ROWS  # noqa: E402
+
+ROWS += _SEQ_ROWS
+
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"
