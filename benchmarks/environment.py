@@ -94,14 +94,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: above the core count, other jobs compete."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+
+
 def describe(command: str) -> str:
     """The header of a run: command, machine, versions, threads, BLAS."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     lines = [
         f"command: `{command}` (tape commit {git_commit()})",
         f"machine: {cpu_model()}, {cores} cores usable ({os.cpu_count()} online), "
-        f"{platform.system()} {platform.machine()}; load average at start {load}",
+        f"{platform.system()} {platform.machine()}; load average at start {load_average()}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"threads: {THREADS} for every system ({', '.join(_THREAD_VARIABLES)}, "
         f"XLA_FLAGS, torch.set_num_threads, tf.config.threading)",

@@ -18,6 +18,7 @@ from . import chain, cnn, environment, fit, harness, memory, mlp, peers, rnn
 WORKLOADS = {**chain.WORKLOADS, **mlp.WORKLOADS, **rnn.WORKLOADS, **cnn.WORKLOADS,
              **memory.WORKLOADS, **fit.WORKLOADS}
 SUMMARY_COLUMNS = [name for name, _, _ in peers.TRAIN_SYSTEMS]
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def parse_args(argv):
@@ -35,6 +36,9 @@ def parse_args(argv):
     parser.add_argument("--min-sample-ms", type=float, default=None,
                         help="each timed sample repeats a step until it lasts this long "
                              "(default 20)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall: elapsed time (default); cpu: CPU time of this process, "
+                             "steadier on a machine shared with other jobs")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for every system's BLAS/OpenMP/XLA (default 1)")
     return parser.parse_args(argv)
@@ -58,7 +62,8 @@ def main(argv=None) -> int:
     command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     print("## Run\n")
     print(environment.describe(command.strip()))
-    print(f"- timing: {repeats} rounds after {warmup} warm-up rounds; systems interleaved "
+    print(f"- timing: {args.clock} clock, {repeats} rounds after {warmup} warm-up rounds; "
+          f"systems interleaved "
           f"round-robin (order rotated each round); each sample repeats a step for at "
           f"least {min_sample * 1e3:g} ms; the median sample is reported; spread = "
           f"interquartile range / median")
@@ -67,7 +72,8 @@ def main(argv=None) -> int:
     results, failed = [], []
     for name in args.only or WORKLOADS:
         workload = select_systems(WORKLOADS[name](quick=args.quick), args.skip)
-        result = harness.run_workload(workload, repeats, warmup, min_sample)
+        result = harness.run_workload(workload, repeats, warmup, min_sample,
+                                      CLOCKS[args.clock])
         results.append(result)
         failed += [f"{name}: {system} ({o.status}: {o.detail})"
                    for system, o in result.outcomes.items() if o.status in ("mismatch", "error")]
@@ -77,7 +83,8 @@ def main(argv=None) -> int:
     print(f"\nBLAS and threads at the end of the run: {'; '.join(environment.blas_lines())}")
     if "torch" in sys.modules:
         print(peers.torch_blas())
-    print(f"whole run: {time.perf_counter() - started:.0f} s")
+    print(f"whole run: {time.perf_counter() - started:.0f} s; load average at the end "
+          f"{environment.load_average()}")
     if failed:
         print("\nFAILED agreement:\n" + "\n".join(f"- {line}" for line in failed))
         return 1
