@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml setup.cfg setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test,examples]'
 	touch $@
 
-# torch and jax for the comparisons; only `make bench` pays for them.
+# torch, jax, autograd and mygrad for the comparisons; only `make bench` pays for them.
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -e '.[test,examples,bench]'
 	touch $@
@@ -76,8 +76,9 @@ gpu-bench: $(GPU_STAMP) $(BENCH_STAMP)
 demo: install
 	$(BIN)/python -m tape.demo
 
+# `make bench BENCH_ARGS="--quick --only rnn"` passes options to the runner.
 bench: $(BENCH_STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/python -m benchmarks.overhead
+	JAX_PLATFORMS=cpu $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Build outputs and tool caches; keeps .venv (distclean removes it too).
 clean:
