@@ -235,7 +235,7 @@ def test_every_cuda_template_compiles_with_nvcc_and_computes_the_op_on_the_host(
     device code, and the host build runs them on the same inputs as the op forwards."""
     rng = np.random.default_rng(1)
     cases, functions, calls = [], [], []
-    for k, name in enumerate(sorted(TEMPLATES)):
+    for name in sorted(TEMPLATES):
         for dtype in ("float32", "float64"):
             member, in_info, arrays, want = _single(name, dtype, rng)
             op = FusedOp((member,), in_info)
