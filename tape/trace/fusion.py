@@ -22,7 +22,7 @@ Example:
     >>> import tape
     >>> f = tape.trace(lambda x, y: tape.tanh(x * y + 1.0))
     >>> _ = f(tape.ones((2,)), tape.ones((2,)))
-    >>> [str(n.op) for n in f.graph.nodes]
+    >>> [str(n.op) for n in fuse_elementwise(f.graph).nodes]
     ['fused[multiply,add,tanh]']
 """
 

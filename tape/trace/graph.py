@@ -13,7 +13,8 @@ Example:
     >>> _ = f(tape.ones((2,)))
     >>> print(f.graph)  # doctest: +ELLIPSIS
     graph <lambda>(x0: float32[2]) -> v3
-      v3 = fused[tanh,multiply](x0, c2) float32[2]
+      v1 = tanh(x0)                   float32[2]
+      v3 = multiply(v1, c2)           float32[2]
     ...
 """
 

@@ -2,7 +2,8 @@
 
 ``optimize`` runs them in order: dead-code elimination, constant folding, algebraic
 simplification, common-subexpression elimination, dead code again (what the others left
-unused), elementwise fusion (``fusion.py``), then buffer reuse. Every pass but dead-code
+unused), elementwise fusion (``fusion.py``; by default on GPU graphs only), then buffer
+reuse. Every pass but dead-code
 elimination drops the buffer assignment it was given (its liveness no longer holds), so
 buffer reuse always runs last.
 
@@ -15,6 +16,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -161,17 +164,26 @@ def buffer_reuse(g: Graph) -> Graph:
     return g
 
 
-def optimize(g: Graph, fuse: bool = True, buffers: bool = True,
+def optimize(g: Graph, fuse: bool | None = None, buffers: bool = True,
              cpu_engine: str | None = None) -> Graph:
-    """All passes, in the order that lets each use what the one before found
-    (``cpu_engine``: how fused nodes run on NumPy, see ``fusion.fuse_elementwise``)."""
+    """All passes, in the order that lets each use what the one before found.
+
+    ``fuse=None`` fuses elementwise ops where that pays: on a GPU graph (one kernel per
+    fused node), or on CPU when the numexpr engine is asked for (``cpu_engine`` or
+    ``TAPE_FUSION_CPU=numexpr``). A fused node run by NumPy saves nothing that buffer
+    reuse does not already save (``python -m benchmarks.trace_passes``), so CPU graphs
+    stay unfused by default.
+    """
+    engine = cpu_engine or os.environ.get("TAPE_FUSION_CPU")
+    if fuse is None:
+        fuse = engine == "numexpr" or _on_gpu(g)
     g = dead_code_elimination(g)
     g = constant_folding(g)
     g = algebraic_simplification(g)
     g = common_subexpression_elimination(g)
     g = dead_code_elimination(g)
     if fuse:
-        g = fuse_elementwise(g, cpu_engine)
+        g = fuse_elementwise(g, engine)
     if buffers:
         g = buffer_reuse(g)
     return g
@@ -195,6 +207,11 @@ _FRESH = frozenset({
 _IN_PLACE = frozenset({
     "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "sin", "cos",
     "sqrt", "square", "abs", "maximum", "minimum", "expm1", "log1p", "power"})
+
+
+def _on_gpu(g: Graph) -> bool:
+    arrays = [var._data for var in g.variables.values()] + list(g.constants.values())
+    return any(not isinstance(a, np.ndarray | np.generic) for a in arrays)
 
 
 def _size(shape) -> int:

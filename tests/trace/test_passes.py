@@ -3,6 +3,8 @@ optimized graph replays to the same arrays as the graph it was given."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from graph_builder import Builder, assert_same_results, names, replay
@@ -243,11 +245,24 @@ def test_optimize_runs_every_pass_and_keeps_the_results():
     t1, t2 = b.op("tanh", y1), b.op("tanh", x)  # then the same tanh twice
     b.op("log", x)  # dead
     g = b.outputs(b.op("sum", b.op("add", t1, t2), axis=0))
-    unfused = passes.optimize(g, fuse=False)
-    assert names(unfused) == ["tanh", "add", "sum"]
-    assert names(passes.optimize(g)) == ["fused[tanh,add]", "sum"]
-    assert_same_results(g, unfused, b.new_inputs())
-    assert_same_results(g, passes.optimize(g), b.new_inputs())
+    out = passes.optimize(g)
+    assert names(out) == ["tanh", "add", "sum"]
+    assert_same_results(g, out, b.new_inputs())
+    fused = passes.optimize(g, fuse=True)
+    assert names(fused) == ["fused[tanh,add]", "sum"]
+    assert_same_results(g, fused, b.new_inputs())
+
+
+def test_cpu_graphs_are_fused_by_default_only_for_the_numexpr_engine(monkeypatch):
+    b = Builder()
+    x = b.placeholder((3,))
+    g = b.outputs(b.op("exp", b.op("negative", x)))
+    assert names(passes.optimize(g)) == ["negative", "exp"]
+    monkeypatch.setenv("TAPE_FUSION_CPU", "numexpr")
+    out = passes.optimize(g)
+    assert names(out) == ["fused[negative,exp]"]
+    expected = "numexpr" if importlib.util.find_spec("numexpr") else "numpy"
+    assert out.nodes[0].op.engine == expected
 
 
 @pytest.mark.parametrize("name", sorted(OUT_FUNCTIONS))
