@@ -111,6 +111,12 @@ class Graph:
                      f"{len(self.variables)} variables)")
         return "\n".join(lines)
 
+    def to_onnx(self, path=None):
+        """This graph as an ONNX model, written to ``path`` when given (``export.py``)."""
+        from .export import export_onnx
+
+        return export_onnx(self, path)
+
     def to_dot(self) -> str:
         """The graph in Graphviz's dot language (``dot -Tsvg``)."""
         lines = [f'digraph "{self.name}" {{', "  rankdir=TB;", "  node [fontsize=10];"]
