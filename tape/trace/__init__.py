@@ -7,8 +7,13 @@ same graphs (``session``).
 """
 
 from .capture import TensorSpec, TracedFunction, run_eagerly, trace
+from .export import export_onnx
 from .graph import Graph, Node
 from .session import Session, placeholder
 
-__all__ = ["Graph", "Node", "Session", "TensorSpec", "TracedFunction", "placeholder",
-           "run_eagerly", "trace"]
+# ``tape.trace`` is the decorator, which hides this package's name; hang the export on it
+# so that ``tape.trace.export_onnx(fn, path)`` reads as documented.
+trace.export_onnx = export_onnx
+
+__all__ = ["Graph", "Node", "Session", "TensorSpec", "TracedFunction", "export_onnx",
+           "placeholder", "run_eagerly", "trace"]

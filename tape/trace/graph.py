@@ -99,17 +99,23 @@ class Graph:
                          for v in self.flat_outputs)
         lines = [f"graph {self.name}({args}) -> {outs}"]
         for vid, var in self.variables.items():
-            lines.append(f"  w{vid} = read {var.name!r}".ljust(34) + self.describe(vid))
+            lines.append(_padded(f"  w{vid} = read {var.name!r}") + self.describe(vid))
         for node in self.nodes:
-            call = f"{node.op.name}({', '.join(self.name_of(i) for i in node.inputs)}"
+            call = f"{_label(node.op)}({', '.join(self.name_of(i) for i in node.inputs)}"
             params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
             call += (", " + params if params and node.inputs else params) + ")"
-            lines.append(f"  v{node.out} = {call}".ljust(34) + self.describe(node.out))
+            lines.append(_padded(f"  v{node.out} = {call}") + self.describe(node.out))
         for var, vid in self.updates:
             lines.append(f"  {var.name!r} <- {self.name_of(vid)}")
         lines.append(f"  ({len(self.nodes)} nodes, {len(self.constants)} constants, "
                      f"{len(self.variables)} variables)")
         return "\n".join(lines)
+
+    def to_onnx(self, path=None):
+        """This graph as an ONNX model, written to ``path`` when given (``export.py``)."""
+        from .export import export_onnx
+
+        return export_onnx(self, path)
 
     def to_dot(self) -> str:
         """The graph in Graphviz's dot language (``dot -Tsvg``)."""
@@ -122,7 +128,7 @@ class Graph:
         for vid in self.constants:
             lines.append(f'  c{vid} [shape=note, label="const {self.describe(vid)}"];')
         for node in self.nodes:
-            lines.append(f'  v{node.out} [shape=box, label="{node.op.name}\\n'
+            lines.append(f'  v{node.out} [shape=box, label="{_label(node.op)}\\n'
                          f'{self.describe(node.out)}"];')
             lines.extend(f"  {self.name_of(i)} -> v{node.out};" for i in node.inputs)
         for var, vid in self.updates:
@@ -133,6 +139,15 @@ class Graph:
             lines.append(f"  {self.name_of(vid)} -> out{k};")
         lines.append("}")
         return "\n".join(lines)
+
+
+def _padded(text: str) -> str:
+    return text.ljust(33) + " "
+
+
+def _label(op) -> str:
+    """An op's name as printed: a fused op lists its members (``fused[add,relu]``)."""
+    return getattr(op, "label", op.name)
 
 
 def _short(value) -> str:

@@ -2,7 +2,10 @@
 
 ``optimize`` runs them in order: dead-code elimination, constant folding, algebraic
 simplification, common-subexpression elimination, dead code again (what the others left
-unused), then buffer reuse.
+unused), elementwise fusion (``fusion.py``; by default on GPU graphs only), then buffer
+reuse. Every pass but dead-code
+elimination drops the buffer assignment it was given (its liveness no longer holds), so
+buffer reuse always runs last.
 
 Example:
     >>> import tape
@@ -14,11 +17,16 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from .fusion import fuse_elementwise
 from .graph import Graph
+from .replay import writes_out
 
-# Ops whose result depends on more than their inputs: never folded or merged.
+# Ops whose result depends on more than their inputs: never folded or merged, and kept
+# even when nothing reads them (random_key advances its seed's stream, as it did eagerly).
 STATEFUL = frozenset({"random_key"})
 
 
@@ -28,7 +36,7 @@ def dead_code_elimination(g: Graph) -> Graph:
     live = set(g.live_roots())
     kept = []
     for node in reversed(g.nodes):
-        if node.out in live:
+        if node.out in live or node.op.name in STATEFUL:
             kept.append(node)
             live.update(node.inputs)
     g.nodes = kept[::-1]
@@ -42,19 +50,17 @@ def dead_code_elimination(g: Graph) -> Graph:
 def constant_folding(g: Graph, max_elements: int = 1 << 16) -> Graph:
     """Run the nodes whose inputs are all constants once, at optimization time, and keep
     their results as constants (up to ``max_elements`` elements each)."""
-    g = g.copy()
+    g = _without_buffers(g)
     kept = []
     for node in g.nodes:
-        if node.op.name in STATEFUL or not node.inputs or not all(
-                i in g.constants for i in node.inputs):
+        shape = g.info.get(node.out, ((), None))[0]
+        if (node.op.name in STATEFUL or not node.inputs
+                or not all(i in g.constants for i in node.inputs)
+                or None in shape or _size(shape) > max_elements):
             kept.append(node)
             continue
         value = node.op.forward(np, *(g.constants[i] for i in node.inputs), **node.params)
-        value = np.asarray(value)
-        if value.size > max_elements:
-            kept.append(node)
-            continue
-        g.constants[node.out] = value
+        g.constants[node.out] = np.asarray(value)
     g.nodes = kept
     return g
 
@@ -62,7 +68,7 @@ def constant_folding(g: Graph, max_elements: int = 1 << 16) -> Graph:
 def algebraic_simplification(g: Graph) -> Graph:
     """Remove no-ops: ``x * 1``, ``x + 0``, ``x - 0``, ``x / 1``, a reshape, broadcast or
     cast to what ``x`` already is. The node's users read ``x`` instead."""
-    g = g.copy()
+    g = _without_buffers(g)
     alias: dict = {}
     kept = []
     for node in g.nodes:
@@ -78,7 +84,7 @@ def algebraic_simplification(g: Graph) -> Graph:
 
 def common_subexpression_elimination(g: Graph) -> Graph:
     """Merge nodes that apply the same op with the same parameters to the same inputs."""
-    g = g.copy()
+    g = _without_buffers(g)
     alias: dict = {}
     seen: dict = {}
     kept = []
@@ -86,7 +92,8 @@ def common_subexpression_elimination(g: Graph) -> Graph:
         node = _renamed(node, alias)
         key = None
         if node.op.name not in STATEFUL:
-            key = (node.op.name, node.inputs, _freeze(node.params))
+            # The op itself, not its name: two fused ops are both named "fused".
+            key = (node.op, node.inputs, _freeze(node.params))
         if key is not None and key in seen:
             alias[node.out] = seen[key]
             continue
@@ -97,16 +104,164 @@ def common_subexpression_elimination(g: Graph) -> Graph:
     return _rename_roots(g, alias)
 
 
-def optimize(g: Graph) -> Graph:
-    """All passes, in the order that lets each use what the one before found."""
+def buffer_reuse(g: Graph) -> Graph:
+    """Give node outputs buffer slots, so that replay writes them (``out=``) into arrays
+    kept between replays instead of allocating; values whose lifetimes do not overlap
+    share a slot when their shape and dtype match.
+
+    Only ops that can write into ``out=`` get a slot, and never an output, a value a
+    Variable is assigned, or a value that a view of it (reshape, transpose, ...) lets
+    reach one of those. Nothing gets a slot when a placeholder has a free (None) size,
+    nor downstream of a boolean-mask index, whose shape depends on the data. A node may
+    write into the slot of one of its own inputs only when it is an elementwise op of the
+    op table and the shapes are equal (a ufunc in place is safe then; matmul is not).
+    """
+    g = g.copy()
+    g.buffers = {}
+    if any(None in p.shape for p in g.placeholders):
+        return g
+    nodes = g.nodes
+    dynamic = _data_dependent_shapes(g)
+    storage = _storage(g)
+    end = len(nodes)
+    last_use: dict = {}  # storage value -> index of the last node that reads it
+    for i, node in enumerate(nodes):
+        for v in node.inputs:
+            for s in storage.get(v, (v,)):
+                last_use[s] = i
+    for v in g.live_roots():
+        for s in storage.get(v, (v,)):
+            last_use[s] = end  # pinned: alive after the replay
+    expiring: dict = {}
+    for s, i in last_use.items():
+        expiring.setdefault(i, []).append(s)
+    free: dict = {}  # (shape, dtype) -> slots free now
+    slot_of: dict = {}  # storage value -> its slot
+    slots = 0
+    for i, node in enumerate(nodes):
+        v = node.out
+        took = None
+        if (writes_out(node.op) and v not in dynamic and last_use.get(v, i) < end
+                and None not in g.info[v][0]):
+            key = g.info[v]
+            pool = free.get(key)
+            slot = pool.pop() if pool else None
+            if slot is None:
+                took = _in_place_input(g, node, i, key, last_use, slot_of, storage)
+                slot = slot_of.get(took)
+            if slot is None:
+                slot, slots = slots, slots + 1
+            g.buffers[v] = slot
+            slot_of[v] = slot
+            last_use.setdefault(v, i)  # read by nothing: free again right after
+            if last_use[v] == i:
+                expiring.setdefault(i, []).append(v)
+        for s in expiring.get(i, ()):
+            if s in slot_of and s != took:
+                free.setdefault(g.info[s], []).append(slot_of.pop(s))
+        if took is not None:
+            slot_of.pop(took, None)
+    return g
+
+
+def optimize(g: Graph, fuse: bool | None = None, buffers: bool = True,
+             cpu_engine: str | None = None) -> Graph:
+    """All passes, in the order that lets each use what the one before found.
+
+    ``fuse=None`` fuses elementwise ops where that pays: on a GPU graph (one kernel per
+    fused node), or on CPU when the numexpr engine is asked for (``cpu_engine`` or
+    ``TAPE_FUSION_CPU=numexpr``). A fused node run by NumPy saves nothing that buffer
+    reuse does not already save (``python -m benchmarks.trace_passes``), so CPU graphs
+    stay unfused by default.
+    """
+    engine = cpu_engine or os.environ.get("TAPE_FUSION_CPU")
+    if fuse is None:
+        fuse = engine == "numexpr" or _on_gpu(g)
     g = dead_code_elimination(g)
     g = constant_folding(g)
     g = algebraic_simplification(g)
     g = common_subexpression_elimination(g)
-    return dead_code_elimination(g)
+    g = dead_code_elimination(g)
+    if fuse:
+        g = fuse_elementwise(g, engine)
+    if buffers:
+        g = buffer_reuse(g)
+    return g
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+# Ops that always return a new array (never a view of an input); any other op's result
+# may alias its inputs (reshape, transpose, getitem, identity, cast to the same dtype...).
+_FRESH = frozenset({
+    "add", "subtract", "multiply", "divide", "negative", "power", "mod", "square", "abs",
+    "maximum", "minimum", "where", "clip", "exp", "expm1", "log", "log1p", "sqrt", "sin",
+    "cos", "tan", "tanh", "tanh_grad", "sigmoid", "sigmoid_grad", "erf", "sign", "floor",
+    "ceil", "round", "isnan", "isinf", "isfinite", "logical_not", "floor_divide", "equal",
+    "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
+    "logical_or", "logical_xor", "relu", "softplus", "softmax", "log_softmax", "layer_norm",
+    "sum", "max", "min", "prod", "logsumexp", "argmax", "argmin", "any", "all", "matmul",
+    "concatenate", "index_add", "pad", "tile", "one_hot", "dropout", "fused",
+})
+# Elementwise ops of the op table, which may write into their own (same-shaped) input.
+_IN_PLACE = frozenset({
+    "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "sin", "cos",
+    "sqrt", "square", "abs", "maximum", "minimum", "expm1", "log1p", "power"})
+
+
+def _on_gpu(g: Graph) -> bool:
+    arrays = [var._data for var in g.variables.values()] + list(g.constants.values())
+    return any(not isinstance(a, np.ndarray | np.generic) for a in arrays)
+
+
+def _size(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _without_buffers(g: Graph) -> Graph:
+    g = g.copy()
+    g.buffers = {}
+    return g
+
+
+def _storage(g: Graph) -> dict:
+    """value -> the values whose arrays it may share memory with (itself included)."""
+    storage: dict = {}
+    for node in g.nodes:
+        if node.op.name in _FRESH:
+            storage[node.out] = (node.out,)
+        else:
+            shared = {node.out}
+            for v in node.inputs:
+                shared.update(storage.get(v, (v,)))
+            storage[node.out] = tuple(shared)
+    return storage
+
+
+def _data_dependent_shapes(g: Graph) -> set:
+    """Values whose shape may differ at replay from the traced one: the results of a
+    boolean-mask getitem and everything computed from them."""
+    dynamic: set = set()
+    for node in g.nodes:
+        if (node.op.name == "getitem" and any(g.info[v][1] == "bool" for v in node.inputs[1:])
+                or any(v in dynamic for v in node.inputs)):
+            dynamic.add(node.out)
+    return dynamic
+
+
+def _in_place_input(g: Graph, node, i: int, key, last_use, slot_of, storage):
+    """An input of ``node`` whose slot it may write into: read for the last time here,
+    of the same shape and dtype, by an elementwise op, and no other input a view of it."""
+    if node.op.name not in _IN_PLACE:
+        return None
+    for v in node.inputs:
+        if (v in slot_of and last_use.get(v) == i and g.info[v] == key
+                and all(v not in storage.get(u, (u,)) for u in node.inputs if u != v)):
+            return v
+    return None
 
 _IDENTITY_RIGHT = {"multiply": 1, "divide": 1, "add": 0, "subtract": 0, "power": 1}
 
@@ -147,6 +302,10 @@ def _rename_roots(g: Graph, alias: dict) -> Graph:
 
 
 def _freeze(value):
+    if isinstance(value, bool | int | float | complex):
+        # 1, 1.0 and True are equal in Python but are different parameters; so are 0.0
+        # and -0.0. repr also makes a NaN parameter equal to itself.
+        return (type(value).__name__, repr(value))
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):

@@ -2,9 +2,11 @@
 
 Each node becomes one line that calls its op's forward from the op table (the ufunc itself
 for ops that are one; the GPU kernel override on CuPy), with no Tensor objects and no
-tape. Values the buffer pass gave a slot are written into a buffer kept between replays
-(``out=``). Variable reads happen at the start and Variable updates, in program order, at
-the end, so a replay that fails part-way changes no Variable.
+tape. Values the buffer pass gave a slot are written (``out=``) into buffers allocated when
+the replay is compiled and kept between replays; replays of a graph with buffers take a
+lock, so two threads never share them. Variable reads happen at the start and Variable
+updates, in program order, at the end, so a replay that fails part-way changes no
+Variable.
 
 Example:
     >>> import tape
@@ -18,17 +20,39 @@ Example:
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
 from ..backend import get_array_module
 from .graph import Graph
 
-# Ops whose NumPy forward is a ufunc (or matmul), which can write into ``out=``.
-OUT_CAPABLE = frozenset({
-    "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "sin", "cos",
-    "sqrt", "square", "abs", "maximum", "minimum", "matmul", "expm1", "log1p", "power",
-})
+# Ops whose forward is exactly one array-module function that can write into ``out=``:
+# op name -> that function's name (tests/trace/test_passes.py checks each against the op).
+OUT_FUNCTIONS = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide",
+    "negative": "negative", "exp": "exp", "log": "log", "tanh": "tanh", "sin": "sin",
+    "cos": "cos", "sqrt": "sqrt", "square": "square", "abs": "abs", "maximum": "maximum",
+    "minimum": "minimum", "matmul": "matmul", "expm1": "expm1", "log1p": "log1p",
+    "power": "power",
+}
+OUT_CAPABLE = frozenset(OUT_FUNCTIONS)
+
+
+def out_function(op, xp):
+    """The array-module function that computes ``op`` into ``out=``, or None."""
+    from ..ops import REGISTRY
+
+    name = getattr(op, "name", None)
+    if name not in OUT_FUNCTIONS or REGISTRY.get(name) is not op:
+        return None
+    return getattr(xp, OUT_FUNCTIONS[name])
+
+
+def writes_out(op) -> bool:
+    """Whether a node of ``op`` can write its result into a buffer (``out=``)."""
+    flag = getattr(op, "writes_out", None)
+    return bool(flag) if flag is not None else out_function(op, np) is not None
 
 
 def forward_for(op, params: dict, xp):
@@ -55,7 +79,8 @@ class Replay:
         self.graph = graph
         self.source = generate_source(graph)
         self._compiled: dict = {}  # array module -> function
-        self.buffers: list = []
+        self.buffers: dict = {}  # array module -> list of buffers, by slot
+        self._lock = threading.Lock() if graph.buffers else None
 
     def __call__(self, arrays: list) -> list:
         xp = np
@@ -66,18 +91,30 @@ class Replay:
         fn = self._compiled.get(xp)
         if fn is None:
             fn = self._compiled[xp] = self._compile(xp)
-        return fn(arrays)
+        if self._lock is None:
+            return fn(arrays)
+        with self._lock:
+            return fn(arrays)
 
     def _compile(self, xp):
         g = self.graph
-        namespace = {"xp": xp, "B": self.buffers}
+        namespace = {"xp": xp}
         for vid, var in g.variables.items():
             namespace[f"W{vid}"] = var
         for vid, array in g.constants.items():
             namespace[f"c{vid}"] = xp.asarray(array)
         for node in g.nodes:
-            namespace[f"F{node.out}"] = forward_for(node.op, node.params, xp)
-        self.buffers[:] = [None] * (max(g.buffers.values(), default=-1) + 1)
+            buffered = node.out in g.buffers
+            fn = out_function(node.op, xp) if buffered else None
+            namespace[f"F{node.out}"] = fn or forward_for(node.op, node.params, xp)
+        buffers = [None] * (max(g.buffers.values(), default=-1) + 1)
+        for vid, slot in g.buffers.items():
+            if buffers[slot] is None:
+                shape, dtype = g.info[vid]
+                buffers[slot] = xp.empty(shape, dtype)
+        for slot, buffer in enumerate(buffers):
+            namespace[f"B{slot}"] = buffer
+        self.buffers[xp] = buffers
         exec(compile(self.source, f"<replay of {g.name}>", "exec"), namespace)  # noqa: S102
         return namespace["replay"]
 
@@ -94,14 +131,13 @@ def generate_source(g: Graph) -> str:
         slot = g.buffers.get(node.out)
         if slot is None:
             lines.append(f"    v{node.out} = F{node.out}({ins})")
-            continue
-        shape, dtype = g.info[node.out]
-        lines.append(f"    b = B[{slot}]")
-        lines.append("    if b is None:")
-        lines.append(f"        b = B[{slot}] = xp.empty({shape!r}, {dtype!r})")
-        lines.append(f"    v{node.out} = F{node.out}({ins}, out=b)")
+        else:
+            lines.append(f"    v{node.out} = F{node.out}({ins}, out=B{slot})")
+    fed = {p.vid for p in g.placeholders}
     for var_vid, vid in _updates_by_variable(g):
-        lines.append(f"    W{var_vid}._data = {_as_array(g, vid)}")
+        # A Variable never holds an array the caller fed (a Session feed is not copied).
+        value = f"xp.array({g.name_of(vid)})" if vid in fed else _as_array(g, vid)
+        lines.append(f"    W{var_vid}._data = {value}")
         lines.append(f"    W{var_vid}._version += 1")
     outs = [_as_array(g, v) for v in g.flat_outputs if type(v) is int]
     lines.append(f"    return [{', '.join(outs)}]")
