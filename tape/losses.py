@@ -215,8 +215,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     if labels.dtype.kind not in "iu":
         labels = ops.cast(labels, dtype=np.dtype("int64"))
     logp = _log_probs(y_pred, from_logits, -1)
-    picked = ops.take_along_axis(logp, ops.expand_dims(labels, -1), axis=-1)
-    return ops.negative(ops.squeeze(picked, -1))
+    # A one-hot product, not take_along_axis: the labels stay a graph input (no index grid
+    # built from the batch size), so a trace serves any batch size.
+    picked = ops.sum(ops.multiply(ops.one_hot(labels, classes, dtype=logp.dtype), logp), axis=-1)
+    return ops.negative(picked)
 
 
 def _check_labels(labels: np.ndarray, classes: int) -> None:

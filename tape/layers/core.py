@@ -203,7 +203,11 @@ class Flatten(Layer):
         inputs = ops.convert(inputs)
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = ops.transpose(inputs, (0, *range(2, inputs.ndim), 1))
-        return ops.reshape(inputs, (inputs.shape[0], -1))
+        features = math.prod(inputs.shape[1:])
+        if inputs.size == 0 or features == 0:
+            return ops.reshape(inputs, (inputs.shape[0], features))
+        # -1 for the batch: a graph traced with input_signature serves any batch size
+        return ops.reshape(inputs, (-1, features))
 
     def compute_output_shape(self, input_shape):
         rest = tuple(input_shape)[1:]
@@ -236,7 +240,9 @@ class Reshape(Layer):
     def call(self, inputs):
         inputs = ops.convert(inputs)
         target = self._resolve(inputs.shape[1:])
-        return ops.reshape(inputs, (inputs.shape[0], *target))
+        if inputs.size == 0:
+            return ops.reshape(inputs, (inputs.shape[0], *target))
+        return ops.reshape(inputs, (-1, *target))  # -1: any batch size at replay
 
     def compute_output_shape(self, input_shape):
         rest = tuple(input_shape)[1:]

@@ -249,7 +249,10 @@ def expand_dims(x, axis):
     ndim = x.ndim + (1 if isinstance(axis, int) else len(axis))
     axes = normalize_axes(axis, ndim)
     shape = iter(x.shape)
-    return reshape(x, tuple(1 if i in axes else next(shape) for i in range(ndim)))
+    target = [1 if i in axes else next(shape) for i in range(ndim)]
+    if x.size and x.ndim:  # -1 in the first kept axis, so a trace serves any batch size
+        target[next(i for i in range(ndim) if i not in axes)] = -1
+    return reshape(x, tuple(target))
 
 
 def squeeze(x, axis=None):
@@ -262,7 +265,10 @@ def squeeze(x, axis=None):
         for a in axes:
             if x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of shape {x.shape} is not of length 1")
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    target = [n for i, n in enumerate(x.shape) if i not in axes]
+    if x.size and target:  # -1 first, so a trace serves any batch size
+        target[0] = -1
+    return reshape(x, tuple(target))
 
 
 def flatten(x):

@@ -219,12 +219,23 @@ class _Builder:
             return self._emit("Clip", [ins[0], *bounds], out)
         if name == "getitem":
             return self._getitem(ins[0], params["index"], node, out)
+        if name == "bias_act":  # Dense: act(x + bias)
+            return self._bias_act(ins, params.get("activation", "relu"), out)
         if name == "layer_norm":
             return self._emit("LayerNormalization", ins, out, axis=-1,
                               epsilon=float(params.get("epsilon", 1e-3)))
         raise TraceError(
             f"export_onnx: {self.g.name} uses op {name!r} (at {node.where or 'unknown'}), "
             f"which has no ONNX form here" + (f" with parameters {params}" if params else ""))
+
+    def _bias_act(self, ins: list, activation: str, out: str) -> str:
+        z = self._emit("Add", ins)
+        if activation in ("relu", "tanh", "sigmoid"):
+            return self._emit(activation.capitalize(), [z], out)
+        if activation == "silu":
+            return self._emit("Mul", [z, self._emit("Sigmoid", [z])], out)
+        raise TraceError(f"export_onnx: {self.g.name} uses bias_act with activation "
+                         f"{activation!r}, which opset {OPSET} has no node for")
 
     def _reduce(self, op_type: str, x: str, params: dict, node, out: str) -> str:
         axis = params.get("axis")

@@ -233,3 +233,25 @@ def test_graph_prints_draws_and_shows_its_replay_source():
     assert source.startswith("def replay(P):") and "return [" in source
     with pytest.raises(TraceError, match="not been traced"):
         _ = tape.trace(lambda x: x).graph
+
+
+def test_input_signature_serves_other_batch_sizes_through_flatten_and_expand_dims():
+    from tape.layers import Dense, Flatten
+    from tape.models import Sequential
+
+    tape.random.seed(0)
+    model = Sequential([Flatten(input_shape=(4, 4)), Dense(3)])
+
+    @tape.trace(input_signature=[tape.TensorSpec((None, 4, 4)), tape.TensorSpec((None,),
+                                                                                 "int64")])
+    def loss(x, y):
+        return tape.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
+
+    rng = np.random.default_rng(0)
+    for n in (3, 5, 1):
+        x = rng.normal(size=(n, 4, 4)).astype(np.float32)
+        y = rng.integers(0, 3, n)
+        expected = tape.nn.sparse_softmax_cross_entropy_with_logits(y, model(x)).numpy()
+        assert expected.shape == (n,)
+        np.testing.assert_allclose(loss(x, y).numpy(), expected, rtol=1e-6)
+    assert loss.trace_count == 1
