@@ -14,7 +14,7 @@ from .registry import convert, defop
 @defop("reshape")
 def reshape(xp, x, shape):
     """The same values in a new shape (one dimension may be -1)."""
-    return xp.reshape(x, shape)
+    return x.reshape(shape)  # the method: several times less overhead than xp.reshape
 
 
 @reshape.defvjp
@@ -25,7 +25,7 @@ def _reshape_vjp(ctx, g):
 @defop("transpose")
 def transpose(xp, x, axes=None):
     """Permute the axes (reverse them by default)."""
-    return xp.transpose(x, axes)
+    return x.transpose() if axes is None else x.transpose(axes)
 
 
 @transpose.defvjp
