@@ -55,6 +55,26 @@ def writes_out(op) -> bool:
     return bool(flag) if flag is not None else out_function(op, np) is not None
 
 
+def inline_params(node) -> bool:
+    """Whether the replay line passes the node's parameters itself (``F(xp, x, axis=K)``),
+    which saves the keyword merge of a ``functools.partial`` at every call."""
+    return bool(node.params) and node.op.__class__.__name__ == "Op"
+
+
+def call_for(op, xp):
+    """``f(xp, *arrays, **params)`` for an inlined node: the forward, or on CuPy the GPU
+    kernel override when the op has one (falling back to the forward)."""
+    kernel = op.kernel if xp is not np else None
+    if kernel is None:
+        return op.forward
+
+    def run(xp, *arrays, **params):
+        out = kernel(xp, *arrays, **params)
+        return op.forward(xp, *arrays, **params) if out is NotImplemented else out
+
+    return run
+
+
 def forward_for(op, params: dict, xp):
     """The callable that runs ``op`` with fixed ``params`` on arrays of module ``xp``."""
     if xp is np:
@@ -106,6 +126,10 @@ class Replay:
         for node in g.nodes:
             buffered = node.out in g.buffers
             fn = out_function(node.op, xp) if buffered else None
+            if fn is None and inline_params(node):
+                fn = call_for(node.op, xp)
+                for k, v in node.params.items():
+                    namespace[f"K{node.out}_{k}"] = v
             namespace[f"F{node.out}"] = fn or forward_for(node.op, node.params, xp)
         buffers = [None] * (max(g.buffers.values(), default=-1) + 1)
         for vid, slot in g.buffers.items():
@@ -129,7 +153,10 @@ def generate_source(g: Graph) -> str:
     for node in g.nodes:
         ins = ", ".join(g.name_of(i) for i in node.inputs)
         slot = g.buffers.get(node.out)
-        if slot is None:
+        if slot is None and inline_params(node):
+            kw = ", ".join(f"{k}=K{node.out}_{k}" for k in node.params)
+            lines.append(f"    v{node.out} = F{node.out}(xp, {ins + ', ' if ins else ''}{kw})")
+        elif slot is None:
             lines.append(f"    v{node.out} = F{node.out}({ins})")
         else:
             lines.append(f"    v{node.out} = F{node.out}({ins}, out=B{slot})")
