@@ -129,3 +129,6 @@ __all__ = [
 ]
 
 _tensor.bind_ops(__import__(__name__, fromlist=["_"]))
+
+# Convolution and pooling primitives (their public forms are in tape.nn).
+from . import conv, pool  # noqa: E402

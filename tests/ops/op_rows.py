@@ -799,5 +799,8 @@ ROWS = (
         covers=("softplus", "multiply", "subtract")),
 )
 
+from .rows_conv import ROWS as _CONV_ROWS  # noqa: E402
+
+ROWS += _CONV_ROWS
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"
