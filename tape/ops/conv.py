@@ -314,7 +314,7 @@ def _conv_transpose(op, x, filters, output_shape, strides, padding, output_paddi
     dilation = spatial_tuple(dilations, nd, "dilations", op)
     window = filters.shape[:-2]
     if output_shape is None:
-        extra = (None,) * nd if output_padding is None else _output_padding(
+        extra = (None,) * nd if output_padding is None else output_padding_tuple(
             op, output_padding, nd, strides)
         sizes = tuple(transpose_output_size(*args, padding, e, d) for *args, e, d in
                       zip(x.shape[1:-1], window, strides, extra, dilation))
@@ -336,7 +336,7 @@ def _conv_transpose(op, x, filters, output_shape, strides, padding, output_paddi
                            dilation=dilation)
 
 
-def _output_padding(op, output_padding, nd, strides) -> tuple:
+def output_padding_tuple(op, output_padding, nd, strides) -> tuple:
     extra = (output_padding,) * nd if isinstance(output_padding, int) else tuple(output_padding)
     if len(extra) != nd or any(not 0 <= e < s for e, s in zip(extra, strides)):
         raise ValueError(f"{op}: output_padding must be {nd} non-negative ints, each smaller "
