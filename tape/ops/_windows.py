@@ -6,7 +6,8 @@ no tensors, no tape."""
 from __future__ import annotations
 
 import itertools
-import math
+
+import numpy as np
 
 from ..errors import ShapeError, user_line
 
@@ -73,7 +74,10 @@ def pad_spatial(xp, x, pads: tuple, value=0):
     """``x`` padded along its spatial axes (no copy when there is no padding)."""
     if not any(a or b for a, b in pads):
         return x
-    return xp.pad(x, ((0, 0), *pads, (0, 0)), mode="constant", constant_values=value)
+    shape = (x.shape[0], *(n + a + b for n, (a, b) in zip(x.shape[1:-1], pads)), x.shape[-1])
+    out = xp.full(shape, value, dtype=x.dtype)  # cheaper than xp.pad, which is generic
+    out[(slice(None),) + tuple(slice(a, a + n) for (a, _), n in zip(pads, x.shape[1:-1]))] = x
+    return out
 
 
 def crop_spatial(x, pads: tuple, sizes: tuple):
@@ -88,7 +92,9 @@ def window_view(xp, x_pad, out: tuple, kernel: tuple, strides: tuple, dilation: 
     shape = (x_pad.shape[0], *out, *kernel, x_pad.shape[-1])
     strides_ = (sn, *(st * s for st, s in zip(ss, strides)),
                 *(st * d for st, d in zip(ss, dilation)), sc)
-    return xp.lib.stride_tricks.as_strided(x_pad, shape, strides_, writeable=False)
+    if xp is np:  # read-only, so a stray write cannot corrupt the input (CuPy has no flag)
+        return np.lib.stride_tricks.as_strided(x_pad, shape, strides_, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x_pad, shape, strides_)
 
 
 def window_slices(out: tuple, kernel: tuple, strides: tuple, dilation: tuple = None):
@@ -125,6 +131,3 @@ def window_counts(xp, sizes: tuple, pads: tuple, window: tuple, strides: tuple, 
         counts = counts * along.reshape(shape).astype(dtype)
     return counts
 
-
-def size(shape) -> int:
-    return math.prod(shape)
