@@ -109,13 +109,12 @@ def window_slices(out: tuple, kernel: tuple, strides: tuple, dilation: tuple = N
 
 def col2im(xp, cols, padded_shape: tuple, out: tuple, kernel: tuple, strides: tuple,
            dilation: tuple):
-    """The transpose of ``window_view``: ``cols`` (N, *out, *kernel, C) summed back into a
-    zero array of ``padded_shape``, one strided add per window offset."""
+    """The transpose of ``window_view``: ``cols`` (prod(kernel), N, *out, C), one block per
+    window offset (row-major), summed back into a zero array of ``padded_shape`` with one
+    strided add per offset."""
     result = xp.zeros(padded_shape, dtype=cols.dtype)
-    lead = (slice(None),) * (1 + len(out))
-    for offset, index in zip(itertools.product(*(range(k) for k in kernel)),
-                             window_slices(out, kernel, strides, dilation)):
-        result[index] += cols[lead + offset]
+    for block, index in zip(cols, window_slices(out, kernel, strides, dilation)):
+        result[index] += block
     return result
 
 

@@ -7,7 +7,8 @@ All three are channels-last (``N, *spatial, C``) for any number of spatial axes,
 kernels ``(*window, C // groups, O)``; ``groups`` is ``C // kernel.shape[-2]``, as in TF.
 
 CPU cost: one im2col copy (a strided ``window_view`` made contiguous) and one batched
-GEMM per call; ``conv_input_grad`` does the GEMM then one strided add per window offset.
+GEMM per call; ``conv_input_grad`` does one batched GEMM (a block per window offset) then
+one strided add per offset (col2im).
 """
 
 from __future__ import annotations
@@ -97,11 +98,15 @@ def conv_input_grad(xp, g, kernel, input_shape, strides, padding, dilation):
     """The transpose of ``conv`` in its input: ``g`` (N, *out, O) spread back over an input
     of ``input_shape`` through ``kernel`` (a transposed convolution, ``col2im(g @ kernel.T)``)."""
     geo = _Geometry(input_shape, kernel.shape, strides, padding, dilation)
-    cols = xp.matmul(_grouped_output(g, geo), _grouped_kernel(kernel, geo).transpose(0, 2, 1))
-    nd = len(geo.out)
-    cols = cols.reshape((geo.groups, geo.n, *geo.out, *geo.kernel, geo.cg))
-    cols = cols.transpose((*range(1, 2 * nd + 2), 0, 2 * nd + 2))  # G next to Cg
-    cols = cols.reshape((geo.n, *geo.out, *geo.kernel, geo.c))
+    # One batched GEMM, a (M, Cg) block per window offset: each block is contiguous, so
+    # col2im's strided adds run faster than on slices of one (M, K) matrix.
+    offsets = geo.k // geo.cg
+    kernel_t = kernel.reshape(offsets, geo.cg, geo.groups, geo.og).transpose(2, 0, 3, 1)
+    cols = xp.matmul(_grouped_output(g, geo)[:, None], kernel_t)  # (G, P, M, Cg)
+    if geo.groups == 1:
+        cols = cols.reshape((offsets, geo.n, *geo.out, geo.c))
+    else:  # (G, P, M, Cg) -> (P, M, G, Cg): channels of group g are g * Cg ... + Cg
+        cols = cols.transpose(1, 2, 0, 3).reshape((offsets, geo.n, *geo.out, geo.c))
     padded = col2im(xp, cols, geo.padded, geo.out, geo.kernel, geo.strides, geo.dilation)
     return xp.ascontiguousarray(crop_spatial(padded, geo.pads, geo.sizes))
 
