@@ -6,11 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
+GPU_STAMP := $(VENV)/.gpu-stamp
+# nvcc from PyPI (CUDA 13.0 wheels) when none is on PATH; the stamp holds its path.
+NVCC_STAMP := $(VENV)/.nvcc-path
+NVCC_WHEELS := nvidia-cuda-nvcc==13.0.88 nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88 \
+	nvidia-cuda-runtime==13.0.96 nvidia-cuda-cccl==13.0.85
+KERNEL_SOURCES := $(wildcard kernels/*.cu)
+# Every warning is an error, in nvcc's front end and in the host compiler alike.
+NVCC_FLAGS := -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 # Lint only the folders that exist so far.
 LINT_DIRS := $(wildcard tape kernels tests benchmarks tutorials)
 
 .DEFAULT_GOAL := test
-.PHONY: install test demo bench lint clean distclean
+.PHONY: install test demo bench lint kernels gpu-test gpu-bench clean distclean
 
 install: $(STAMP)
 
@@ -21,7 +30,7 @@ $(STAMP): pyproject.toml setup.cfg setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test,examples]'
 	touch $@
 
-# torch and jax for the comparisons; only `make bench` pays for them.
+# torch, jax, autograd and mygrad for the comparisons; only `make bench` pays for them.
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -e '.[test,examples,bench]'
 	touch $@
@@ -29,14 +38,47 @@ $(BENCH_STAMP): $(STAMP)
 lint: install
 	$(BIN)/ruff check $(LINT_DIRS)
 
-test: install lint
+test: install lint kernels
 	JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q
+
+# Compile every kernel with nvcc for sm_80 and sm_90 (a syntax and type gate: CI has no GPU),
+# plus one generated elementwise kernel; nvcc comes from PyPI into .venv when not on PATH.
+kernels: install
+	@nvcc="$$(command -v nvcc || true)"; \
+	if [ -z "$$nvcc" ]; then \
+		$(MAKE) --no-print-directory $(NVCC_STAMP) && nvcc="$$(cat $(NVCC_STAMP))"; \
+	fi; \
+	[ -x "$$nvcc" ] || { echo "make kernels: no nvcc (looked on PATH and in .venv)"; exit 1; }; \
+	mkdir -p build/kernels && \
+	$(BIN)/python -c "from tape import kernels; print(kernels.expand_includes(kernels.compile_elementwise('fused_sample', 'y = a * x + b;', ('a', 'x', 'b'), ('y',)).code))" > build/kernels/generated_sample.cu && \
+	for f in $(KERNEL_SOURCES) build/kernels/generated_sample.cu; do \
+		echo "$$nvcc $$f (sm_80, sm_90)"; \
+		"$$nvcc" $(NVCC_FLAGS) -Ikernels -c $$f -o build/kernels/$$(basename $$f .cu).o || exit 1; \
+	done
+
+$(NVCC_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install $(NVCC_WHEELS)
+	$(BIN)/python -c "import nvidia, pathlib; print(next(p for p in (pathlib.Path(d) / 'cu13' / 'bin' / 'nvcc' for d in nvidia.__path__) if p.exists()))" > $@.tmp
+	mv $@.tmp $@
+
+# CuPy for the GPU path (a machine with a CUDA driver).
+$(GPU_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,examples,gpu]'
+	touch $@
+
+# The whole suite with the GPU cases on: where no GPU is usable they fail instead of skipping.
+gpu-test: $(GPU_STAMP) lint kernels
+	TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q
+
+gpu-bench: $(GPU_STAMP) $(BENCH_STAMP)
+	JAX_PLATFORMS=cpu $(BIN)/python -m benchmarks.gpu
 
 demo: install
 	$(BIN)/python -m tape.demo
 
+# `make bench BENCH_ARGS="--quick --only rnn"` passes options to the runner.
 bench: $(BENCH_STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/python -m benchmarks.overhead
+	JAX_PLATFORMS=cpu $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Build outputs and tool caches; keeps .venv (distclean removes it too).
 clean:

@@ -13,6 +13,7 @@ Example:
 from . import (
     activations,
     callbacks,
+    cuda,
     data,
     initializers,
     layers,
@@ -35,11 +36,14 @@ from .autodiff import (
     stop_gradient,
     value_and_grad,
 )
+from .backend import device
 from .errors import (
     DeviceError,
+    DeviceUnavailableError,
     DTypeError,
     GradientError,
     IndexOutOfRangeError,
+    OutOfMemoryError,
     ShapeError,
     TapeError,
     TraceError,
@@ -48,6 +52,7 @@ from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp
 from .ops import __all__ as _ops_all
 from .ops import random
 from .tensor import Tensor, Variable
+from .trace import Session, TensorSpec, placeholder, run_eagerly, trace
 
 __version__ = "0.1.0"
 __all__ = [
@@ -55,6 +60,7 @@ __all__ = [
     "stop_gradient", "value_and_grad", "activations", "initializers", "layers", "losses",
     "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
-    "DeviceError", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
-    "TraceError", *_ops_all,
+    "DeviceError", "DeviceUnavailableError", "OutOfMemoryError", "cuda", "device",
+    "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]

@@ -13,8 +13,10 @@ from contextvars import ContextVar
 active_tapes: ContextVar[tuple] = ContextVar("tape_active_tapes", default=())
 # When on, recording keeps the user's line and backward checks every gradient for NaN/inf.
 anomaly_mode: ContextVar[bool] = ContextVar("tape_anomaly_mode", default=False)
-# Set while @trace captures a graph; reading a value into Python is then an error.
-tracing: ContextVar[bool] = ContextVar("tape_tracing", default=False)
+# The traced function's name while @trace captures a graph (reading a value into Python
+# is then an error), and the recorder that turns each op call into a graph node.
+tracing: ContextVar[str | None] = ContextVar("tape_tracing", default=None)
+recorder: ContextVar = ContextVar("tape_recorder", default=None)
 # Keras-style training flag (dropout, batch norm).
 training: ContextVar[bool] = ContextVar("tape_training", default=False)
 
@@ -39,3 +41,25 @@ def without_tapes(*tapes):
         yield
     finally:
         active_tapes.reset(token)
+
+
+# Where creation ops (tape.zeros, tape.random.normal, tape.tensor...) put new tensors:
+# 'cpu' or 'gpu:N', set by ``with tape.device(...)`` (backend.device).
+default_device: ContextVar[str] = ContextVar("tape_default_device", default="cpu")
+
+# The recorder that init_scope set aside, so Variable creation can still be checked.
+lifted_recorder: ContextVar = ContextVar("tape_lifted_recorder", default=None)
+
+
+@contextlib.contextmanager
+def init_scope():
+    """Run the block outside any trace and tape: for computing a new Variable's initial
+    value (which is state, not part of the traced graph), as TF's ``init_scope``."""
+    lifted = recorder.get() or lifted_recorder.get()
+    tokens = [(var, var.set(value)) for var, value in (
+        (recorder, None), (tracing, None), (active_tapes, ()), (lifted_recorder, lifted))]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)

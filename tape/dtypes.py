@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import is_gpu_array
 from .errors import DTypeError, ShapeError, user_line
 
 DEFAULT_FLOAT = np.dtype(np.float32)
@@ -43,6 +44,9 @@ def to_array(value, dtype=None, xp=np):
     NumPy arrays keep their dtype unless ``dtype`` is given."""
     if dtype is not None:
         dtype = as_dtype(dtype)
+    if is_gpu_array(value):  # a CuPy array stays on its device (copied, as NumPy data is)
+        _check_supported(value.dtype, "tensor data")
+        return value.astype(dtype if dtype is not None else value.dtype, copy=True)
     if isinstance(value, np.ndarray | np.generic):
         array = value
     else:

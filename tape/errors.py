@@ -17,6 +17,16 @@ class DeviceError(TapeError):
     """Tensors on different devices, or a device that is not available."""
 
 
+class DeviceUnavailableError(DeviceError):
+    """A GPU was asked for where none can be used: CuPy is missing, or it finds no
+    device or driver. The message says which."""
+
+
+class OutOfMemoryError(DeviceError, MemoryError):
+    """The GPU could not allocate what an op asked for; the message gives the size and the
+    memory in use (``tape.cuda.memory_info()``)."""
+
+
 class ShapeError(TapeError, ValueError):
     """Shapes that do not fit an op (broadcasting, matmul, reshape...)."""
 

@@ -117,7 +117,7 @@ class Model(Trainer, Layer):
             raise ValueError(f"Model '{self.name}' expects {len(self._input_tensors)} inputs "
                              f"{self.input_names}, but was called on {len(flat)}")
         for t, x in zip(self._input_tensors, flat):
-            shape = tuple(getattr(x, "shape", np.shape(x)))
+            shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
             if len(shape) != len(t.shape) or any(
                     d is not None and d != s for d, s in zip(t.shape, shape)):
                 raise ValueError(f"Input '{t.name}' of model '{self.name}' is incompatible: "

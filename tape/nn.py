@@ -109,3 +109,141 @@ def sigmoid_cross_entropy_with_logits(labels, logits):
     ``softplus(logits) - logits * labels``, which never overflows."""
     logits = ops.convert(logits)
     return ops.subtract(softplus(logits), ops.multiply(logits, labels))
+
+
+# ---- normalization and attention (the sequence layers' functional forms) -----------------
+
+__all__ += ["moments", "batch_norm", "batch_normalization", "layer_norm",
+            "scaled_dot_product_attention"]
+
+
+def moments(x, axes, keepdims: bool = False):
+    """``(mean, variance)`` of ``x`` over ``axes`` (``tf.nn.moments``); the variance is the
+    biased one (divided by the count), as batch normalization uses.
+
+    Example:
+        >>> import tape
+        >>> mean, variance = tape.nn.moments(tape.tensor([[1.0, 3.0], [5.0, 7.0]]), axes=0)
+        >>> mean.numpy().tolist(), variance.numpy().tolist()
+        ([3.0, 5.0], [4.0, 4.0])
+    """
+    x = ops.convert(x)
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    variance = ops.mean(ops.square(ops.subtract(x, mean)), axis=axes, keepdims=keepdims)
+    if not keepdims:
+        mean = ops.reshape(mean, variance.shape)
+    return mean, variance
+
+
+def batch_norm(x, mean, variance, offset=None, scale=None, variance_epsilon: float = 1e-3):
+    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset``, all broadcast
+    against ``x`` (``tf.nn.batch_normalization``'s signature; ``offset`` and ``scale`` may be
+    None). Computed as ``x * a + b`` so that only two ops touch the full-size tensor.
+
+    Example:
+        >>> import tape
+        >>> x = tape.tensor([[1.0], [3.0]])
+        >>> tape.nn.batch_norm(x, tape.tensor([2.0]), tape.tensor([1.0]),
+        ...                    variance_epsilon=0.0).numpy().tolist()
+        [[-1.0], [1.0]]
+    """
+    x = ops.convert(x)
+    inv = ops.divide(1.0, ops.sqrt(ops.add(variance, variance_epsilon)))
+    if scale is not None:
+        inv = ops.multiply(inv, scale)
+    shift = ops.negative(ops.multiply(mean, inv))
+    if offset is not None:
+        shift = ops.add(shift, offset)
+    return ops.add(ops.multiply(x, inv), shift)
+
+
+batch_normalization = batch_norm
+
+
+def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3):
+    """Normalize each example over ``axis`` (an int or a tuple), then scale by ``gamma`` and
+    shift by ``beta`` (None: 1 and 0). Over the last axis alone this is the ``layer_norm``
+    primitive (``gamma``/``beta`` of shape ``x.shape[-1:]``); over other axes it is composed
+    from ``moments`` and ``batch_norm``, and ``gamma``/``beta`` must broadcast against ``x``.
+
+    Example:
+        >>> import tape
+        >>> y = tape.nn.layer_norm(tape.tensor([[1.0, 2.0, 3.0]]), epsilon=0.0)
+        >>> [round(v, 4) for v in y.numpy()[0].tolist()]
+        [-1.2247, 0.0, 1.2247]
+    """
+    from .ops._helpers import normalize_axes
+
+    x = ops.convert(x)
+    axes = normalize_axes(axis, x.ndim)
+    if axes == (x.ndim - 1,):
+        size = x.shape[-1:]
+        gamma = ops.ones(size, dtype=x.dtype) if gamma is None else gamma
+        beta = ops.zeros(size, dtype=x.dtype) if beta is None else beta
+        return ops.layer_norm(x, gamma, beta, epsilon=epsilon)
+    mean, variance = moments(x, axes, keepdims=True)
+    return batch_norm(x, mean, variance, beta, gamma, epsilon)
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, is_causal: bool = False,
+                                 scale: float | None = None):
+    """``softmax(query @ key^T * scale) @ value`` over the last two axes, with any leading
+    (batch, head) axes broadcast. ``scale`` defaults to ``1 / sqrt(query.shape[-1])``.
+
+    Args:
+        query: ``(..., Lq, d)``; key: ``(..., Lk, d)``; value: ``(..., Lk, dv)``.
+        mask: Boolean, broadcastable to ``(..., Lq, Lk)``: True where a query may attend to
+            a key (Keras' and PyTorch's convention); integers and floats count as nonzero.
+        is_causal: Also forbid attending to later keys (query ``i`` sees keys ``j <= i``).
+
+    A query that may attend to nothing gets uniform weights (masked scores are set to a large
+    negative number, as Keras does, not to -inf), so no NaN appears.
+
+    Example:
+        >>> import tape
+        >>> q = k = v = tape.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> out = tape.nn.scaled_dot_product_attention(q, k, v, is_causal=True)
+        >>> out.numpy()[0].tolist()
+        [1.0, 0.0]
+    """
+    value = ops.convert(value)
+    weights = attention_weights(query, key, mask=mask, is_causal=is_causal, scale=scale)
+    return ops.matmul(weights, value)
+
+
+def attention_weights(query, key, mask=None, is_causal: bool = False,
+                      scale: float | None = None):
+    """The softmax weights of ``scaled_dot_product_attention``, ``(..., Lq, Lk)``."""
+    import numpy as np
+
+    from .errors import ShapeError, user_line
+
+    query, key = ops.convert(query), ops.convert(key)
+    if query.ndim < 2 or key.ndim < 2 or query.shape[-1] != key.shape[-1]:
+        raise ShapeError(f"scaled_dot_product_attention: query of shape {query.shape} and key "
+                         f"of shape {key.shape} must be (..., Lq, d) and (..., Lk, d) with "
+                         f"the same d [at {user_line()}]")
+    if scale is None:
+        scale = 1.0 / _math.sqrt(query.shape[-1])
+    scores = ops.matmul(ops.multiply(query, scale), ops.swapaxes(key, -1, -2))
+    if is_causal:
+        causal = ops.convert(np.tril(np.ones(scores.shape[-2:], dtype=bool)))
+        mask = causal if mask is None else ops.logical_and(_as_bool(mask), causal)
+    if mask is not None:
+        mask = _as_bool(mask)
+        try:
+            fits = np.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"scaled_dot_product_attention: a mask of shape {mask.shape} does "
+                             f"not broadcast to the attention scores' shape {scores.shape} "
+                             f"(..., Lq, Lk) [at {user_line()}]")
+        # Keras' large negative rather than -inf: a fully masked row stays finite (uniform).
+        scores = ops.where(mask, scores, -3e4 if scores.dtype == np.float16 else -1e9)
+    return ops.softmax(scores, axis=-1)
+
+
+def _as_bool(mask):
+    mask = ops.convert(mask)
+    return mask if mask.dtype == bool else ops.not_equal(mask, 0)

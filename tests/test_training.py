@@ -181,10 +181,18 @@ def test_custom_train_step_is_what_fit_runs():
 
     x, y = blobs(40)
     model = Counting([Dense(3, input_dim=4)])
-    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.compile("sgd", "sparse_categorical_crossentropy", run_eagerly=True)
     assert model.make_train_function() == model.train_step
     model.fit(x, y, batch_size=10, epochs=2, verbose=0)
-    assert Counting.steps == 8
+    assert Counting.steps == 8  # eager: the Python step runs for each of the 8 batches
+    model.compile("sgd", "sparse_categorical_crossentropy")  # traced (the default)
+    assert model.make_train_function().python_function == model.train_step
+    before = model.get_weights()
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0)
+    # traced: the Python step ran once, to trace; the other 7 batches replayed the graph,
+    # which still trained the weights
+    assert Counting.steps == 9
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
 def test_fit_takes_tensors_datasets_and_generators():

@@ -57,6 +57,27 @@ ALL_LAYERS = {cls.__name__: cls for cls in (
     Activation, Add, Average, Concatenate, Dense, Dropout, Flatten, InputLayer, Lambda, Maximum,
     Minimum, Multiply, Reshape, Subtract)}
 
+# Sequence layers: normalization, embeddings, recurrent, attention.
+from .attention import MultiHeadAttention  # noqa: E402
+from .base import get_mask, set_mask  # noqa: E402
+from .embedding import Embedding  # noqa: E402
+from .normalization import BatchNormalization, LayerNormalization  # noqa: E402
+from .recurrent import (  # noqa: E402
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+)
+
+_SEQUENCE_LAYERS = (BatchNormalization, Bidirectional, Embedding, GRU, GRUCell, LayerNormalization,
+                    LSTM, LSTMCell, MultiHeadAttention, RNN, SimpleRNN, SimpleRNNCell)
+__all__ += [cls.__name__ for cls in _SEQUENCE_LAYERS] + ["get_mask", "set_mask"]
+ALL_LAYERS.update({cls.__name__: cls for cls in _SEQUENCE_LAYERS})
+
 # Convolution and pooling (Keras' short aliases too: MaxPool2D is MaxPooling2D...).
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
     AveragePooling2D

@@ -5,11 +5,12 @@ symbolic calls for the functional API, which live in ``input_layer``)."""
 from __future__ import annotations
 
 import inspect
+import weakref
 from contextvars import ContextVar
 
 import numpy as np
 
-from .. import _state, dtypes, initializers, ops, regularizers
+from .. import _state, backend, dtypes, initializers, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..tensor import Tensor, Variable
 from ._nest import (
@@ -31,6 +32,35 @@ _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 
 _takes_training: dict[type, bool] = {}
+_takes_mask: dict[type, bool] = {}
+
+# Keras masks travel beside tensors (Keras' ``_keras_mask``). Tensor has __slots__, so a mask
+# is kept here under its tensor's id, with a weak reference that drops it when the tensor dies.
+_masks: dict[int, tuple] = {}
+
+
+def get_mask(x):
+    """The Keras mask a layer attached to ``x`` (e.g. ``Embedding(mask_zero=True)``), or None.
+
+    Example:
+        >>> import tape
+        >>> from tape.layers import Embedding, get_mask
+        >>> get_mask(Embedding(5, 2, mask_zero=True)(tape.tensor([[3, 0]]))).numpy().tolist()
+        [[True, False]]
+    """
+    entry = _masks.get(id(x))
+    return entry[1] if entry is not None and entry[0]() is x else None
+
+
+def set_mask(x, mask) -> None:
+    """Attach ``mask`` to the tensor ``x`` (None detaches it); other values are ignored."""
+    if not isinstance(x, Tensor):
+        return
+    key = id(x)
+    if mask is None:
+        _masks.pop(key, None)
+    else:
+        _masks[key] = (weakref.ref(x, lambda _, key=key: _masks.pop(key, None)), mask)
 
 
 class InputSpec:
@@ -150,8 +180,17 @@ class Layer:
                 layer._call_losses = []
         if self._call_takes_training():
             kwargs["training"] = training
+        mask = kwargs.get("mask")
+        if mask is None and _masks:
+            mask = map_structure(get_mask, inputs)
+            if all(m is None for m in flatten(mask)):
+                mask = None
+            elif self._call_takes_mask():
+                kwargs["mask"] = mask
         with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
             outputs = self.call(inputs, *args, **kwargs)
+        if self.supports_masking:
+            _attach_masks(outputs, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
             for out in flatten(outputs):
                 if isinstance(out, Tensor):
@@ -160,6 +199,15 @@ class Layer:
         self._input_shape = shapes
         self._output_shape = map_structure(lambda y: tuple(getattr(y, "shape", ())), outputs)
         return outputs
+
+    # Whether __call__ attaches ``compute_mask``'s result to the outputs (Keras' flag).
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs, given the inputs' ``mask``; this default passes it on.
+        Only called for layers with ``supports_masking``; a layer whose ``call`` takes a
+        ``mask`` argument receives the inputs' masks there."""
+        return mask
 
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape``. This default runs ``call`` on zeros (unknown
@@ -194,10 +242,12 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         init = initializers.get(initializer)
-        value = init(tuple(int(d) for d in shape), dtype)
+        with _state.init_scope():  # an initial value is state, never part of a trace
+            value = init(tuple(int(d) for d in shape), dtype)
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)
+        var._data = backend.to_default_device(var._data)  # inside `with tape.device(...)`
         self._own_weights.append(var)
         self._declared_trainable[id(var)] = declared
         regularizer = regularizers.get(regularizer)
@@ -261,6 +311,24 @@ class Layer:
                                  f"shape {var.shape}, received an array of shape {value.shape}")
         for var, value in zip(params, values, strict=True):
             var.assign(value)
+
+    def to(self, device: str) -> Layer:
+        """Move this layer's weights (sublayers' included) to ``device`` ('cpu', 'gpu',
+        'gpu:N') in place, and return the layer. A model's ``to`` also moves its optimizer
+        and metric state. A GPU where there is none raises DeviceUnavailableError.
+
+        Example:
+            >>> import tape
+            >>> from tape.layers import Dense
+            >>> layer = Dense(2)
+            >>> _ = layer(tape.ones((1, 3)))
+            >>> [w.device for w in layer.to("cpu").weights]
+            ['cpu', 'cpu']
+        """
+        device = backend.parse_device(device)
+        for var in self.weights:
+            var._data = backend.to_device(var._data, device)
+        return self
 
     def count_params(self) -> int:
         return sum(int(v.size) for v in self.weights)
@@ -352,6 +420,12 @@ class Layer:
             _takes_training[cls] = "training" in inspect.signature(self.call).parameters
         return _takes_training[cls]
 
+    def _call_takes_mask(self) -> bool:
+        cls = type(self)
+        if cls not in _takes_mask:
+            _takes_mask[cls] = "mask" in inspect.signature(self.call).parameters
+        return _takes_mask[cls]
+
     def _direct_children(self) -> tuple[list[Variable], list[Layer]]:
         """Variables and sublayers held in attributes (or lists/tuples/dicts of them)."""
         found = instances_in(vars(self).values(), (Layer, Variable))
@@ -394,3 +468,14 @@ def _is_symbolic(x) -> bool:
     from .input_layer import KerasTensor  # deferred: input_layer subclasses Layer
 
     return isinstance(x, KerasTensor)
+
+
+def _attach_masks(outputs, masks) -> None:
+    """``set_mask`` on each output: one mask for one tensor, or parallel lists/tuples."""
+    if isinstance(outputs, list | tuple):
+        masks = masks if isinstance(masks, list | tuple) else [masks] + [None] * (
+            len(outputs) - 1)
+        for out, m in zip(outputs, masks, strict=False):
+            _attach_masks(out, m)
+    else:
+        set_mask(outputs, masks)

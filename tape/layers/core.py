@@ -20,6 +20,12 @@ def _positive_int(value, name: str, layer: str) -> int:
     return int(value)
 
 
+# Activations whose bias add fuses into them (tape.ops.bias_act). Not sigmoid nor softmax:
+# their outputs remember their logits for a stable crossentropy (tape.activations).
+_FUSED_ACTIVATIONS = {activations.relu: "relu", activations.gelu: "gelu",
+                      activations.silu: "silu", activations.tanh: "tanh"}
+
+
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)``, on the last axis of inputs of any rank >= 2.
 
@@ -68,9 +74,12 @@ class Dense(Layer):
 
     def call(self, inputs):
         out = ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            out = ops.add(out, self.bias)
-        return self.activation(out)
+        if self.bias is None:
+            return self.activation(out)
+        fused = _FUSED_ACTIVATIONS.get(self.activation)
+        if fused is not None:  # one op: one GPU kernel forward and one backward
+            return ops.bias_act(out, self.bias, activation=fused)
+        return self.activation(ops.add(out, self.bias))
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -137,9 +146,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        # A seeded layer draws each mask's seed from its own generator: reproducible, yet a
-        # fresh mask per call (one fixed seed would give the same mask every time).
-        self._seeds = None if seed is None else np.random.default_rng(seed)
+        self._streams = None if seed is None else random.Streams()
         self.built = True
 
     def call(self, inputs, training=None):
@@ -152,12 +159,15 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n
                           for n, s in zip(self.noise_shape, inputs.shape, strict=True))
-        seed = None if self._seeds is None else int(self._seeds.integers(2**31))
-        keep = ops.greater_equal(random.uniform(shape, seed=seed), self.rate)
-        scale = ops.cast(ops.where(keep, 1.0 / (1.0 - self.rate), 0.0), inputs.dtype)
-        if scale.device != inputs.device:  # tape.random draws on the CPU
-            scale = scale.to(inputs.device)
-        return ops.multiply(inputs, scale)
+        # A seeded layer walks its seed's own streams: reproducible, and a fresh mask per
+        # call (at every replay of a traced step too, since the key is a graph op).
+        key = (random.random_key(device=inputs.device) if self.seed is None else
+               random.random_key(seed=int(self.seed), streams=self._streams,
+                                 device=inputs.device))
+        if shape == inputs.shape:
+            return random.dropout(inputs, self.rate, key=key)
+        mask = random.dropout(ops.ones(shape, dtype=inputs.dtype), self.rate, key=key)
+        return ops.multiply(inputs, mask)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, losses, ops
+from .. import _state, initializers, losses, ops
 from ..losses import squeeze_or_expand_to_same_rank
 from ..tensor import Tensor, Variable
 
@@ -64,7 +64,8 @@ class Metric:
     def add_variable(self, shape, initializer="zeros", dtype=None, name=None) -> Variable:
         """A non-trainable state Variable; ``reset_state`` sets it back to ``initializer``."""
         init = initializers.get(initializer)
-        value = np.array(init(tuple(shape), dtype=dtype or self.dtype).numpy())
+        with _state.init_scope():  # an initial value is state, never part of a trace
+            value = np.array(init(tuple(shape), dtype=dtype or self.dtype).numpy())
         v = Variable(value, trainable=False, name=f"{self.name}/{name or 'variable'}")
         self._variables.append(v)
         self._initial.append(value)

@@ -19,6 +19,15 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .fused import (
+    bias_act,
+    bias_act_grad,
+    layer_norm_grad,
+    log_softmax_grad,
+    softmax_grad,
+    softmax_xent,
+    softmax_xent_grad,
+)
 from .interop import array_function, array_ufunc
 from .linalg import dot, einsum, matmul, outer, tensordot
 from .math import (
@@ -67,6 +76,7 @@ from .math import (
     subtract,
     tan,
     tanh,
+    to_device,
     where,
 )
 from .nn import layer_norm, log_softmax, relu, softmax, softplus
@@ -128,7 +138,16 @@ __all__ = [
     "true_divide", "var", "where", "zeros", "zeros_like",
 ]
 
-_tensor.bind_ops(__import__(__name__, fromlist=["_"]))
+# Sequence layers' primitives (tape/ops/gather.py): the embedding lookup and its gradient.
+from .gather import gather, segment_sum  # noqa: E402
+
+__all__ += ["gather", "segment_sum"]
 
 # Convolution and pooling primitives (their public forms are in tape.nn).
 from . import conv, pool  # noqa: E402
+
+_tensor.bind_ops(__import__(__name__, fromlist=["_"]))
+
+from . import gpu as _gpu  # noqa: E402 - after every op module has declared its ops
+
+_gpu.register()

@@ -40,24 +40,53 @@ def inverse_permutation(axes) -> tuple:
     return tuple(int(i) for i in np.argsort(axes))
 
 
-def normalize_index(index):
-    """Make an index hashable-free and raw: tensors become arrays, lists become arrays."""
+class Slot:
+    """Stands for the k-th index array in an index template (see ``split_index``)."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __eq__(self, other):
+        return type(other) is Slot and other.k == self.k
+
+    def __hash__(self):
+        return hash(("Slot", self.k))
+
+    def __repr__(self) -> str:
+        return f"<index {self.k}>"
+
+
+def split_index(index) -> tuple[tuple, list]:
+    """An index as a template of slices, ints, None and Ellipsis with a ``Slot`` where each
+    integer or boolean array was, plus those arrays (as tensors or arrays). The arrays then
+    travel as op inputs, so a traced graph reads them at every replay instead of baking
+    the traced values in."""
     if not isinstance(index, tuple):
         index = (index,)
-    out = []
+    template, arrays = [], []
     for item in index:
-        data = getattr(item, "_data", None)
-        if data is not None:
-            item = data
-        elif isinstance(item, list):
+        if isinstance(item, list):
             item = np.asarray(item)
-        if hasattr(item, "dtype") and item.dtype.kind not in "biu":
-            raise DTypeError(
-                f"getitem: index arrays must be integer or boolean, got {item.dtype} "
-                f"[at {user_line()}]"
-            )
-        out.append(item)
-    return tuple(out)
+        if hasattr(item, "dtype") and not isinstance(item, np.generic):
+            if item.dtype.kind not in "biu":
+                raise DTypeError(
+                    f"getitem: index arrays must be integer or boolean, got {item.dtype} "
+                    f"[at {user_line()}]"
+                )
+            template.append(Slot(len(arrays)))
+            arrays.append(item)
+        else:
+            template.append(item)
+    return tuple(template), arrays
+
+
+def fill_index(template: tuple, arrays) -> tuple:
+    """The index that ``split_index`` took apart, with ``arrays`` back in their slots."""
+    if not arrays:
+        return template
+    return tuple(arrays[i.k] if type(i) is Slot else i for i in template)
 
 
 def has_advanced(index: tuple) -> bool:

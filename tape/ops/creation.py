@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import _state, dtypes
+from ..backend import array_module_of_device, out_of_memory_error, to_default_device
 from ..tensor import Tensor
 
 
@@ -18,15 +19,36 @@ def tensor(data, dtype=None) -> Tensor:
         >>> tape.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype
         dtype('float32')
     """
-    return Tensor(data, dtype)
+    return _placed(Tensor(data, dtype))
+
+
+def _placed(t: Tensor) -> Tensor:
+    """``t`` on the default device (``with tape.device(...)``); a no-op on the CPU."""
+    data = to_default_device(t._data)
+    return t if data is t._data else Tensor._wrap(data)
+
+
+def _filled(what: str, make) -> Tensor:
+    """``make(xp)`` run by the default device's array module: filled tensors are made where
+    they will live, never on the host first. A failed GPU allocation is an OutOfMemoryError
+    with the size asked for."""
+    device = _state.default_device.get()
+    if device == "cpu":
+        return Tensor._wrap(make(np))
+    xp = array_module_of_device(device)
+    try:
+        with xp.cuda.Device(int(device.split(":")[1])):
+            return Tensor._wrap(make(xp))
+    except MemoryError as e:
+        raise out_of_memory_error(f"in {what} on {device}", e) from e
 
 
 def constant(value, dtype=None, shape=None) -> Tensor:
     """TensorFlow's ``constant``: like ``tensor``, optionally broadcast to ``shape``."""
     t = Tensor(value, dtype)
     if shape is not None and tuple(t.shape) != tuple(shape):
-        t = Tensor._wrap(np.broadcast_to(t._data, tuple(shape)).copy())
-    return t
+        t = Tensor._wrap(_xp(t._data).broadcast_to(t._data, tuple(shape)).copy())
+    return _placed(t)
 
 
 def _shape(shape) -> tuple:
@@ -39,19 +61,20 @@ def _float_or(dtype) -> np.dtype:
 
 def zeros(shape, dtype=None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` is given)."""
-    return Tensor._wrap(np.zeros(_shape(shape), dtype=_float_or(dtype)))
+    return _filled("zeros", lambda xp: xp.zeros(_shape(shape), dtype=_float_or(dtype)))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` is given)."""
-    return Tensor._wrap(np.ones(_shape(shape), dtype=_float_or(dtype)))
+    return _filled("ones", lambda xp: xp.ones(_shape(shape), dtype=_float_or(dtype)))
 
 
 def full(shape, fill_value, dtype=None) -> Tensor:
     """A tensor filled with ``fill_value`` (its dtype follows the value, floats as float32)."""
     if dtype is None:
         dtype = dtypes.to_array(fill_value).dtype
-    return Tensor._wrap(np.full(_shape(shape), fill_value, dtype=dtypes.as_dtype(dtype)))
+    dtype = dtypes.as_dtype(dtype)
+    return _filled("full", lambda xp: xp.full(_shape(shape), fill_value, dtype=dtype))
 
 
 def zeros_like(x, dtype=None) -> Tensor:
@@ -85,18 +108,18 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, stop, step))
         dtype = dtypes.DEFAULT_FLOAT if is_float else dtypes.DEFAULT_INT
-    return Tensor._wrap(np.arange(start, stop, step, dtype=dtypes.as_dtype(dtype)))
+    return _placed(Tensor._wrap(np.arange(start, stop, step, dtype=dtypes.as_dtype(dtype))))
 
 
 def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (float32 by default)."""
     values = np.linspace(start, stop, num, endpoint=endpoint)
-    return Tensor._wrap(values.astype(_float_or(dtype)))
+    return _placed(Tensor._wrap(values.astype(_float_or(dtype))))
 
 
 def eye(n, m=None, dtype=None) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
-    return Tensor._wrap(np.eye(n, m, dtype=_float_or(dtype)))
+    return _filled("eye", lambda xp: xp.eye(n, m, dtype=_float_or(dtype)))
 
 
 def _like_dtype(array, dtype) -> np.dtype:

@@ -327,6 +327,19 @@ def _identity_vjp(ctx, g):
     return g
 
 
+@defop("to_device")
+def to_device(xp, x, device):
+    """A copy of ``x`` on ``device`` (``Tensor.to``); gradients flow back to ``x``'s device."""
+    from ..backend import to_device as move
+
+    return move(x, device)
+
+
+@to_device.defvjp
+def _to_device_vjp(ctx, g):
+    return to_device(g, device=ctx.inputs[0].device)
+
+
 @defop("stop_gradient", differentiable=False)
 def stop_gradient(xp, x):
     """The same values, seen by tapes as a constant."""

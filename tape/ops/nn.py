@@ -6,8 +6,7 @@ softmax and log_softmax (computed after subtracting the max, so they never overf
 
 from __future__ import annotations
 
-from .math import exp, multiply, subtract, where
-from .reduce import sum
+from .math import multiply
 from .registry import defop
 
 
@@ -19,7 +18,8 @@ def relu(xp, x):
 
 @relu.defvjp
 def _relu_vjp(ctx, g):
-    return where(ctx.out > 0, g, 0)
+    # g times the 0/1 mask: NumPy multiplies by a bool array ~10x faster than np.where picks
+    return multiply(g, ctx.out > 0)
 
 
 @defop("softplus")
@@ -44,9 +44,9 @@ def softmax(xp, x, axis=-1):
 
 @softmax.defvjp
 def _softmax_vjp(ctx, g):
-    y = ctx.out
-    axis = ctx.params.get("axis", -1)
-    return multiply(y, subtract(g, sum(multiply(g, y), axis=axis, keepdims=True)))
+    from .fused import softmax_grad  # one op: one GPU kernel in backward
+
+    return softmax_grad(ctx.out, g, axis=ctx.params.get("axis", -1))
 
 
 @defop("log_softmax")
@@ -58,8 +58,9 @@ def log_softmax(xp, x, axis=-1):
 
 @log_softmax.defvjp
 def _log_softmax_vjp(ctx, g):
-    axis = ctx.params.get("axis", -1)
-    return subtract(g, multiply(exp(ctx.out), sum(g, axis=axis, keepdims=True)))
+    from .fused import log_softmax_grad  # one op: one GPU kernel in backward
+
+    return log_softmax_grad(ctx.out, g, axis=ctx.params.get("axis", -1))
 
 
 @defop("layer_norm", nin=3)
@@ -82,18 +83,11 @@ def layer_norm(xp, x, gamma, beta, epsilon=1e-3):
 
 @layer_norm.defvjp
 def _layer_norm_vjp(ctx, g):
-    from .math import add, divide, sqrt
-    from .reduce import mean
+    from .creation import ones_like, zeros_like
+    from .fused import layer_norm_grad  # one op: one GPU kernel in backward
 
     x, gamma, _ = ctx.inputs
-    centered = subtract(x, mean(x, axis=-1, keepdims=True))
-    var = mean(multiply(centered, centered), axis=-1, keepdims=True)
-    rstd = divide(1, sqrt(add(var, ctx.params.get("epsilon", 1e-3))))
-    xhat = multiply(centered, rstd)
-    gx = multiply(g, gamma)
-    dx = None
-    if ctx.needs_grad[0]:
-        dx = multiply(rstd, subtract(subtract(gx, mean(gx, axis=-1, keepdims=True)),
-                                     multiply(xhat, mean(multiply(gx, xhat), axis=-1,
-                                                         keepdims=True))))
+    epsilon = ctx.params.get("epsilon", 1e-3)
+    dx = layer_norm_grad(x, gamma, g, epsilon=epsilon) if ctx.needs_grad[0] else None
+    xhat = layer_norm(x, ones_like(gamma), zeros_like(gamma), epsilon=epsilon)
     return dx, multiply(g, xhat), g  # the tape sums gamma/beta's broadcast axes back

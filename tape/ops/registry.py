@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import record
-from ..backend import get_array_module
+from ..backend import get_array_module, out_of_memory_error
 from ..errors import (
     DeviceError,
     DTypeError,
@@ -30,6 +30,7 @@ from ..tensor import Tensor, Variable, _next_id
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
+_recorder = _state.recorder
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
 _new = object.__new__
@@ -97,6 +98,9 @@ class Op:
         result = _new(Tensor)
         result._data = out
         result._id = _next_id()
+        recorder = _recorder.get()
+        if recorder is not None:
+            recorder.op(self, args, result, params)
         if self.differentiable:
             tapes = _active_tapes.get()
             if tapes:
@@ -119,9 +123,17 @@ class Op:
                 xp = _array_module(self, args)
                 break
         try:
+            if xp is not np and self.kernel is not None:  # a GPU override (kernels/*.cu)
+                out = self.kernel(xp, *arrays, **params)
+                if out is not NotImplemented:
+                    return args, params, out
             return args, params, self.forward(xp, *arrays, **params)
         except TapeError:
             raise
+        except MemoryError as e:  # CuPy's OutOfMemoryError: say what was asked, and how much
+            if xp is np:
+                raise
+            raise out_of_memory_error(f"in op '{self.name}' ({describe(args)})", e) from e
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(self, args, params, e) from e
 
@@ -191,8 +203,9 @@ def coerce(args) -> tuple:
     like = np.result_type(*dtypes_seen) if dtypes_seen else None
     if like is not None and like.kind in "biu" and any(type(a) is float for a in args):
         like = dtypes.DEFAULT_FLOAT
-        args = [Tensor._wrap(a._data.astype(like)) if isinstance(a, Tensor) else a
-                for a in args]
+        from .math import cast  # an op, so that a trace records the conversion
+
+        args = [cast(a, dtype=like) if isinstance(a, Tensor) else a for a in args]
     out = []
     for a in args:
         if isinstance(a, Tensor):
@@ -206,8 +219,12 @@ def coerce(args) -> tuple:
 
 def convert(value, dtype=None) -> Tensor:
     """``value`` as a Tensor (tensors pass through unless a different dtype is asked)."""
-    if isinstance(value, Tensor) and (dtype is None or value.dtype == dtypes.as_dtype(dtype)):
-        return value
+    if isinstance(value, Tensor):
+        if dtype is None or value.dtype == dtypes.as_dtype(dtype):
+            return value
+        from .math import cast  # an op, so that a trace records the conversion
+
+        return cast(value, dtype=dtypes.as_dtype(dtype))
     return Tensor(value, dtype)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._helpers import has_advanced, inverse_permutation, normalize_axes, normalize_index
+from ._helpers import fill_index, has_advanced, inverse_permutation, normalize_axes, split_index
 from .registry import convert, defop
 
 # ---- primitives ---------------------------------------------------------------------------
@@ -67,21 +67,25 @@ def _concatenate_vjp(ctx, g):
     return tuple(grads) if len(grads) > 1 else grads[0]
 
 
-@defop("getitem")
-def _getitem(xp, x, index):
-    """``x[index]``: basic, advanced and boolean indexing."""
-    return x[index]
+@defop("getitem", nin=-1)
+def _getitem(xp, x, *index_arrays, index):
+    """``x[index]``: basic, advanced and boolean indexing. The index arrays are inputs
+    (``index`` holds a ``Slot`` where each goes), so a traced graph reads them anew."""
+    return x[fill_index(index, index_arrays)]
 
 
 @_getitem.defvjp
 def _getitem_vjp(ctx, g):
-    return index_add(g, shape=ctx.inputs[0].shape, index=ctx.params["index"])
+    x, *arrays = ctx.inputs
+    gx = _index_add(g, *arrays, shape=x.shape, index=ctx.params["index"])
+    return (gx, *[None] * len(arrays)) if arrays else gx
 
 
-@defop("index_add")
-def index_add(xp, g, shape, index):
+@defop("index_add", nin=-1)
+def _index_add(xp, g, *index_arrays, shape, index):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate):
     the scatter-add that is getitem's VJP."""
+    index = fill_index(index, index_arrays)
     out = xp.zeros(shape, dtype=g.dtype)
     if not has_advanced(index):
         out[index] = g
@@ -94,9 +98,24 @@ def index_add(xp, g, shape, index):
     return out
 
 
-@index_add.defvjp
+@_index_add.defvjp
 def _index_add_vjp(ctx, g):
-    return getitem(g, ctx.params["index"])
+    _, *arrays = ctx.inputs
+    gg = _getitem(g, *arrays, index=ctx.params["index"])
+    return (gg, *[None] * len(arrays)) if arrays else gg
+
+
+def index_add(g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index``, repeated indices accumulating.
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.shape import index_add
+        >>> index_add(tape.ones(3), (4,), [0, 0, 2]).numpy().tolist()
+        [2.0, 0.0, 1.0, 0.0]
+    """
+    template, arrays = split_index(index)
+    return _index_add(g, *arrays, shape=tuple(shape), index=template)
 
 
 @defop("pad")
@@ -155,7 +174,8 @@ def _one_hot(xp, indices, depth, dtype):
 
 def getitem(x, index):
     """``x[index]`` with basic, advanced (integer arrays) and boolean indexing."""
-    return _getitem(x, index=normalize_index(index))
+    template, arrays = split_index(index)
+    return _getitem(x, *arrays, index=template)
 
 
 def concatenate(tensors, axis=0):
@@ -263,8 +283,7 @@ def take_along_axis(x, indices, axis):
     """``numpy.take_along_axis``: pick along ``axis`` with an index of matching rank."""
     x = convert(x)
     axis = normalize_axes(axis, x.ndim)[0]
-    indices = getattr(indices, "_data", indices)
-    indices = np.asarray(indices) if not hasattr(indices, "shape") else indices
+    indices = indices if hasattr(indices, "shape") else np.asarray(indices)
     if indices.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: indices of rank {indices.ndim} for a tensor of rank {x.ndim}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ops
 from .base import Optimizer
+from .fused import replace
 
 
 class Adam(Optimizer):
@@ -72,6 +73,25 @@ class Adam(Optimizer):
             u_hat.assign(ops.maximum(u_hat, u))
             u = u_hat
         variable.assign_sub(m * alpha / (ops.sqrt(u) + self.epsilon))
+
+    def _fusable(self) -> bool:
+        return not self.amsgrad  # the kernel has no velocity_hat slot
+
+    def _fused_update(self, grads, variables, lr, decays, runtime) -> None:
+        """The whole step for ``variables`` (one dtype) in one kernel launch (GPU); the
+        iteration count and learning rate stay on the device."""
+        from ..kernels import launch
+
+        index = [self._get_variable_index(v) for v in variables]
+        ms = [self._momentums[i] for i in index]
+        us = [self._velocities[i] for i in index]
+        new = launch.adam_update(
+            [v._data for v in variables], grads, [m._data for m in ms], [u._data for u in us],
+            lr, self.iterations._data, decays, self.beta_1, self.beta_2, self.epsilon,
+            runtime=runtime)
+        for group, arrays in zip((variables, ms, us), new):
+            for v, a in zip(group, arrays):
+                replace(v, a)
 
     def _alpha(self, learning_rate):
         """``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``. It is the same for every variable

@@ -20,6 +20,7 @@ from ..autodiff import GradientTape
 from ..errors import ShapeError, user_line
 from ..tensor import Tensor, Variable
 from . import schedules
+from .fused import fused_apply
 from .schedules import LearningRateSchedule
 
 
@@ -168,7 +169,8 @@ class Optimizer:
         """
         dtype = np.dtype(dtype if dtype is not None else np.float32)
         if callable(initializer):
-            value = np.asarray(initializer(shape, dtype), dtype=dtype)
+            with _state.init_scope():  # an initial value is state, never part of a trace
+                value = np.asarray(initializer(shape, dtype), dtype=dtype)
         else:
             fill = {"zeros": 0, "ones": 1}.get(initializer, initializer)
             value = np.full(shape, fill, dtype=dtype)
@@ -230,6 +232,19 @@ class Optimizer:
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self.built = True
 
+    def to(self, device: str) -> Optimizer:
+        """Move all optimizer state (iterations, learning rate, slots) to ``device`` in
+        place; returns the optimizer. ``apply`` does this by itself when the variables it
+        updates have moved (``layer.to('gpu')``)."""
+        device = backend.parse_device(device)
+        for state in self._variables:
+            state._data = backend.to_device(state._data, device)
+        return self
+
+    def _fusable(self) -> bool:
+        """Whether ``_fused_update`` (where a subclass has one) covers this configuration."""
+        return True
+
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: Tensor) -> None:
         """Update one variable. ``gradient`` and ``learning_rate`` arrive already cast to the
         variable's dtype, and ``iterations`` still counts the updates before this one."""
@@ -276,6 +291,8 @@ class Optimizer:
             raise ValueError(f"{self.name}: got {len(grads)} gradients for "
                              f"{len(variables)} variables")
         grads, variables = self._filter_empty_gradients(grads, variables)
+        if variables[0].device != self._iterations.device:  # the model moved since build
+            self.to(variables[0].device)
         with _unrecorded():
             grads = [_as_gradient(g, v) for g, v in zip(grads, variables)]
             grads = self._clip_gradients(grads)
@@ -284,9 +301,10 @@ class Optimizer:
             for v in variables:
                 if v.dtype not in lr_by_dtype:
                     lr_by_dtype[v.dtype] = ops.cast(lr, dtype=v.dtype)
-            self._apply_weight_decay(variables, lr_by_dtype)
-            for g, v in zip(grads, variables):
-                self.update_step(g, v, lr_by_dtype[v.dtype])
+            if not fused_apply(self, grads, variables, lr_by_dtype):  # the GPU eager path
+                self._apply_weight_decay(variables, lr_by_dtype)
+                for g, v in zip(grads, variables):
+                    self.update_step(g, v, lr_by_dtype[v.dtype])
             self._iterations.assign_add(1)
 
     def minimize(self, loss, var_list, tape: GradientTape | None = None) -> Tensor:
@@ -401,12 +419,8 @@ class Optimizer:
 
 @contextlib.contextmanager
 def _unrecorded():
-    """Updates are not differentiated, so GradientTapes pause. While ``@trace`` captures a
-    step, its recording tape must see the updates (they are part of the graph), so then
-    nothing is paused."""
-    if _state.tracing.get():
-        yield
-        return
+    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
+    tape: it still captures them)."""
     with _state.without_tapes():
         yield
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Optimizer
+from .fused import replace
 
 
 class SGD(Optimizer):
@@ -62,6 +63,18 @@ class SGD(Optimizer):
             variable.assign_add(m * self.momentum - gradient * learning_rate)
         else:
             variable.assign_add(m)
+
+    def _fused_update(self, grads, variables, lr, decays, runtime) -> None:
+        """The whole step for ``variables`` (one dtype) in one kernel launch (GPU)."""
+        from ..kernels import launch
+
+        momentums = [self.momentums[self._get_variable_index(v)] for v in variables] \
+            if self.momentum != 0 else []
+        params, new_momentums = launch.sgd_update(
+            [v._data for v in variables], grads, [m._data for m in momentums], lr, decays,
+            self.momentum, self.nesterov, runtime=runtime)
+        for v, p in zip(variables + momentums, params + new_momentums):
+            replace(v, p)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -495,6 +495,24 @@ def layer_norm_params(draw, shapes):
     return {"epsilon": draw(st.sampled_from([1e-3, 0.1, 1.0]))}
 
 
+def _philox_mask(shape, key, rate):
+    """The CPU dropout mask as the random module documents it, written out here: NumPy's
+    Philox keyed by the seed, the stream in the third counter word, float32 uniforms."""
+    bits = np.random.Philox(key=int(key[0]), counter=[0, 0, int(key[1]), 0])
+    return np.random.Generator(bits).random(size=shape, dtype=np.float32) >= rate
+
+
+DROPOUT_KEY = np.array([7, 3], dtype=np.uint64)
+
+
+def _dropout_fn(x, rate):
+    return tape.random.dropout(x, rate, key=tape.tensor(DROPOUT_KEY))
+
+
+def _jax_dropout(x, rate):
+    return jnp.where(_philox_mask(x.shape, DROPOUT_KEY, rate), x / (1 - rate), 0.0)
+
+
 def elu_params(draw, shapes):
     return {"alpha": draw(st.sampled_from([1.0, 0.5]))}
 
@@ -667,6 +685,11 @@ ROWS = (
     Row("layer_norm", tape.ops.layer_norm, _jax_layer_norm,
         (((3,), (3,), (3,)), ((2, 3), (3,), (3,)), ((2, 1, 3), (3,), (3,))),
         wide=wide_layer_norm, params=layer_norm_params, covers=("layer_norm",), dtypes=True),
+    Row("dropout", _dropout_fn, _jax_dropout, UNARY, wide=wide_unary(),
+        params=lambda draw, shapes: {"rate": draw(st.sampled_from([0.0, 0.3, 0.5]))},
+        covers=("dropout",)),
+    Row("to_device", lambda x: x.to("cpu"), lambda x: x, UNARY, wide=wide_unary(),
+        covers=("to_device",)),
     # ---- reductions (ops/reduce.py) ----
     Row("sum", tape.sum, jnp.sum, UNARY, wide=wide_unary(),
         params=reduce_params, covers=("sum",), dtypes=True),
@@ -799,8 +822,17 @@ ROWS = (
         covers=("softplus", "multiply", "subtract")),
 )
 
+from .rows_gpu import ROWS as _GPU_ROWS  # noqa: E402
+
+ROWS += _GPU_ROWS
+
+from .rows_seq import ROWS as _SEQ_ROWS  # noqa: E402
+
+ROWS += _SEQ_ROWS
+
 from .rows_conv import ROWS as _CONV_ROWS  # noqa: E402
 
 ROWS += _CONV_ROWS
+
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"

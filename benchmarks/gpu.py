@@ -1,0 +1,228 @@
+"""GPU benchmarks, reported as ratios from one run (``make gpu-bench``):
+
+1. Each custom kernel (an op's GPU override, kernels/*.cu) against the same computation
+   composed from stock CuPy operations: the op's own xp forward run on CuPy. Sizes fill
+   the GPU. The fused optimizer step against the per-variable generic step.
+2. A training step (forward, backward, Adam) of the 784-256-256-10 MLP at batch 1024, and
+   of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
+   (where PyTorch sees a GPU).
+
+    python -m benchmarks.gpu [--quick]
+
+Without a usable GPU it exits with the reason (status 1): it measures nothing on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import tape
+
+
+def _gpu_time(fn, repeat: int) -> float:
+    """Median seconds of ``fn()`` on the GPU (CUDA events around each call)."""
+    from cupyx.profiler import benchmark
+
+    result = benchmark(fn, (), n_repeat=repeat, n_warmup=3)
+    return float(np.median(result.gpu_times[0]))
+
+
+def kernel_cases(cupy, quick: bool):
+    """(name, kernel thunk, stock-CuPy thunk) per override, on GPU-filling sizes."""
+    reg = tape.ops.REGISTRY
+    rows, cols = (1024, 1024) if quick else (8192, 4096)
+    rng = cupy.random.default_rng(0)
+    x = rng.standard_normal((rows, cols), dtype=cupy.float32)
+    g = rng.standard_normal((rows, cols), dtype=cupy.float32)
+    v = rng.standard_normal((cols,), dtype=cupy.float32)
+    labels = cupy.full((rows, cols), 1.0 / cols, dtype=cupy.float32)
+    y = reg["softmax"].forward(cupy, x)
+    cases = []
+
+    def case(name, op, *args, **params):
+        cases.append((name, lambda: reg[op].kernel(cupy, *args, **params),
+                      lambda: reg[op].forward(cupy, *args, **params)))
+
+    for act in ("relu", "gelu", "silu", "tanh", "sigmoid"):
+        case(f"bias_act {act}", "bias_act", x, v, activation=act)
+        case(f"bias_act_grad {act}", "bias_act_grad", x, v, g, activation=act)
+    case("softmax", "softmax", x)
+    case("log_softmax", "log_softmax", x)
+    case("softmax_grad", "softmax_grad", y, g)
+    case("log_softmax_grad", "log_softmax_grad", cupy.log(y), g)
+    case("softmax_xent", "softmax_xent", labels, x)
+    case("softmax_xent_grad", "softmax_xent_grad", labels, x, g[:, 0].copy())
+    case("layer_norm", "layer_norm", x, v, v, epsilon=1e-5)
+    case("layer_norm_grad", "layer_norm_grad", x, v, g, epsilon=1e-5)
+    if "dropout" in reg and reg["dropout"].kernel is not None:
+        key = cupy.asarray(np.array([1234, 5], np.uint64))
+        case("dropout", "dropout", x, key, rate=0.1)
+    return cases
+
+
+def optimizer_case(quick: bool):
+    """Adam over an MLP's variables: the fused launch against the per-variable step."""
+    shapes = [(784, 256), (256,), (256, 256), (256,), (256, 10), (10,)]
+    if not quick:
+        shapes = shapes * 8
+    times = {}
+    for fused in (True, False):
+        tape.random.seed(0)
+        variables = [tape.Variable(tape.random.normal(s).to("gpu")) for s in shapes]
+        grads = [tape.ones(s).to("gpu") for s in shapes]
+        opt = tape.optimizers.Adam(1e-3)
+        if not fused:
+            opt._fusable = lambda: False
+        times[fused] = _gpu_time(lambda opt=opt, variables=variables, grads=grads:
+                                 opt.apply(grads, variables), 20)
+    return times[True], times[False]
+
+
+def _wall(step, repeat: int) -> float:
+    import cupy
+
+    for _ in range(3):
+        step()
+    cupy.cuda.Device().synchronize()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        cupy.cuda.Device().synchronize()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def tape_mlp_step(batch: int):
+    from tape.layers import Dense
+    from tape.models import Sequential
+
+    model = Sequential([Dense(256, activation="relu"), Dense(256, activation="relu"), Dense(10)])
+    model.build((None, 784))
+    model.to("gpu")
+    opt = tape.optimizers.Adam(1e-3)
+    x = tape.random.normal((batch, 784)).to("gpu")
+    y = tape.random.randint(0, 10, (batch,)).to("gpu")
+    loss_fn = tape.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step():
+        with tape.GradientTape() as g:
+            loss = loss_fn(y, model(x, training=True))
+        opt.apply(g.gradient(loss, model.trainable_weights), model.trainable_weights)
+
+    return step
+
+
+def torch_mlp_step(batch: int):
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 10)).cuda()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x = torch.randn(batch, 784, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def tape_cnn_step(batch: int):
+    from tape import layers
+    from tape.models import Sequential
+
+    model = Sequential([layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+                        layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
+                        layers.Dense(10)])
+    model.build((None, 28, 28, 1))
+    model.to("gpu")
+    opt = tape.optimizers.Adam(1e-3)
+    x = tape.random.normal((batch, 28, 28, 1)).to("gpu")
+    y = tape.random.randint(0, 10, (batch,)).to("gpu")
+    loss_fn = tape.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step():
+        with tape.GradientTape() as g:
+            loss = loss_fn(y, model(x, training=True))
+        opt.apply(g.gradient(loss, model.trainable_weights), model.trainable_weights)
+
+    return step
+
+
+def torch_cnn_step(batch: int):
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(64 * 11 * 11, 10)).cuda()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x = torch.randn(batch, 1, 28, 28, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def _torch_gpu() -> str | None:
+    """None when PyTorch can run on the GPU, else why not."""
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch is not installed (make gpu-bench installs the bench extra)"
+    return None if torch.cuda.is_available() else "this PyTorch build sees no CUDA GPU"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    args = parser.parse_args(argv)
+    reason = tape.cuda.why_unavailable()
+    if reason is not None:
+        raise SystemExit(f"benchmarks.gpu needs a GPU: {reason}")
+    import cupy
+
+    repeat = 5 if args.quick else 50
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}")
+    results = {}
+    print(f"{'kernel':28s} {'ours ms':>9s} {'stock ms':>9s} {'speedup':>8s}")
+    for name, ours, stock in kernel_cases(cupy, args.quick):
+        t_ours, t_stock = _gpu_time(ours, repeat), _gpu_time(stock, repeat)
+        results[name] = t_stock / t_ours
+        print(f"{name:28s} {t_ours * 1e3:9.3f} {t_stock * 1e3:9.3f} {t_stock / t_ours:7.2f}x")
+    fused, generic = optimizer_case(args.quick)
+    results["adam fused step"] = generic / fused
+    print(f"{'adam (fused vs per-variable)':28s} {fused * 1e3:9.3f} {generic * 1e3:9.3f} "
+          f"{generic / fused:7.2f}x")
+    torch_reason = _torch_gpu()
+    models = [("mlp 784-256-256-10 b1024", tape_mlp_step, torch_mlp_step, 1024)]
+    if hasattr(tape.nn, "conv2d"):
+        models.append(("cnn 28x28 b256", tape_cnn_step, torch_cnn_step, 256))
+    else:
+        print("cnn: skipped (tape.nn.conv2d does not exist on this branch)")
+    for name, ours, theirs, batch in models:
+        t_ours = _wall(ours(batch), repeat)
+        if torch_reason is not None:
+            print(f"{name}: tape {t_ours * 1e3:.3f} ms/step; PyTorch: {torch_reason}")
+            continue
+        t_torch = _wall(theirs(batch), repeat)
+        results[name] = t_ours / t_torch
+        print(f"{name}: tape {t_ours * 1e3:.3f} ms, PyTorch {t_torch * 1e3:.3f} ms per step, "
+              f"tape/PyTorch {t_ours / t_torch:.2f}x")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Python launchers of the kernels in ``KERNELS``: shapes to (rows, cols), launch sizes from
+the device's properties, outputs allocated, inputs made C-contiguous (a strided view is
+copied, never read as its base buffer), dtypes checked with an error naming the kernel.
+
+Every launcher takes ``runtime``: the CuPy runtime of the first array's device by default,
+or a CPU emulation runtime in tests (tests/kernels), which runs the same code on NumPy.
+The ops' GPU overrides (tape/ops/gpu.py) call these; the math each kernel implements is
+stated once, in the op's xp forward, and the kernel is tested against it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import KERNELS, elementwise_launch, row_launch, runtime_for
+
+# Activation codes of bias_act.cu.
+ACTIVATIONS = {"relu": 0, "gelu": 1, "silu": 2, "tanh": 3, "sigmoid": 4}
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+CHUNK = 8192  # elements per block-sized chunk of a fused optimizer launch
+
+
+def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES):
+    """The arrays as C-contiguous arrays of one supported float dtype; a clear error
+    otherwise (the ops fall back to their generic forward before it comes to that)."""
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if a.dtype != dtype:
+            raise TypeError(f"{name}: all arrays must have one dtype, got "
+                            f"{', '.join(str(a.dtype) for a in arrays)}")
+    if dtype not in dtypes:
+        raise TypeError(f"{name}: no kernel for {dtype} (supported: "
+                        f"{', '.join(d.name for d in dtypes)})")
+    return [a if a.flags.c_contiguous else rt.xp.ascontiguousarray(a) for a in arrays]
+
+
+def _rows_cols(name: str, x) -> tuple[int, int]:
+    if x.ndim == 0:
+        raise ValueError(f"{name}: needs an array with a last axis, got a 0-d array")
+    cols = x.shape[-1]
+    return (x.size // cols if cols else 0), cols
+
+
+def bias_act_forward(x, bias, activation: str, runtime=None):
+    """``act(x + bias)``, ``bias`` of shape ``x.shape[-1:]``."""
+    rt = runtime or runtime_for(x)
+    x, bias = _prepare("bias_act", rt, x, bias)
+    _check_bias("bias_act", x, bias)
+    y = rt.xp.empty_like(x)
+    if x.size:
+        grid, block = elementwise_launch(x.size, rt.props)
+        rt.launch(KERNELS["bias_act_forward"], x.dtype, grid, block,
+                  (x, bias, y, x.size, x.shape[-1], ACTIVATIONS[activation]))
+    return y
+
+
+def bias_act_backward(x, bias, g, activation: str, runtime=None):
+    """``g * act'(x + bias)``."""
+    rt = runtime or runtime_for(x)
+    x, bias, g = _prepare("bias_act_grad", rt, x, bias, g)
+    _check_bias("bias_act_grad", x, bias)
+    if g.shape != x.shape:
+        raise ValueError(f"bias_act_grad: g of shape {g.shape} for x of shape {x.shape}")
+    dx = rt.xp.empty_like(x)
+    if x.size:
+        grid, block = elementwise_launch(x.size, rt.props)
+        rt.launch(KERNELS["bias_act_backward"], x.dtype, grid, block,
+                  (x, bias, g, dx, x.size, x.shape[-1], ACTIVATIONS[activation]))
+    return dx
+
+
+def _check_bias(name: str, x, bias) -> None:
+    if x.ndim == 0 or bias.shape != x.shape[-1:]:
+        raise ValueError(f"{name}: bias of shape {bias.shape} for x of shape {x.shape} "
+                         "(expected the shape of x's last axis)")
+
+
+def softmax_forward(x, log: bool = False, runtime=None):
+    """Softmax (or log-softmax) of ``x`` along its last axis."""
+    rt = runtime or runtime_for(x)
+    (x,) = _prepare("softmax", rt, x)
+    rows, cols = _rows_cols("softmax", x)
+    y = rt.xp.empty_like(x)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["softmax_forward"], x.dtype, grid, block, (x, y, rows, cols, int(log)))
+    return y
+
+
+def softmax_backward(y, g, log: bool = False, runtime=None):
+    """The input gradient of softmax (or log-softmax) from its output ``y`` and ``g``."""
+    rt = runtime or runtime_for(y)
+    y, g = _prepare("softmax_grad", rt, y, g)
+    _same_shape("softmax_grad", y, g)
+    rows, cols = _rows_cols("softmax_grad", y)
+    dx = rt.xp.empty_like(y)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["softmax_backward"], y.dtype, grid, block,
+                  (y, g, dx, rows, cols, int(log)))
+    return dx
+
+
+def softmax_xent_forward(labels, logits, runtime=None):
+    """Per-row cross-entropy of ``labels`` (probabilities) against ``logits``."""
+    rt = runtime or runtime_for(logits)
+    labels, logits = _prepare("softmax_xent", rt, labels, logits)
+    _same_shape("softmax_xent", labels, logits)
+    rows, cols = _rows_cols("softmax_xent", logits)
+    loss = rt.xp.zeros(logits.shape[:-1], dtype=logits.dtype)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["softmax_xent_forward"], logits.dtype, grid, block,
+                  (labels, logits, loss, rows, cols))
+    return loss
+
+
+def softmax_xent_backward(labels, logits, g, runtime=None):
+    """``g[..., None] * (softmax(logits) * sum(labels) - labels)``."""
+    rt = runtime or runtime_for(logits)
+    labels, logits, g = _prepare("softmax_xent_grad", rt, labels, logits, g)
+    _same_shape("softmax_xent_grad", labels, logits)
+    if g.shape != logits.shape[:-1]:
+        raise ValueError(f"softmax_xent_grad: g of shape {g.shape} for logits of shape "
+                         f"{logits.shape}")
+    rows, cols = _rows_cols("softmax_xent_grad", logits)
+    dlogits = rt.xp.empty_like(logits)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["softmax_xent_backward"], logits.dtype, grid, block,
+                  (labels, logits, g, dlogits, rows, cols))
+    return dlogits
+
+
+def layer_norm_forward(x, gamma, beta, epsilon: float, runtime=None):
+    """Layer normalization of ``x`` over its last axis, scaled by gamma, shifted by beta."""
+    rt = runtime or runtime_for(x)
+    x, gamma, beta = _prepare("layer_norm", rt, x, gamma, beta)
+    _check_bias("layer_norm", x, gamma)
+    _check_bias("layer_norm", x, beta)
+    rows, cols = _rows_cols("layer_norm", x)
+    y = rt.xp.empty_like(x)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["layer_norm_forward"], x.dtype, grid, block,
+                  (x, gamma, beta, y, rows, cols, float(epsilon)))
+    return y
+
+
+def layer_norm_backward(x, gamma, g, epsilon: float, runtime=None):
+    """The gradient of layer normalization with respect to ``x``."""
+    rt = runtime or runtime_for(x)
+    x, gamma, g = _prepare("layer_norm_grad", rt, x, gamma, g)
+    _check_bias("layer_norm_grad", x, gamma)
+    _same_shape("layer_norm_grad", x, g)
+    rows, cols = _rows_cols("layer_norm_grad", x)
+    dx = rt.xp.empty_like(x)
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS["layer_norm_backward"], x.dtype, grid, block,
+                  (x, gamma, g, dx, rows, cols, float(epsilon)))
+    return dx
+
+
+def dropout(x, key, rate: float, runtime=None):
+    """``x`` with elements dropped by the Philox mask of ``key = [seed, stream]`` (uint64,
+    read on the device; see dropout.cu)."""
+    rt = runtime or runtime_for(x)
+    (x,) = _prepare("dropout", rt, x)
+    key = rt.xp.ascontiguousarray(rt.xp.asarray(key).reshape(-1))  # 1-d: no 0-d promotion
+    if key.dtype != np.uint64 or key.shape != (2,):
+        raise TypeError(f"dropout: key must be uint64 [seed, stream], got {key.shape} "
+                        f"{key.dtype}")
+    if not 0 <= rate <= 1:
+        raise ValueError(f"dropout: rate must be in [0, 1], got {rate}")
+    y = rt.xp.empty_like(x)
+    if x.size:
+        grid, block = elementwise_launch(-(-x.size // 4), rt.props)
+        rt.launch(KERNELS["dropout"], x.dtype, grid, block, (x, y, x.size, key, float(rate)))
+    return y
+
+
+def _same_shape(name: str, a, b) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} differ")
+
+
+# ---- fused optimizer updates ----------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _chunks(sizes: tuple) -> np.ndarray:
+    """(tensor index, first element, count) per chunk of at most CHUNK elements."""
+    rows = [(t, start, min(CHUNK, n - start)) for t, n in enumerate(sizes)
+            for start in range(0, n, CHUNK)]
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _table(rt, lists, decays) -> tuple:
+    """The int64 table of optim.cu: pointers per list and tensor, decays, chunks."""
+    ntensors = len(lists[0])
+    chunks = _chunks(tuple(int(a.size) for a in lists[0]))
+    pointers = np.asarray([_pointer(a) for arrays in lists for a in arrays], dtype=np.uint64)
+    host = np.concatenate([pointers.view(np.int64),
+                           np.asarray(decays, dtype=np.float64).view(np.int64),
+                           chunks.ravel()])
+    return rt.xp.asarray(host), ntensors, len(chunks)
+
+
+def _pointer(array) -> int:
+    data = getattr(array, "data", None)
+    ptr = getattr(data, "ptr", None)  # cupy.cuda.MemoryPointer
+    return int(ptr) if ptr is not None else int(array.ctypes.data)
+
+
+def _check_update(name: str, rt, lists, lr):
+    """One float dtype throughout, shapes matching per tensor, contiguous arrays."""
+    dtype = lists[0][0].dtype
+    for arrays in lists:
+        if len(arrays) != len(lists[0]):
+            raise ValueError(f"{name}: lists of different lengths")
+    prepared = [_prepare(name, rt, *arrays, dtypes=KERNEL_DTYPES[:2]) if arrays else []
+                for arrays in lists]
+    for arrays in prepared:
+        for a, p in zip(arrays, prepared[0]):
+            if a.dtype != dtype or a.shape != p.shape:
+                raise ValueError(f"{name}: got {a.shape} {a.dtype} beside {p.shape} {p.dtype}")
+    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype,))
+    return prepared, lr
+
+
+def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: bool,
+               runtime=None):
+    """One SGD step over all tensors in one launch; returns (new params, new momentums).
+    ``lr`` is a device scalar; ``decays`` one decoupled weight decay per tensor."""
+    rt = runtime or runtime_for(params[0])
+    use_momentum = momentum != 0
+    lists = [params, grads, momentums if use_momentum else params]
+    (params, grads, momentums), lr = _check_update("sgd_update", rt, lists, lr)
+    new_params = [rt.xp.empty_like(p) for p in params]
+    new_momentums = [rt.xp.empty_like(m) for m in momentums] if use_momentum else new_params
+    table, ntensors, nchunks = _table(rt, [params, grads, momentums, new_params, new_momentums],
+                                      decays)
+    if nchunks:
+        grid, block = _update_launch(nchunks, rt)
+        rt.launch(KERNELS["sgd_update"], params[0].dtype, grid, block,
+                  (table, ntensors, nchunks, lr, float(momentum), int(bool(nesterov))))
+    return new_params, (new_momentums if use_momentum else [])
+
+
+def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, beta_2: float,
+                epsilon: float, runtime=None):
+    """One Adam step over all tensors in one launch; returns (new params, new m, new u).
+    ``lr`` and ``iterations`` (int64, the updates so far) are device scalars."""
+    rt = runtime or runtime_for(params[0])
+    (params, grads, ms, us), lr = _check_update("adam_update", rt, [params, grads, ms, us], lr)
+    iterations = rt.xp.ascontiguousarray(rt.xp.reshape(iterations, (1,)), dtype=np.int64)
+    outs = [[rt.xp.empty_like(p) for p in params] for _ in range(3)]
+    table, ntensors, nchunks = _table(rt, [params, grads, ms, us, *outs], decays)
+    if nchunks:
+        grid, block = _update_launch(nchunks, rt)
+        rt.launch(KERNELS["adam_update"], params[0].dtype, grid, block,
+                  (table, ntensors, nchunks, lr, iterations, float(beta_1), float(beta_2),
+                   float(epsilon)))
+    return tuple(outs)
+
+
+def _update_launch(nchunks: int, rt) -> tuple[int, int]:
+    grid, block = elementwise_launch(nchunks * 256, rt.props)
+    return min(grid, nchunks), block

@@ -1,0 +1,250 @@
+"""Fused primitives: one op where a composite would cost several passes over memory, each
+the xp reference of a GPU kernel (kernels/*.cu, bound in ``ops.gpu``).
+
+- ``bias_act(x, bias, activation)``: ``act(x + bias)`` (Dense's last step), and
+  ``bias_act_grad``, its input gradient ``g * act'(x + bias)``.
+- ``softmax_grad``/``log_softmax_grad``: the VJPs of softmax and log_softmax as one op.
+- ``softmax_xent(labels, logits)``: softmax cross-entropy over the last axis, stable for any
+  logits, and ``softmax_xent_grad``, its logits gradient.
+- ``layer_norm_grad``: the input gradient of ``layer_norm``.
+
+Each ``*_grad`` op has its own VJP in tape ops, so gradients stay differentiable to any
+order.
+"""
+
+from __future__ import annotations
+
+import math as _math
+
+from .math import add, erf, exp, multiply, negative, sigmoid, square, subtract, tanh
+from .nn import log_softmax, relu, softmax
+from .reduce import mean, sum
+from .registry import REGISTRY, defop
+from .shape import expand_dims
+
+ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "sigmoid")
+_SQRT_HALF = 1 / _math.sqrt(2)
+_INV_SQRT_2PI = 1 / _math.sqrt(2 * _math.pi)
+
+
+def _check_activation(activation: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"bias_act: unknown activation {activation!r}; use one of "
+                         f"{', '.join(ACTIVATIONS)}")
+
+
+def _activate(xp, z, activation: str):
+    """``act(z)`` through the forwards of the table's own ops (gelu: exact, erf form)."""
+    if activation == "relu":
+        return relu.forward(xp, z)
+    if activation == "tanh":
+        return xp.tanh(z)
+    if activation == "sigmoid":
+        return sigmoid.forward(xp, z)
+    if activation == "silu":
+        return z * sigmoid.forward(xp, z)
+    return z * 0.5 * (erf.forward(xp, z * _SQRT_HALF) + 1)
+
+
+def _derivative(xp, z, activation: str):
+    """``act'(z)``."""
+    if activation == "relu":
+        return (z > 0).astype(z.dtype)
+    if activation == "tanh":
+        t = xp.tanh(z)
+        return 1 - t * t
+    if activation == "sigmoid":
+        s = sigmoid.forward(xp, z)
+        return s * (1 - s)
+    if activation == "silu":
+        s = sigmoid.forward(xp, z)
+        return s * (1 + z * (1 - s))
+    return (erf.forward(xp, z * _SQRT_HALF) + 1) * 0.5 + z * xp.exp(z * z * -0.5) * _INV_SQRT_2PI
+
+
+def _second_derivative(z, activation: str):
+    """``act''(z)`` in tape ops (differentiable again)."""
+    if activation == "relu":
+        return multiply(z, 0)
+    if activation == "tanh":
+        t = tanh(z)
+        return multiply(multiply(t, -2), subtract(1, square(t)))
+    s = sigmoid(z)
+    ds = multiply(s, subtract(1, s))
+    if activation == "sigmoid":
+        return multiply(ds, subtract(1, multiply(s, 2)))
+    if activation == "silu":
+        return multiply(ds, add(2, multiply(z, subtract(1, multiply(s, 2)))))
+    pdf = multiply(exp(multiply(square(z), -0.5)), _INV_SQRT_2PI)
+    return multiply(pdf, subtract(2, square(z)))
+
+
+@defop("bias_act", nin=2)
+def bias_act(xp, x, bias, activation="relu"):
+    """``activation(x + bias)`` in one pass, ``bias`` of shape ``x.shape[-1:]``;
+    ``activation`` is one of relu, gelu (exact), silu, tanh, sigmoid. Dense layers call it;
+    on a GPU it is one fused kernel forward and one backward.
+
+    Example:
+        >>> import tape
+        >>> y = tape.ops.bias_act(tape.tensor([[-1.0, 1.0]]), tape.tensor([0.5, 0.5]))
+        >>> y.numpy().tolist()
+        [[0.0, 1.5]]
+    """
+    _check_activation(activation)
+    return _activate(xp, x + bias, activation).astype(x.dtype, copy=False)
+
+
+@bias_act.defvjp
+def _bias_act_vjp(ctx, g):
+    x, bias = ctx.inputs
+    dz = bias_act_grad(x, bias, g, activation=ctx.params.get("activation", "relu"))
+    return dz, dz  # the tape sums bias's broadcast axes
+
+
+@defop("bias_act_grad", nin=3)
+def bias_act_grad(xp, x, bias, g, activation="relu"):
+    """``g * activation'(x + bias)``: bias_act's input gradient as one op."""
+    _check_activation(activation)
+    return (g * _derivative(xp, x + bias, activation)).astype(x.dtype, copy=False)
+
+
+@bias_act_grad.defvjp
+def _bias_act_grad_vjp(ctx, u):
+    x, bias, g = ctx.inputs
+    activation = ctx.params.get("activation", "relu")
+    dz = None
+    if ctx.needs_grad[0] or ctx.needs_grad[1]:
+        dz = multiply(multiply(u, g), _second_derivative(add(x, bias), activation))
+    dg = bias_act_grad(x, bias, u, activation=activation) if ctx.needs_grad[2] else None
+    return dz, dz, dg
+
+
+@defop("softmax_grad", nin=2)
+def softmax_grad(xp, y, g, axis=-1):
+    """``y * (g - sum(g * y, axis))``: softmax's VJP from its output ``y``, as one op."""
+    return y * (g - (g * y).sum(axis=axis, keepdims=True))
+
+
+@softmax_grad.defvjp
+def _softmax_grad_vjp(ctx, u):
+    y, g = ctx.inputs
+    axis = ctx.params.get("axis", -1)
+    dy = dg = None
+    if ctx.needs_grad[0]:
+        s = sum(multiply(g, y), axis=axis, keepdims=True)
+        dy = subtract(multiply(u, subtract(g, s)),
+                      multiply(g, sum(multiply(u, y), axis=axis, keepdims=True)))
+    if ctx.needs_grad[1]:
+        dg = softmax_grad(y, u, axis=axis)
+    return dy, dg
+
+
+@defop("log_softmax_grad", nin=2)
+def log_softmax_grad(xp, y, g, axis=-1):
+    """``g - exp(y) * sum(g, axis)``: log_softmax's VJP from its output ``y``, as one op."""
+    return g - xp.exp(y) * g.sum(axis=axis, keepdims=True)
+
+
+@log_softmax_grad.defvjp
+def _log_softmax_grad_vjp(ctx, u):
+    y, g = ctx.inputs
+    axis = ctx.params.get("axis", -1)
+    dy = dg = None
+    if ctx.needs_grad[0]:
+        dy = negative(multiply(multiply(u, exp(y)), sum(g, axis=axis, keepdims=True)))
+    if ctx.needs_grad[1]:
+        dg = subtract(u, sum(multiply(u, exp(y)), axis=axis, keepdims=True))
+    return dy, dg
+
+
+@defop("softmax_xent", nin=2)
+def softmax_xent(xp, labels, logits):
+    """Softmax cross-entropy of ``labels`` (probabilities, e.g. one-hot) against ``logits``
+    over the last axis, per row: ``-sum(labels * log_softmax(logits), -1)``. One op, so a
+    GPU computes it (and its gradient) in one pass per row; stable for any logits.
+
+    Example:
+        >>> import tape
+        >>> loss = tape.ops.softmax_xent(tape.tensor([[0.0, 1.0]]), tape.tensor([[0.0, 0.0]]))
+        >>> round(loss.item(), 4)
+        0.6931
+    """
+    return -(labels * REGISTRY["log_softmax"].forward(xp, logits)).sum(axis=-1)
+
+
+@softmax_xent.defvjp
+def _softmax_xent_vjp(ctx, g):
+    labels, logits = ctx.inputs
+    dlabels = dlogits = None
+    if ctx.needs_grad[0]:
+        dlabels = negative(multiply(expand_dims(g, -1), log_softmax(logits)))
+    if ctx.needs_grad[1]:
+        dlogits = softmax_xent_grad(labels, logits, g)
+    return dlabels, dlogits
+
+
+@defop("softmax_xent_grad", nin=3)
+def softmax_xent_grad(xp, labels, logits, g):
+    """``g[..., None] * (softmax(logits) * sum(labels, -1) - labels)``: softmax_xent's
+    logits gradient as one op."""
+    p = REGISTRY["softmax"].forward(xp, logits)
+    return g[..., None] * (p * labels.sum(axis=-1, keepdims=True) - labels)
+
+
+@softmax_xent_grad.defvjp
+def _softmax_xent_grad_vjp(ctx, u):
+    labels, logits, g = ctx.inputs
+    p = softmax(logits)
+    total = sum(labels, axis=-1, keepdims=True)
+    ge = expand_dims(g, -1)
+    dlabels = dlogits = dg = None
+    if ctx.needs_grad[0]:
+        dlabels = multiply(ge, subtract(sum(multiply(u, p), axis=-1, keepdims=True), u))
+    if ctx.needs_grad[1]:
+        dlogits = multiply(multiply(ge, total), softmax_grad(p, u, axis=-1))
+    if ctx.needs_grad[2]:
+        dg = sum(multiply(u, subtract(multiply(p, total), labels)), axis=-1)
+    return dlabels, dlogits, dg
+
+
+@defop("layer_norm_grad", nin=3)
+def layer_norm_grad(xp, x, gamma, g, epsilon=1e-3):
+    """layer_norm's gradient with respect to ``x`` (last axis), as one op:
+    ``rstd * (gx - mean(gx) - xhat * mean(gx * xhat))`` with ``gx = g * gamma``."""
+    mean_ = x.mean(axis=-1, keepdims=True)
+    centered = x - mean_
+    rstd = 1 / xp.sqrt((centered * centered).mean(axis=-1, keepdims=True) + epsilon)
+    xhat = centered * rstd
+    gx = g * gamma
+    dx = rstd * (gx - gx.mean(axis=-1, keepdims=True)
+                 - xhat * (gx * xhat).mean(axis=-1, keepdims=True))
+    return dx.astype(x.dtype, copy=False)
+
+
+def layer_norm_dx(x, gamma, g, epsilon):
+    """layer_norm_grad's value composed from tape ops (its VJP differentiates this)."""
+    from .math import divide, sqrt
+
+    centered = subtract(x, mean(x, axis=-1, keepdims=True))
+    rstd = divide(1, sqrt(add(mean(multiply(centered, centered), axis=-1, keepdims=True),
+                              epsilon)))
+    xhat = multiply(centered, rstd)
+    gx = multiply(g, gamma)
+    return multiply(rstd, subtract(subtract(gx, mean(gx, axis=-1, keepdims=True)),
+                                   multiply(xhat, mean(multiply(gx, xhat), axis=-1,
+                                                       keepdims=True))))
+
+
+@layer_norm_grad.defvjp
+def _layer_norm_grad_vjp(ctx, u):
+    # The second derivative of a normalization is long by hand; differentiate the composite
+    # instead (an outer tape, if any, records this too: third order works).
+    from ..autodiff import GradientTape
+
+    x, gamma, g = ctx.inputs
+    with GradientTape() as inner:
+        inner.watch([x, gamma, g])
+        dx = layer_norm_dx(x, gamma, g, ctx.params.get("epsilon", 1e-3))
+    return tuple(inner.gradient(dx, [x, gamma, g], output_gradients=u,
+                                unconnected_gradients="zero"))

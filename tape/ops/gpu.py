@@ -1,0 +1,154 @@
+"""GPU overrides: binds ops' ``kernel`` slots to the launchers in ``tape.kernels.launch``.
+
+``Op._general`` calls ``op.kernel(xp, *arrays, **params)`` in place of the xp forward when
+the arrays are CuPy arrays. An override returns ``NotImplemented`` for what its kernel does
+not cover (another axis, mixed dtypes, integer inputs, a broadcast it does not do), and
+the op's generic xp forward runs instead; so an override never changes what an op means,
+only how fast it runs. The kernels are tested against the xp forwards (tests/kernels).
+``runtime`` is for those tests: a CPU emulation runtime in place of CuPy's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import REGISTRY
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+
+
+def _launch():
+    from ..kernels import launch  # CuPy is imported only when a kernel really runs
+
+    return launch
+
+
+def _floats(*arrays) -> bool:
+    """One kernel dtype for all arrays."""
+    dtype = arrays[0].dtype
+    return dtype in _FLOATS and all(a.dtype == dtype for a in arrays)
+
+
+def _last_axis(x, axis) -> bool:
+    return x.ndim >= 1 and isinstance(axis, int | np.integer) and axis in (-1, x.ndim - 1)
+
+
+def bias_act_kernel(xp, x, bias, activation="relu", runtime=None):
+    launch = _launch()
+    if (x.ndim == 0 or bias.shape != x.shape[-1:] or not _floats(x, bias)
+            or activation not in launch.ACTIVATIONS):
+        return NotImplemented
+    return launch.bias_act_forward(x, bias, activation, runtime=runtime)
+
+
+def bias_act_grad_kernel(xp, x, bias, g, activation="relu", runtime=None):
+    launch = _launch()
+    if (x.ndim == 0 or bias.shape != x.shape[-1:] or g.shape != x.shape
+            or not _floats(x, bias, g) or activation not in launch.ACTIVATIONS):
+        return NotImplemented
+    return launch.bias_act_backward(x, bias, g, activation, runtime=runtime)
+
+
+def softmax_kernel(xp, x, axis=-1, runtime=None):
+    if not _last_axis(x, axis) or not _floats(x):
+        return NotImplemented
+    return _launch().softmax_forward(x, log=False, runtime=runtime)
+
+
+def log_softmax_kernel(xp, x, axis=-1, runtime=None):
+    if not _last_axis(x, axis) or not _floats(x):
+        return NotImplemented
+    return _launch().softmax_forward(x, log=True, runtime=runtime)
+
+
+def softmax_grad_kernel(xp, y, g, axis=-1, runtime=None):
+    if not _last_axis(y, axis) or y.shape != g.shape or not _floats(y, g):
+        return NotImplemented
+    return _launch().softmax_backward(y, g, log=False, runtime=runtime)
+
+
+def log_softmax_grad_kernel(xp, y, g, axis=-1, runtime=None):
+    if not _last_axis(y, axis) or y.shape != g.shape or not _floats(y, g):
+        return NotImplemented
+    return _launch().softmax_backward(y, g, log=True, runtime=runtime)
+
+
+def _labels_like(xp, labels, logits):
+    """``labels`` broadcast to ``logits``'s shape (materialized), or None if it is not."""
+    if labels.shape == logits.shape:
+        return labels
+    try:
+        if np.broadcast_shapes(labels.shape, logits.shape) != logits.shape:
+            return None
+    except ValueError:
+        return None
+    return xp.broadcast_to(labels, logits.shape)
+
+
+def softmax_xent_kernel(xp, labels, logits, runtime=None):
+    if logits.ndim == 0 or not _floats(labels, logits):
+        return NotImplemented
+    labels = _labels_like(xp, labels, logits)
+    if labels is None:
+        return NotImplemented
+    return _launch().softmax_xent_forward(labels, logits, runtime=runtime)
+
+
+def softmax_xent_grad_kernel(xp, labels, logits, g, runtime=None):
+    if logits.ndim == 0 or g.shape != logits.shape[:-1] or not _floats(labels, logits, g):
+        return NotImplemented
+    labels = _labels_like(xp, labels, logits)
+    if labels is None:
+        return NotImplemented
+    return _launch().softmax_xent_backward(labels, logits, g, runtime=runtime)
+
+
+def layer_norm_kernel(xp, x, gamma, beta, epsilon=1e-3, runtime=None):
+    if (x.ndim == 0 or gamma.shape != x.shape[-1:] or beta.shape != x.shape[-1:]
+            or not _floats(x, gamma, beta)):
+        return NotImplemented
+    return _launch().layer_norm_forward(x, gamma, beta, epsilon, runtime=runtime)
+
+
+def layer_norm_grad_kernel(xp, x, gamma, g, epsilon=1e-3, runtime=None):
+    if (x.ndim == 0 or gamma.shape != x.shape[-1:] or g.shape != x.shape
+            or not _floats(x, gamma, g)):
+        return NotImplemented
+    return _launch().layer_norm_backward(x, gamma, g, epsilon, runtime=runtime)
+
+
+def dropout_kernel(xp, x, key, rate=0.5, runtime=None, **other):
+    """For the op ``dropout(x, key, rate)`` with ``key = [seed, stream]`` (uint64); anything
+    else the op takes (a noise shape...) runs the generic forward."""
+    if other or not _floats(x) or not 0 <= rate <= 1:
+        return NotImplemented
+    key = xp.asarray(key)
+    if key.dtype != np.uint64 or key.size != 2:
+        return NotImplemented
+    return _launch().dropout(x, key, float(rate), runtime=runtime)
+
+
+OVERRIDES = {
+    "bias_act": bias_act_kernel,
+    "bias_act_grad": bias_act_grad_kernel,
+    "softmax": softmax_kernel,
+    "log_softmax": log_softmax_kernel,
+    "softmax_grad": softmax_grad_kernel,
+    "log_softmax_grad": log_softmax_grad_kernel,
+    "softmax_xent": softmax_xent_kernel,
+    "softmax_xent_grad": softmax_xent_grad_kernel,
+    "layer_norm": layer_norm_kernel,
+    "layer_norm_grad": layer_norm_grad_kernel,
+    "dropout": dropout_kernel,
+}
+
+
+def register() -> list[str]:
+    """Set the ``kernel`` slot of every op in ``OVERRIDES`` that the table has (``dropout``
+    only once ``tape.ops.random`` declares it); returns their names."""
+    bound = []
+    for name, kernel in OVERRIDES.items():
+        if name in REGISTRY:
+            REGISTRY[name].kernel = kernel
+            bound.append(name)
+    return bound

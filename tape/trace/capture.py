@@ -1,0 +1,290 @@
+"""``@tape.trace``: capture a function's ops once per input signature, then replay them.
+
+The first call with a new signature runs the function eagerly under a ``Recorder`` (so
+its result is the eager result) and keeps the captured ``Graph``, simplified by the
+passes. Later calls with that signature replay the graph on raw arrays: no Python of the
+body runs, so its side effects (``print``, appending to a list) happen while tracing only,
+as in ``tf.function``. ``tape.run_eagerly(True)`` or ``TAPE_RUN_EAGERLY=1`` turns every
+traced function back into plain Python, for a debugger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+import warnings
+
+import numpy as np
+
+from .. import _state, dtypes
+from ..autodiff import _flatten, _unflatten
+from ..errors import TraceError, user_line, user_stacklevel
+from ..tensor import Tensor
+from . import passes
+from .recorder import Recorder
+from .replay import compile_graph
+from .session import Placeholder, call_symbolic
+
+RETRACE_WARNING_AFTER = 5
+_run_eagerly = [os.environ.get("TAPE_RUN_EAGERLY", "").lower() in ("1", "true", "yes")]
+
+
+def run_eagerly(flag: bool = True) -> None:
+    """Make every traced function run as plain Python (``True``) or trace again (``False``).
+
+    Example:
+        >>> import tape
+        >>> tape.run_eagerly(True); tape.run_eagerly(False)
+    """
+    _run_eagerly[0] = bool(flag)
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """The shape and dtype a traced argument must have; None in ``shape`` fits any size.
+
+    Example:
+        >>> import tape
+        >>> tape.TensorSpec((None, 784), "float32")
+        TensorSpec(shape=(None, 784), dtype='float32', name=None)
+    """
+
+    shape: tuple
+    dtype: str = "float32"
+    name: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+        object.__setattr__(self, "dtype", str(dtypes.as_dtype(self.dtype)))
+
+    def fits(self, t: Tensor) -> bool:
+        return (str(t.dtype) == self.dtype and t.ndim == len(self.shape)
+                and all(s is None or s == d for s, d in zip(self.shape, t.shape)))
+
+
+class ConcreteFunction:
+    """One signature's graph, optimized, and its compiled replay."""
+
+    def __init__(self, graph, optimized, replay):
+        self.graph = graph
+        self.optimized = optimized
+        self.replay = replay
+
+
+class TracedFunction:
+    """What ``@tape.trace`` returns: call it like the function it wraps.
+
+    Example:
+        >>> import tape
+        >>> @tape.trace
+        ... def f(x):
+        ...     return tape.sum(x * x)
+        >>> f(tape.ones((3,))).item(), f(tape.ones((3,)) * 2).item(), f.trace_count
+        (3.0, 12.0, 1)
+    """
+
+    def __init__(self, fn, input_signature=None, optimize: bool = True):
+        functools.update_wrapper(self, fn)
+        self.python_function = fn
+        self.input_signature = None if input_signature is None else list(input_signature)
+        self.optimize = optimize
+        self.trace_count = 0
+        self._concrete: dict = {}
+        self._signatures: list = []  # (key, described args), in trace order
+        self._last = None
+        try:
+            self._parameters = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            self._parameters = []
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return functools.partial(self.__call__, instance)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.python_function, "__qualname__", "traced function")
+
+    @property
+    def graph(self):
+        """The optimized graph of the signature called last."""
+        if self._last is None:
+            raise TraceError(f"{self.name} has not been traced yet; call it once first")
+        return self._last.optimized
+
+    @property
+    def unoptimized_graph(self):
+        return self._last.graph if self._last is not None else None
+
+    @property
+    def replay_source(self) -> str:
+        """The Python source that replays the last graph."""
+        return self.graph_replay().source
+
+    def graph_replay(self):
+        if self._last is None:
+            raise TraceError(f"{self.name} has not been traced yet; call it once first")
+        return self._last.replay
+
+    @property
+    def signatures(self) -> list:
+        return [described for _, described in self._signatures]
+
+    # ---- calling -----------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if _run_eagerly[0] or _state.recorder.get() is not None or _state.active_tapes.get():
+            # Plain Python: asked for, or inside another trace (whose recorder takes these
+            # ops), or under a GradientTape (which must see the ops to differentiate them).
+            return self.python_function(*args, **kwargs)
+        flat = _flatten((args, kwargs), [])
+        if any(isinstance(a, Placeholder) for a in flat):
+            return call_symbolic(self, args, kwargs)
+        args, kwargs = _tensors_from_arrays(args), _tensors_from_arrays(kwargs)
+        flat = _flatten((args, kwargs), [])
+        if self.input_signature is not None:
+            self._check_signature(args)
+        concrete, outputs = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
+        if outputs is not None:
+            return outputs
+        arrays = [t._data for t in flat if isinstance(t, Tensor)]
+        results = concrete.replay(arrays)
+        return _unflatten(concrete.graph.outputs, iter(_wrap_outputs(
+            concrete.graph.flat_outputs, results)))
+
+    def concrete_for(self, args_kwargs, specs=None) -> ConcreteFunction:
+        """The graph for these arguments (traced now if it is new); ``specs`` gives a
+        TensorSpec (or None) per flattened argument."""
+        args, kwargs = args_kwargs
+        flat = _flatten((args, kwargs), [])
+        return self._lookup_or_trace(args, kwargs, flat, specs or self._flat_specs(flat))[0]
+
+    def _lookup_or_trace(self, args, kwargs, flat, specs):
+        """(concrete function, None) when this signature has a graph, else trace it now and
+        return (concrete function, the eager outputs of the traced run)."""
+        key, described = self._key(flat, specs)
+        concrete = self._concrete.get(key)
+        if concrete is not None:
+            self._last = concrete
+            return concrete, None
+        recorder = Recorder(self.name, allow_new_variables=self.trace_count == 0)
+        for t, name, spec in zip(flat, self._flat_names(args, kwargs), specs):
+            if isinstance(t, Tensor):
+                recorder.placeholder(t, name, None if spec is None else spec.shape)
+        with _state.using(_state.recorder, recorder), _state.using(_state.tracing, self.name):
+            outputs = self.python_function(*args, **kwargs)
+        flat_out = _flatten(outputs, [])
+        for t in flat_out:
+            if not isinstance(t, Tensor) and t is not None and not isinstance(
+                    t, bool | int | float | str):
+                raise TraceError(f"{self.name} returned a {type(t).__name__}; a traced "
+                                 "function returns tensors, Python scalars or None "
+                                 "(in nested lists, tuples and dicts)")
+        fresh = [Tensor._wrap(t._data) if isinstance(t, Tensor) else t for t in flat_out]
+        recorder.finish(outputs)
+        graph = recorder.graph
+        optimized = passes.optimize(graph) if self.optimize else graph
+        concrete = ConcreteFunction(graph, optimized, compile_graph(optimized))
+        self._concrete[key] = concrete
+        self._last = concrete
+        self.trace_count += 1
+        self._signatures.append((key, described))
+        if self.trace_count >= RETRACE_WARNING_AFTER:
+            self._warn_retrace()
+        return concrete, _unflatten(outputs, iter(fresh))
+
+    # ---- signatures ------------------------------------------------------------------------
+    def _key(self, flat, specs) -> tuple:
+        key, described = [], []
+        for value, spec in zip(flat, specs):
+            if isinstance(value, Tensor):
+                shape = value.shape if spec is None else spec.shape
+                key.append(("tensor", shape, str(value.dtype), value.device))
+                described.append(f"shape {tuple(shape)} {value.dtype}")
+            else:
+                try:
+                    hash(value)
+                    key.append((type(value), value))
+                except TypeError:
+                    key.append((type(value), id(value)))
+                described.append(f"python {type(value).__name__} {value!r}")
+        return tuple(key), described
+
+    def _flat_specs(self, flat) -> list:
+        if self.input_signature is None:
+            return [None] * len(flat)
+        specs = _flatten(self.input_signature, [])
+        return specs + [None] * (len(flat) - len(specs))
+
+    def _flat_names(self, args, kwargs) -> list:
+        names = []
+        for i, a in enumerate(args):
+            base = self._parameters[i] if i < len(self._parameters) else f"arg{i}"
+            n = len(_flatten(a, []))
+            names.extend([base] if n == 1 else [f"{base}[{k}]" for k in range(n)])
+        for k, v in kwargs.items():
+            n = len(_flatten(v, []))
+            names.extend([k] if n == 1 else [f"{k}[{j}]" for j in range(n)])
+        return names
+
+    def _check_signature(self, args) -> None:
+        flat = _flatten(args, [])
+        specs = _flatten(self.input_signature, [])
+        names = self._flat_names(args, {})
+        if len(flat) != len(specs):
+            raise TraceError(f"{self.name}: input_signature has {len(specs)} tensors, the "
+                             f"call passed {len(flat)} [at {user_line()}]")
+        for value, spec, name in zip(flat, specs, names):
+            if not isinstance(value, Tensor) or not spec.fits(value):
+                got = (f"shape {value.shape} {value.dtype}" if isinstance(value, Tensor)
+                       else f"a {type(value).__name__}")
+                raise TraceError(f"{self.name}: argument {name!r} does not fit the input "
+                                 f"signature {spec}: got {got} [at {user_line()}]")
+
+    def _warn_retrace(self) -> None:
+        (_, before), (_, after) = self._signatures[-2], self._signatures[-1]
+        names = self._parameters or [f"arg{i}" for i in range(len(after))]
+        changes = [f"{names[i] if i < len(names) else f'arg{i}'}: {b} -> {a}"
+                   for i, (b, a) in enumerate(zip(before, after)) if a != b]
+        warnings.warn(
+            f"{self.name} was traced {self.trace_count} times; each new input signature "
+            f"traces again (last change: {'; '.join(changes) or 'argument count'}). Pass "
+            f"tensors rather than Python numbers, or give an input_signature with None "
+            f"for sizes that vary.", stacklevel=user_stacklevel())
+
+
+def trace(fn=None, *, input_signature=None, optimize: bool = True):
+    """Capture ``fn`` as a static graph per input signature and replay it on later calls.
+
+    Use as ``@tape.trace`` or ``@tape.trace(input_signature=[tape.TensorSpec(...)])``.
+    Python side effects in ``fn`` happen while tracing only; reading a tensor's value into
+    Python inside it (``if t > 0:``) is an error: use ``tape.where`` or pass a Python value.
+
+    Example:
+        >>> import tape
+        >>> @tape.trace
+        ... def step(x):
+        ...     return tape.relu(x) + 1.0
+        >>> step(tape.tensor([-1.0, 2.0])).numpy().tolist()
+        [1.0, 3.0]
+    """
+    if fn is None:
+        return functools.partial(trace, input_signature=input_signature, optimize=optimize)
+    return TracedFunction(fn, input_signature=input_signature, optimize=optimize)
+
+
+def _tensors_from_arrays(structure):
+    if isinstance(structure, np.ndarray):
+        return Tensor(structure)
+    if isinstance(structure, dict):
+        return {k: _tensors_from_arrays(v) for k, v in structure.items()}
+    if isinstance(structure, list | tuple):
+        return type(structure)(_tensors_from_arrays(v) for v in structure)
+    return structure
+
+
+def _wrap_outputs(flat_outputs, results):
+    it = iter(results)
+    return [Tensor._wrap(next(it)) if type(v) is int else v.value for v in flat_outputs]

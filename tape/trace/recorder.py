@@ -1,0 +1,130 @@
+"""The recorder: while a function is traced, every op call becomes a node of a Graph.
+
+``Op.__call__`` hands each call to the active recorder (``_state.recorder``); Variables
+report their creation and their ``assign``s. The recorder maps each tensor it has seen to
+a value id: placeholders for the arguments, a read for each Variable (and a new value after
+each assign, so later reads see it), constants for anything else made outside the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _state
+from ..errors import TraceError, user_line
+from ..tensor import Tensor, Variable
+from .graph import Graph, Node, Placeholder, PyValue
+
+
+class Recorder:
+    def __init__(self, name: str, allow_new_variables: bool = True):
+        self.graph = Graph(name)
+        self.refs: dict = {}  # tensor id -> value id
+        self.arrays: dict = {}  # id(array) -> (array, value id), for traced arrays
+        self.produced: list = []  # tensors made by recorded ops (poisoned when done)
+        self.versions: dict = {}  # variable id -> [(array, vid), ...] oldest first
+        self.allow_new_variables = allow_new_variables
+        self._next = 0
+
+    def _new_vid(self, array) -> int:
+        vid = self._next
+        self._next += 1
+        self.graph.info[vid] = (tuple(array.shape), str(array.dtype))
+        return vid
+
+    # ---- inputs --------------------------------------------------------------------------
+    def placeholder(self, tensor: Tensor, name: str, shape=None) -> None:
+        vid = self._new_vid(tensor._data)
+        if shape is not None:
+            self.graph.info[vid] = (tuple(shape), str(tensor.dtype))
+        self.graph.placeholders.append(Placeholder(vid, name, tuple(
+            tensor.shape if shape is None else shape), tensor.dtype))
+        self.refs[tensor._id] = vid
+        self.arrays[id(tensor._data)] = (tensor._data, vid)
+
+    def ref(self, t) -> int:
+        """The value id of ``t``: seen before, a Variable's current value, or a constant."""
+        versions = self.versions.get(t._id)
+        if versions is not None:
+            if type(t) is not Variable:  # a tape's snapshot: the version it saved
+                for array, vid in reversed(versions):
+                    if array is t._data:
+                        return vid
+            return versions[-1][1]
+        vid = self.refs.get(t._id)
+        if vid is not None:
+            return vid
+        if isinstance(t, Variable):
+            vid = self._new_vid(t._data)
+            self.graph.variables[vid] = t
+            self.versions[t._id] = [(t._data, vid)]
+            return vid
+        alias = self.arrays.get(id(t._data))
+        if alias is not None and alias[0] is t._data:
+            # A tensor made around a traced array without an op (``Tensor(t)``): the same
+            # value, not a constant.
+            self.refs[t._id] = alias[1]
+            return alias[1]
+        vid = self._new_vid(t._data)
+        self.graph.constants[vid] = t._data
+        self.refs[t._id] = vid
+        return vid
+
+    # ---- events --------------------------------------------------------------------------
+    def op(self, op, inputs: tuple, out: Tensor, params: dict) -> None:
+        vids = tuple(self.ref(x) for x in inputs)
+        vid = self._new_vid(out._data)
+        self.graph.nodes.append(Node(op, vids, dict(params), vid, user_line()))
+        self.refs[out._id] = vid
+        self.arrays[id(out._data)] = (out._data, vid)
+        self.produced.append(out)
+
+    def assign(self, variable: Variable, value, data) -> None:
+        from .. import ops
+
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(np.asarray(data))
+        if value.dtype != data.dtype:
+            with _state.using(_state.recorder, self):
+                value = ops.cast(value, dtype=data.dtype)
+        vid = self.ref(value)
+        self.ref(variable)  # a Variable assigned before any read is still captured
+        self.graph.updates.append((variable, vid))
+        self.versions[variable._id].append((data, vid))
+
+    def new_variable(self, variable: Variable) -> None:
+        if not self.allow_new_variables:
+            raise TraceError(
+                f"{self.graph.name}: a Variable ({variable.name!r}) is created on a later trace "
+                f"of this function; create Variables only on its first trace (build the "
+                f"model or optimizer before, or keep them outside) [at {user_line()}]")
+
+    # ---- the end -------------------------------------------------------------------------
+    def finish(self, outputs) -> None:
+        """Set the outputs, then poison every tensor the trace made, so that one kept in
+        a global and used later fails with where it was made."""
+        from ..autodiff import _flatten
+
+        flat = _flatten(outputs, [])
+        self.graph.flat_outputs = [self.ref(t) if isinstance(t, Tensor) else PyValue(t)
+                                  for t in flat]
+        self.graph.outputs = outputs
+        for t, node in zip(self.produced, self.graph.nodes):
+            if type(t) is Tensor:
+                t._data = Escaped(self.graph.name, node.where)
+
+
+class Escaped:
+    """Stands in for the array of a tensor made while tracing, after the trace ended."""
+
+    __slots__ = ("_function", "_where")
+
+    def __init__(self, function: str, where: str):
+        self._function = function
+        self._where = where
+
+    def __getattr__(self, name):
+        raise TraceError(
+            f"a tensor made while tracing {self._function} (at {self._where}) is used "
+            f"outside the trace; return it from the traced function instead of keeping it "
+            f"[at {user_line()}]")

@@ -1,0 +1,180 @@
+"""The TF1-style door to traced graphs: ``placeholder``, ``Session.run(fetches, feed_dict)``.
+
+Calling a traced function with placeholders traces it for the placeholders' shapes (None
+for any size) and returns symbolic tensors; ``Session.run`` replays the graph with the
+arrays fed for the placeholders. Eager tensors fetched are simply read.
+
+Example:
+    >>> import numpy as np
+    >>> import tape
+    >>> x = tape.placeholder("float32", shape=(None, 3), name="x")
+    >>> double = tape.trace(lambda t: t * 2.0)
+    >>> y = double(x)
+    >>> with tape.Session() as sess:
+    ...     sess.run(y, feed_dict={x: np.ones((2, 3), np.float32)}).tolist()
+    [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..autodiff import _flatten, _unflatten
+from ..errors import DTypeError, ShapeError, TraceError, user_line
+from ..tensor import Tensor
+
+
+class Placeholder:
+    """A named input fed at ``Session.run``; None in ``shape`` accepts any size there."""
+
+    def __init__(self, dtype, shape, name: str | None = None):
+        self.dtype = dtypes.as_dtype(dtype)
+        self.shape = tuple(shape)
+        self.name = name if name is not None else f"Placeholder_{id(self):x}"
+
+    def spec(self):
+        from .capture import TensorSpec
+
+        return TensorSpec(self.shape, str(self.dtype), self.name)
+
+    def example(self) -> Tensor:
+        """A stand-in array to trace with (size 2 where the size is free, so that no
+        broadcast of a size-1 axis hides a wrong shape)."""
+        return Tensor(np.ones(tuple(2 if d is None else d for d in self.shape), self.dtype))
+
+    def check(self, value) -> np.ndarray:
+        array = value._data if isinstance(value, Tensor) else value
+        if isinstance(array, np.ndarray):
+            if array.dtype != self.dtype:
+                raise DTypeError(f"feed for placeholder {self.name!r}: expected dtype "
+                                 f"{self.dtype}, got {array.dtype} [at {user_line()}]")
+        else:
+            array = np.asarray(array, dtype=self.dtype)
+        if array.ndim != len(self.shape) or any(
+                d is not None and d != n for d, n in zip(self.shape, array.shape)):
+            raise ShapeError(f"feed for placeholder {self.name!r}: expected shape "
+                             f"{_shape_text(self.shape)}, got {array.shape} [at {user_line()}]")
+        return array
+
+    def __repr__(self) -> str:
+        return f"<placeholder {self.name!r} shape={_shape_text(self.shape)} dtype={self.dtype}>"
+
+
+def placeholder(dtype="float32", shape=None, name: str | None = None) -> Placeholder:
+    """An input of a graph, fed by ``Session.run(..., feed_dict={ph: array})``.
+
+    Example:
+        >>> import tape
+        >>> tape.placeholder("float32", shape=(None, 784), name="x")
+        <placeholder 'x' shape=(?, 784) dtype=float32>
+    """
+    if shape is None:
+        raise ValueError("placeholder needs a shape (use None for a size that varies)")
+    return Placeholder(dtype, shape, name)
+
+
+class SymbolicTensor:
+    """An output of a traced function called on placeholders: a value of a graph, read by
+    ``Session.run``."""
+
+    def __init__(self, function, concrete, index: int, placeholders: list, info):
+        self.function = function
+        self.concrete = concrete
+        self.index = index
+        self.placeholders = placeholders
+        self.shape, self.dtype = info
+
+    def __repr__(self) -> str:
+        return (f"<symbolic tensor {self.function.name}:{self.index} shape="
+                f"{_shape_text(self.shape)} dtype={self.dtype}; run it with Session.run>")
+
+    def __getattr__(self, name):
+        raise TraceError(f"a symbolic tensor (output {self.index} of {self.function.name}) "
+                         f"has no value until Session.run computes it; .{name} is not "
+                         f"available [at {user_line()}]")
+
+
+def call_symbolic(function, args, kwargs):
+    """Trace ``function`` for placeholder arguments; return symbolic outputs."""
+    flat = _flatten((args, kwargs), [])
+    placeholders = [a for a in flat if isinstance(a, Placeholder)]
+    examples = {id(p): p.example() for p in placeholders}
+    concrete = function.concrete_for(
+        _unflatten((args, kwargs), iter(examples.get(id(a), a) for a in flat)),
+        specs=[p.spec() if isinstance(p, Placeholder) else None for p in flat])
+    graph = concrete.graph
+    order = [a for a in flat if isinstance(a, Placeholder | Tensor)]
+    outputs, index = [], 0
+    for v in graph.flat_outputs:
+        if type(v) is int:
+            outputs.append(SymbolicTensor(function, concrete, index, order,
+                                          concrete.optimized.info.get(v, graph.info[v])))
+            index += 1
+        else:
+            outputs.append(v.value)
+    return _unflatten(graph.outputs, iter(outputs))
+
+
+class Session:
+    """Runs graphs: ``with tape.Session() as sess: sess.run(fetches, feed_dict)``."""
+
+    def __init__(self, graph=None):
+        self.graph = graph
+        self._closed = False
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def run(self, fetches, feed_dict=None):
+        """The values of ``fetches`` (a tensor, or a nested list/tuple/dict of them) as
+        NumPy arrays, with ``feed_dict`` giving each needed placeholder (by the placeholder
+        or by its name) an array."""
+        if self._closed:
+            raise TraceError("this Session is closed")
+        feeds = _feeds_by_name(feed_dict or {})
+        flat = _flatten(fetches, [])
+        results: dict = {}  # id(concrete) -> list of output arrays
+        values = []
+        for fetch in flat:
+            if isinstance(fetch, SymbolicTensor):
+                key = id(fetch.concrete)
+                if key not in results:
+                    arrays = [_feed_for(p, feeds) if isinstance(p, Placeholder) else p._data
+                              for p in fetch.placeholders]
+                    results[key] = fetch.concrete.replay(arrays)
+                values.append(np.asarray(results[key][fetch.index]))
+            elif isinstance(fetch, Tensor):
+                values.append(fetch.numpy())
+            elif isinstance(fetch, Placeholder):
+                values.append(_feed_for(fetch, feeds))
+            else:
+                raise TypeError(f"Session.run cannot fetch a {type(fetch).__name__}")
+        return _unflatten(fetches, iter(values))
+
+
+def _feeds_by_name(feed_dict: dict) -> dict:
+    feeds = {}
+    for key, value in feed_dict.items():
+        name = key.name if isinstance(key, Placeholder) else str(key).split(":")[0]
+        feeds[name] = value
+    return feeds
+
+
+def _feed_for(p: Placeholder, feeds: dict) -> np.ndarray:
+    if p.name not in feeds:
+        raise TraceError(f"the fetch needs placeholder {p.name!r} "
+                         f"(shape {_shape_text(p.shape)}, {p.dtype}), which feed_dict does "
+                         f"not give [at {user_line()}]")
+    return p.check(feeds[p.name])
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
