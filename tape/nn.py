@@ -10,11 +10,24 @@ import math as _math
 
 from . import ops
 from .ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .ops.conv import (
+    conv1d,
+    conv2d,
+    conv2d_transpose,
+    conv_transpose,
+    convolution,
+    depthwise_conv2d,
+)
+from .ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool
 
 __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax",
     "log_softmax", "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
+]
+__all__ += [
+    "convolution", "conv1d", "conv2d", "depthwise_conv2d", "conv_transpose", "conv2d_transpose",
+    "pool", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
 ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ._nest import reset_names
 from .base import InputSpec, Layer
+from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
 from .input_layer import Input, InputLayer, KerasHistory, KerasTensor, Node, nodes_in_order
 from .merge import (
@@ -32,6 +33,16 @@ from .merge import (
     minimum,
     multiply,
     subtract,
+)
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
 )
 
 __all__ = [
@@ -66,6 +77,20 @@ _SEQUENCE_LAYERS = (BatchNormalization, Bidirectional, Embedding, GRU, GRUCell, 
                     LSTM, LSTMCell, MultiHeadAttention, RNN, SimpleRNN, SimpleRNNCell)
 __all__ += [cls.__name__ for cls in _SEQUENCE_LAYERS] + ["get_mask", "set_mask"]
 ALL_LAYERS.update({cls.__name__: cls for cls in _SEQUENCE_LAYERS})
+
+# Convolution and pooling (Keras' short aliases too: MaxPool2D is MaxPooling2D...).
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
+    AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+_CONV_AND_POOLING = (
+    AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    MaxPooling1D, MaxPooling2D)
+__all__ += [cls.__name__ for cls in _CONV_AND_POOLING] + [
+    "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D"]
+ALL_LAYERS.update({cls.__name__: cls for cls in _CONV_AND_POOLING})
 
 
 def serialize(layer: Layer) -> dict:

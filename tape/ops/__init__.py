@@ -143,6 +143,9 @@ from .gather import gather, segment_sum  # noqa: E402
 
 __all__ += ["gather", "segment_sum"]
 
+# Convolution and pooling primitives (their public forms are in tape.nn).
+from . import conv, pool  # noqa: E402
+
 _tensor.bind_ops(__import__(__name__, fromlist=["_"]))
 
 from . import gpu as _gpu  # noqa: E402 - after every op module has declared its ops

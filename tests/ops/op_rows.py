@@ -830,5 +830,9 @@ from .rows_seq import ROWS as _SEQ_ROWS  # noqa: E402
 
 ROWS += _SEQ_ROWS
 
+from .rows_conv import ROWS as _CONV_ROWS  # noqa: E402
+
+ROWS += _CONV_ROWS
+
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "row names must be unique"
