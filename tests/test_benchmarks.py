@@ -103,11 +103,3 @@ def test_compare_needs_a_reference_for_every_value_and_fails_on_nan():
     with pytest.raises(harness.AgreementError, match="nothing"):
         harness.compare({}, reference, 1e-4)
 
-
-def test_tape_traced_waits_for_tape_trace():
-    import tape
-
-    if hasattr(tape, "trace"):
-        pytest.skip("tape.trace exists: the traced systems run (the quick run covers them)")
-    with pytest.raises(harness.Unavailable, match="tape.trace not available yet"):
-        peers.tape_trace()

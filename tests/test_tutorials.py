@@ -1,0 +1,33 @@
+"""Every tutorial runs as a newcomer would run it (in its fast mode) and prints a result."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
+
+
+def test_the_numbered_tutorials_are_all_there():
+    numbers = [int(p.name[:2]) for p in TUTORIALS]
+    assert numbers == list(range(1, len(numbers) + 1)), [p.name for p in TUTORIALS]
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_runs_and_prints_a_result(script, tmp_path):
+    env = dict(os.environ, TAPE_TUTORIAL_FAST="1", TAPE_TUTORIAL_OUT=str(tmp_path),
+               MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = re.findall(r"^RESULT (.+)$", done.stdout, flags=re.MULTILINE)
+    assert results, f"{script.name} printed no RESULT line:\n{done.stdout[-2000:]}"
+    assert all("nan" not in r.lower() for r in results), results
+    doc = script.read_text().split('"""')[1]
+    assert "Teaches:" in doc and "Prints:" in doc and "Run:" in doc  # the opening docstring
