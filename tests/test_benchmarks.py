@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import harness, mlp, peers, runner
+from benchmarks import harness, mlp, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 

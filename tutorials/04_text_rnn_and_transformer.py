@@ -15,9 +15,9 @@ Run: python tutorials/04_text_rnn_and_transformer.py   (TAPE_TUTORIAL_FAST=1 for
 """
 
 import os
+import pydoc_data.topics
 
 import numpy as np
-import pydoc_data.topics
 
 import tape
 from tape.layers import (
