@@ -51,14 +51,8 @@ def model(regularizer=None, dropout=0.0):
     return Sequential(layers)
 
 
-variants = {
-    "no regularization": (model(), []),
-    "L2(1e-3)": (None, []),
-    "L1(1e-4)": (None, []),
-    "Dropout(0.5)": (None, []),
-    "EarlyStopping": (None, [EarlyStopping(monitor="val_loss", patience=10,
-                                           restore_best_weights=True)]),
-}
+callbacks = {"EarlyStopping": [EarlyStopping(monitor="val_loss", patience=10,
+                                             restore_best_weights=True)]}
 builders = {"no regularization": lambda: model(), "L2(1e-3)": lambda: model(L2(1e-3)),
             "L1(1e-4)": lambda: model(L1(1e-4)), "Dropout(0.5)": lambda: model(dropout=0.5),
             "EarlyStopping": lambda: model()}
@@ -70,7 +64,7 @@ for name, build in builders.items():
     net.compile(optimizer=tape.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"])
     history = net.fit(x_train, y_train, epochs=EPOCHS, batch_size=32,
-                      validation_data=(x_val, y_val), verbose=0, callbacks=variants[name][1])
+                      validation_data=(x_val, y_val), verbose=0, callbacks=callbacks.get(name, []))
     train_acc = net.evaluate(x_train, y_train, verbose=0)[1]
     test_acc = net.evaluate(x_test, y_test, verbose=0)[1]
     results[name] = (train_acc, test_acc, len(history.history["loss"]))
