@@ -92,3 +92,14 @@ def fill_index(template: tuple, arrays) -> tuple:
 def has_advanced(index: tuple) -> bool:
     """True when the index holds arrays (so a scatter-add must handle repeated indices)."""
     return any(hasattr(i, "shape") and not isinstance(i, np.generic) for i in index)
+
+
+def scatter_add(xp, out, index, values) -> None:
+    """``out[index] += values`` with repeated indices accumulating (``np.add.at``; on CuPy
+    ``cupyx.scatter_add``): the one scatter-add behind getitem's and gather's gradients."""
+    if xp is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(out, index, values)

@@ -7,8 +7,7 @@ replay. The indices get no gradient.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ._helpers import scatter_add
 from .registry import defop
 
 
@@ -52,12 +51,7 @@ def segment_sum(xp, data, segment_ids, num_segments):
         raise ValueError(f"segment_ids of shape {segment_ids.shape} do not match the leading "
                          f"axes {lead} of data of shape {data.shape}")
     out = xp.zeros((int(num_segments),) + data.shape[segment_ids.ndim:], dtype=data.dtype)
-    if xp is np:
-        np.add.at(out, segment_ids, data)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(out, segment_ids, data)
+    scatter_add(xp, out, segment_ids, data)
     return out
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._helpers import fill_index, has_advanced, inverse_permutation, normalize_axes, split_index
+from ._helpers import (
+    fill_index,
+    has_advanced,
+    inverse_permutation,
+    normalize_axes,
+    scatter_add,
+    split_index,
+)
 from .registry import convert, defop
 
 # ---- primitives ---------------------------------------------------------------------------
@@ -89,12 +96,8 @@ def _index_add(xp, g, *index_arrays, shape, index):
     out = xp.zeros(shape, dtype=g.dtype)
     if not has_advanced(index):
         out[index] = g
-    elif xp is np:
-        np.add.at(out, index, g)
     else:
-        import cupyx
-
-        cupyx.scatter_add(out, index, g)
+        scatter_add(xp, out, index, g)
     return out
 
 
