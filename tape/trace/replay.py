@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 import numpy as np
@@ -138,6 +139,9 @@ class Replay:
                 buffers[slot] = xp.empty(shape, dtype)
         for slot, buffer in enumerate(buffers):
             namespace[f"B{slot}"] = buffer
+        for node in in_place_updates(g):
+            namespace[f"U{node.out}"] = out_function(node.op, xp)
+        namespace["_refs"] = sys.getrefcount
         self.buffers[xp] = buffers
         exec(compile(self.source, f"<replay of {g.name}>", "exec"), namespace)  # noqa: S102
         return namespace["replay"]
@@ -150,10 +154,20 @@ def generate_source(g: Graph) -> str:
         lines.append(f"    {args}, = P")
     for vid in g.variables:
         lines.append(f"    w{vid} = W{vid}._data")
+    in_place = {node.out for node in in_place_updates(g)}
     for node in g.nodes:
         ins = ", ".join(g.name_of(i) for i in node.inputs)
         slot = g.buffers.get(node.out)
-        if slot is None and inline_params(node):
+        if node.out in in_place:
+            # The Variable's own array, when nothing but this replay holds it (no view, no
+            # tape, no user reference: its reference count says so), is updated in place, as
+            # NumPy's `w -= lr * g`; otherwise a new array, as eagerly.
+            w = g.name_of(node.inputs[0])
+            lines.append(f"    if _refs({w}) == {_OWN_REFS}:")
+            lines.append(f"        v{node.out} = U{node.out}({ins}, out={w})")
+            lines.append("    else:")
+            lines.append(f"        v{node.out} = F{node.out}({ins})")
+        elif slot is None and inline_params(node):
             kw = ", ".join(f"{k}=K{node.out}_{k}" for k in node.params)
             lines.append(f"    v{node.out} = F{node.out}(xp, {ins + ', ' if ins else ''}{kw})")
         elif slot is None:
@@ -169,6 +183,42 @@ def generate_source(g: Graph) -> str:
     outs = [_as_array(g, v) for v in g.flat_outputs if type(v) is int]
     lines.append(f"    return [{', '.join(outs)}]")
     return "\n".join(lines) + "\n"
+
+
+# sys.getrefcount of a Variable's array that only the replay holds: the local name, the
+# Variable's _data attribute, and getrefcount's own argument.
+_OWN_REFS = 3
+_IN_PLACE_OPS = ("add", "subtract")
+
+
+def in_place_updates(g: Graph) -> list:
+    """The nodes whose result a Variable is assigned and that may write into that Variable's
+    array: ``w - t`` or ``w + t`` of the Variable's read, same shape and dtype, where no later
+    node reads ``w``, the Variable is assigned once, and the value is no output."""
+    from ..ops import REGISTRY
+
+    read_vid = {id(var): vid for vid, var in g.variables.items()}
+    assigned: dict = {}
+    for var, vid in g.updates:
+        assigned.setdefault(read_vid[id(var)], []).append(vid)
+    last_use: dict = {}
+    for position, node in enumerate(g.nodes):
+        for i in node.inputs:
+            last_use[i] = position
+    outputs = {v for v in g.flat_outputs if type(v) is int}
+    producer = {node.out: (position, node) for position, node in enumerate(g.nodes)}
+    chosen = []
+    for w, values in assigned.items():
+        if len(values) != 1 or values[0] not in producer or values[0] in outputs:
+            continue
+        position, node = producer[values[0]]
+        if (node.op.name in _IN_PLACE_OPS and REGISTRY.get(node.op.name) is node.op
+                and not node.params and node.inputs and node.inputs[0] == w
+                and w not in node.inputs[1:] and node.out not in g.buffers
+                and last_use.get(w) == position and w not in outputs
+                and g.info[node.out] == g.info[w]):
+            chosen.append(node)
+    return chosen
 
 
 def _as_array(g: Graph, vid: int) -> str:

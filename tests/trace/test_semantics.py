@@ -139,3 +139,29 @@ def test_fit_history_is_the_same_traced_and_eager():
     assert eager.keys() == traced.keys()
     for key in eager:
         np.testing.assert_allclose(traced[key], eager[key], rtol=1e-5, err_msg=key)
+
+
+def test_updates_write_in_place_only_when_nothing_else_holds_the_array():
+    v = tape.Variable(np.ones(4, np.float32))
+
+    @tape.trace
+    def step(g):
+        v.assign_sub(g * 0.5)
+        return tape.sum(v)
+
+    step(tape.ones(4))
+    step(tape.ones(4))
+    address = id(v._data)
+    step(tape.ones(4))
+    assert id(v._data) == address  # nothing else held it: updated in place, as w -= lr * g
+    view = v.numpy()  # a user's view of the current value...
+    kept = view.copy()
+    step(tape.ones(4))
+    np.testing.assert_array_equal(view, kept)  # ...never changes under them
+    assert v.numpy().tolist() == [-1.0] * 4
+    snapshot = v * 1.0
+    with tape.GradientTape() as g:  # nor does the value a tape saved
+        y = tape.sum(v * 2.0)
+    step(tape.ones(4))
+    assert g.gradient(y, v).numpy().tolist() == [2.0] * 4
+    assert snapshot.numpy().tolist() == [-1.0] * 4 and v.numpy().tolist() == [-1.5] * 4
