@@ -49,7 +49,7 @@ def _activate(xp, z, activation: str):
 def _derivative(xp, z, activation: str):
     """``act'(z)``."""
     if activation == "relu":
-        return (z > 0).astype(z.dtype)
+        return z > 0  # a bool mask: g * mask keeps g's dtype, one pass fewer than a float mask
     if activation == "tanh":
         t = xp.tanh(z)
         return 1 - t * t
