@@ -401,3 +401,45 @@ greater_equal = defufunc("greater_equal", nin=2, differentiable=False)
 logical_and = defufunc("logical_and", nin=2, differentiable=False)
 logical_or = defufunc("logical_or", nin=2, differentiable=False)
 logical_xor = defufunc("logical_xor", nin=2, differentiable=False)
+
+
+# ---- lowerings for fused elementwise nodes (tape.trace's fusion pass) -------------------------
+# Each op's expression as a numexpr template and as a CUDA C template ({0}, {1}: the inputs;
+# {zero}, {half}, {one}: typed literals; {T}: the C type). Kept beside the ops they lower, and
+# tested against each op's own forward (tests/trace/test_fusion.py). maximum/minimum propagate
+# NaN as NumPy does (a comparison with NaN is false); numexpr has no cast: None keeps the
+# NumPy engine for it.
+add.deffusion('({0} + {1})', '{0} + {1}')
+subtract.deffusion('({0} - {1})', '{0} - {1}')
+multiply.deffusion('({0} * {1})', '{0} * {1}')
+divide.deffusion('({0} / {1})', '{0} / {1}')
+negative.deffusion('(-{0})', '-{0}')
+square.deffusion('({0} * {0})', '{0} * {0}')
+power.deffusion('({0} ** {1})', 'pow({0}, {1})')
+abs.deffusion('abs({0})', 'fabs({0})')
+exp.deffusion('exp({0})', 'exp({0})')
+expm1.deffusion('expm1({0})', 'expm1({0})')
+log.deffusion('log({0})', 'log({0})')
+log1p.deffusion('log1p({0})', 'log1p({0})')
+sqrt.deffusion('sqrt({0})', 'sqrt({0})')
+sin.deffusion('sin({0})', 'sin({0})')
+cos.deffusion('cos({0})', 'cos({0})')
+tanh.deffusion('tanh({0})', 'tanh({0})')
+sigmoid.deffusion('(tanh({0} * {half}) * {half} + {half})', 'tanh({0} * {half}) * {half} + {half}')
+tanh_grad.deffusion('({1} * ({one} - {0} * {0}))', '{1} * ({one} - {0} * {0})')
+sigmoid_grad.deffusion('({1} * ({0} * ({one} - {0})))', '{1} * ({0} * ({one} - {0}))')
+maximum.deffusion('where(({0} != {0}) | ({0} >= {1}), {0}, {1})',
+                  '({0} != {0} || {0} >= {1}) ? {0} : {1}')
+minimum.deffusion('where(({0} != {0}) | ({0} <= {1}), {0}, {1})',
+                  '({0} != {0} || {0} <= {1}) ? {0} : {1}')
+where.deffusion('where({0}, {1}, {2})', '{0} ? {1} : {2}')
+greater.deffusion('({0} > {1})', '{0} > {1}')
+greater_equal.deffusion('({0} >= {1})', '{0} >= {1}')
+less.deffusion('({0} < {1})', '{0} < {1}')
+less_equal.deffusion('({0} <= {1})', '{0} <= {1}')
+equal.deffusion('({0} == {1})', '{0} == {1}')
+not_equal.deffusion('({0} != {1})', '{0} != {1}')
+logical_and.deffusion('({0} & {1})', '{0} && {1}')
+logical_or.deffusion('({0} | {1})', '{0} || {1}')
+logical_not.deffusion('(~{0})', '!{0}')
+cast.deffusion(None, '({T})({0})')

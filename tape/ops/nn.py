@@ -91,3 +91,7 @@ def _layer_norm_vjp(ctx, g):
     dx = layer_norm_grad(x, gamma, g, epsilon=epsilon) if ctx.needs_grad[0] else None
     xhat = layer_norm(x, ones_like(gamma), zeros_like(gamma), epsilon=epsilon)
     return dx, multiply(g, xhat), g  # the tape sums gamma/beta's broadcast axes back
+
+
+# The lowering for fused elementwise nodes (see the end of ops/math.py).
+relu.deffusion('where({0} <= {zero}, {zero}, {0})', '{0} <= {zero} ? {zero} : {0}')

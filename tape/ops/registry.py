@@ -45,7 +45,7 @@ class Op:
     """
 
     __slots__ = ("name", "forward", "numpy_forward", "vjp", "nin", "param_names",
-                 "differentiable", "kernel", "__dict__")
+                 "differentiable", "kernel", "fusion", "__dict__")
 
     def __init__(self, name: str, forward, nin: int, differentiable: bool):
         self.name = name
@@ -57,6 +57,7 @@ class Op:
         self.differentiable = differentiable
         self.vjp = None
         self.kernel = None  # optional GPU override, tested against ``forward`` (GPU issue)
+        self.fusion = None  # optional (numexpr, CUDA C) expression templates (deffusion)
         names = list(inspect.signature(forward).parameters)[1:]  # drop xp
         self.param_names = tuple(names[nin:]) if nin >= 0 else ()
         self.__doc__ = forward.__doc__
@@ -71,6 +72,11 @@ class Op:
         """
         self.vjp = vjp
         return vjp
+
+    def deffusion(self, numexpr: str | None, cuda: str) -> None:
+        """Declare this elementwise op's expression for fused graph nodes: a numexpr template
+        (None: numexpr cannot express it) and a CUDA C one, ``{0}``, ``{1}`` for the inputs."""
+        self.fusion = (numexpr, cuda)
 
     def __call__(self, *args, **params) -> Tensor:
         """Run the op eagerly and record it on the active tapes that watch its inputs.

@@ -36,51 +36,20 @@ import numpy as np
 
 from .graph import Graph, Node
 
+
 # name -> (numexpr template, CUDA template). ``{0}``.. are the inputs; ``{zero}``,
 # ``{half}``, ``{one}`` literals of the member's dtype. CUDA inputs arrive already cast to
 # the member's C type ``{T}`` (NumPy casts operands to the result dtype before computing),
 # except for comparisons (cast to their common type) and where's condition.
-TEMPLATES = {
-    "add": ("({0} + {1})", "{0} + {1}"),
-    "subtract": ("({0} - {1})", "{0} - {1}"),
-    "multiply": ("({0} * {1})", "{0} * {1}"),
-    "divide": ("({0} / {1})", "{0} / {1}"),
-    "negative": ("(-{0})", "-{0}"),
-    "square": ("({0} * {0})", "{0} * {0}"),
-    "power": ("({0} ** {1})", "pow({0}, {1})"),
-    "abs": ("abs({0})", "fabs({0})"),
-    "exp": ("exp({0})", "exp({0})"),
-    "expm1": ("expm1({0})", "expm1({0})"),
-    "log": ("log({0})", "log({0})"),
-    "log1p": ("log1p({0})", "log1p({0})"),
-    "sqrt": ("sqrt({0})", "sqrt({0})"),
-    "sin": ("sin({0})", "sin({0})"),
-    "cos": ("cos({0})", "cos({0})"),
-    "tanh": ("tanh({0})", "tanh({0})"),
-    "sigmoid": ("(tanh({0} * {half}) * {half} + {half})",
-                "tanh({0} * {half}) * {half} + {half}"),
-    "tanh_grad": ("({1} * ({one} - {0} * {0}))", "{1} * ({one} - {0} * {0})"),
-    "sigmoid_grad": ("({1} * ({0} * ({one} - {0})))", "{1} * ({0} * ({one} - {0}))"),
-    # NaN-propagating, as NumPy's maximum: a comparison with NaN is false.
-    "relu": ("where({0} <= {zero}, {zero}, {0})", "{0} <= {zero} ? {zero} : {0}"),
-    "maximum": ("where(({0} != {0}) | ({0} >= {1}), {0}, {1})",
-                "({0} != {0} || {0} >= {1}) ? {0} : {1}"),
-    "minimum": ("where(({0} != {0}) | ({0} <= {1}), {0}, {1})",
-                "({0} != {0} || {0} <= {1}) ? {0} : {1}"),
-    "where": ("where({0}, {1}, {2})", "{0} ? {1} : {2}"),
-    "greater": ("({0} > {1})", "{0} > {1}"),
-    "greater_equal": ("({0} >= {1})", "{0} >= {1}"),
-    "less": ("({0} < {1})", "{0} < {1}"),
-    "less_equal": ("({0} <= {1})", "{0} <= {1}"),
-    "equal": ("({0} == {1})", "{0} == {1}"),
-    "not_equal": ("({0} != {1})", "{0} != {1}"),
-    "logical_and": ("({0} & {1})", "{0} && {1}"),
-    "logical_or": ("({0} | {1})", "{0} || {1}"),
-    "logical_not": ("(~{0})", "!{0}"),
-    # numexpr has no cast function: bool -> float as a where, float32 -> float64 as an
-    # exact multiplication by one; anything else keeps the numpy engine.
-    "cast": (None, "({T})({0})"),
-}
+def _templates() -> dict:
+    """``{op name: (numexpr template, CUDA C template)}`` from the op table: each op declares
+    its own lowering beside its forward (``Op.deffusion``)."""
+    from ..ops import REGISTRY
+
+    return {name: op.fusion for name, op in REGISTRY.items() if op.fusion is not None}
+
+
+TEMPLATES = _templates()
 COMPARISONS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal",
                          "not_equal"})
 _LITERALS = {"zero": 0.0, "half": 0.5, "one": 1.0}
