@@ -7,12 +7,16 @@ at import time; this keeps the import graph one-way (DESIGN.md, "two seams").
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 
 from . import _state, backend, dtypes
 from .errors import DTypeError, ShapeError, TraceError, user_line
 
+# sys.getrefcount of a Variable's array that nothing else holds, seen from _update: the
+# local name, the _data attribute and getrefcount's argument.
+_OWN_REFS = 3
 _ops = None  # the tape.ops namespace, bound by tape.ops at import
 _next_id = itertools.count().__next__
 
@@ -335,13 +339,27 @@ class Variable(Tensor):
         """``self = self + delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.add(self, _ops.cast(delta, dtype=self.dtype)))
-        return self.assign(self._data + self._checked(delta, "assign_add"))
+        return self._update(np.add, self._checked(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.subtract(self, _ops.cast(delta, dtype=self.dtype)))
-        return self.assign(self._data - self._checked(delta, "assign_sub"))
+        return self._update(np.subtract, self._checked(delta, "assign_sub"))
+
+    def _update(self, ufunc, delta) -> Variable:
+        """``self = ufunc(self, delta)``: in place when the reference count shows that only
+        this Variable holds its array (no tape snapshot, no user view, as NumPy's own
+        temporary elision reasons), else into a new array, so what others hold never
+        changes."""
+        data = self._data
+        if (type(data) is np.ndarray and sys.getrefcount(data) == _OWN_REFS
+                and data.flags.writeable and delta.shape == data.shape):
+            ufunc(data, delta, out=data)
+            self._version += 1
+            return self
+        return self.assign(ufunc(data, delta) if type(data) is np.ndarray else
+                           (data + delta if ufunc is np.add else data - delta))
 
     def _checked(self, value, method: str):
         xp = backend.get_array_module(self._data)

@@ -483,3 +483,20 @@ def test_python_float_with_integer_tensor_gives_float32_as_in_jax():
     assert (2.5 + tape.tensor([True, False])).dtype == np.float32
     assert (tape.tensor([1, 2]) * 2).dtype == np.int64
     np.testing.assert_array_equal((tape.tensor([1, 2]) * 0.5).numpy(), [0.5, 1.0])
+
+
+def test_assign_add_and_sub_update_in_place_only_when_nothing_else_holds_the_array():
+    v = tape.Variable(np.ones(3, np.float32))
+    address = id(v._data)
+    v.assign_sub(tape.ones(3))
+    assert id(v._data) == address and v.numpy().tolist() == [0.0] * 3  # alone: in place
+    view = v.numpy()
+    kept = view.copy()
+    v.assign_add([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(view, kept)  # a user's view never changes under them
+    w = tape.Variable([2.0, 2.0])
+    with tape.GradientTape() as g:
+        y = tape.sum(w * w)
+    w.assign_sub([1.0, 1.0])  # the tape saved w's array: the update makes a new one
+    assert g.gradient(y, w).numpy().tolist() == [4.0, 4.0]
+    assert w.numpy().tolist() == [1.0, 1.0]
