@@ -56,9 +56,38 @@ def record(tapes, op, inputs, out, params) -> None:
                 entry.out = out
                 entry.params = params
                 entry.where = user_line() if _anomaly_mode.get() else None
+                saves = op.saves
+                if len(saves) != 2 and out._data.size >= SHAPE_ONLY_MIN_SIZE:
+                    # the VJP needs fewer values: keep shapes of the rest (big arrays only)
+                    if "inputs" not in saves:
+                        entry.inputs = tuple(map(_shape_only, entry.inputs))
+                    if "out" not in saves:
+                        entry.out = _shape_only(out)
             t._entries.append(entry)
             if out._data.dtype.kind == "f":
                 watched.add(out._id)
+
+
+# Arrays at least this big are kept as shapes when a VJP does not read them; smaller ones
+# are cheaper to keep than to replace.
+SHAPE_ONLY_MIN_SIZE = 1 << 14
+_zeros: dict = {}
+
+
+def _shape_only(t):
+    """``t`` for a tape entry whose VJP reads only its shape and dtype: under the same
+    identity, an array of that shape and dtype that owns one element (a broadcast view),
+    so the tape does not keep ``t``'s values alive."""
+    data = t._data
+    if type(data) is not np.ndarray or data.size < SHAPE_ONLY_MIN_SIZE:
+        return t
+    zero = _zeros.get(data.dtype)
+    if zero is None:
+        zero = _zeros[data.dtype] = np.zeros((), data.dtype)
+    light = _new(Tensor)
+    light._data = np.broadcast_to(zero, data.shape)
+    light._id = t._id
+    return light
 
 
 def _saved(inputs: tuple) -> tuple:

@@ -124,3 +124,24 @@ def test_backward_frees_each_saved_array_once_its_vjp_has_run():
     (dx,) = g.gradient(r, [x])
     assert seen_alive == [False]
     np.testing.assert_allclose(dx.numpy(), np.exp(np.linspace(0.0, 1.0, 1000)))
+
+
+def test_a_tape_keeps_only_the_values_its_vjps_read():
+    rng = np.random.default_rng(0)
+    x = tape.tensor(rng.normal(size=(256, 128)).astype(np.float32))
+    w = tape.Variable(rng.normal(size=(128, 128)).astype(np.float32))
+    b = tape.Variable(rng.normal(size=(128,)).astype(np.float32))
+    with tape.GradientTape() as g:
+        h = x @ w  # matmul's VJP reads its inputs, not h
+        a = h + b  # add's VJP reads no values
+        r = tape.relu(a)  # relu's VJP reads its output, not a
+        dropped = [weakref.ref(h), weakref.ref(a)]
+        del h, a
+        loss = tape.sum(r * r)
+    gc.collect()
+    assert all(ref() is None for ref in dropped)  # freed while the tape is alive
+    gw, gb = g.gradient(loss, [w, b])
+    z = x.numpy() @ w.numpy() + b.numpy()
+    dz = 2 * np.maximum(z, 0) * (z > 0)
+    np.testing.assert_allclose(gw.numpy(), x.numpy().T @ dz, rtol=1e-4)
+    np.testing.assert_allclose(gb.numpy(), dz.sum(0), rtol=1e-4)

@@ -98,7 +98,12 @@ def bias_act(xp, x, bias, activation="relu"):
 @bias_act.defvjp
 def _bias_act_vjp(ctx, g):
     x, bias = ctx.inputs
-    dz = bias_act_grad(x, bias, g, activation=ctx.params.get("activation", "relu"))
+    activation = ctx.params.get("activation", "relu")
+    if activation == "relu" and ctx.out.device == "cpu":
+        # relu'(z) from the output: no second x + bias (on a GPU the fused kernel does it)
+        dz = multiply(g, ctx.out > 0)
+    else:
+        dz = bias_act_grad(x, bias, g, activation=activation)
     return dz, dz  # the tape sums bias's broadcast axes
 
 

@@ -26,7 +26,7 @@ def matmul(xp, x, y):
     return xp.matmul(x, y)
 
 
-@matmul.defvjp
+@matmul.defvjp  # reads its inputs, never its output (matmul.defsaves below)
 def _matmul_vjp(ctx, g):
     x, y = ctx.inputs
     if x.ndim == 1 and y.ndim == 1:
@@ -164,3 +164,6 @@ def outer(x, y):
     """Outer product of two vectors (inputs are flattened, as NumPy does)."""
     x, y = convert(x), convert(y)
     return multiply(reshape(x, (-1, 1)), reshape(y, (1, -1)))
+
+
+matmul.defsaves("inputs")

@@ -443,3 +443,13 @@ logical_and.deffusion('({0} & {1})', '{0} && {1}')
 logical_or.deffusion('({0} | {1})', '{0} || {1}')
 logical_not.deffusion('(~{0})', '!{0}')
 cast.deffusion(None, '({T})({0})')
+
+
+# ---- what each VJP reads (Op.defsaves): the rest a tape keeps as shapes only -------------
+add.defsaves()
+subtract.defsaves()
+negative.defsaves()
+multiply.defsaves("inputs")
+exp.defsaves("out")
+tanh.defsaves("out")
+sigmoid.defsaves("out")

@@ -95,3 +95,4 @@ def _layer_norm_vjp(ctx, g):
 
 # The lowering for fused elementwise nodes (see the end of ops/math.py).
 relu.deffusion('where({0} <= {zero}, {zero}, {0})', '{0} <= {zero} ? {zero} : {0}')
+relu.defsaves("out")

@@ -45,7 +45,7 @@ class Op:
     """
 
     __slots__ = ("name", "forward", "numpy_forward", "vjp", "nin", "param_names",
-                 "differentiable", "kernel", "fusion", "__dict__")
+                 "differentiable", "kernel", "fusion", "saves", "__dict__")
 
     def __init__(self, name: str, forward, nin: int, differentiable: bool):
         self.name = name
@@ -58,6 +58,9 @@ class Op:
         self.vjp = None
         self.kernel = None  # optional GPU override, tested against ``forward`` (GPU issue)
         self.fusion = None  # optional (numexpr, CUDA C) expression templates (deffusion)
+        # What the VJP reads besides shapes and dtypes: a tape keeps the other values only
+        # as shapes (see autodiff.record), so they can be freed.
+        self.saves = ("inputs", "out")
         names = list(inspect.signature(forward).parameters)[1:]  # drop xp
         self.param_names = tuple(names[nin:]) if nin >= 0 else ()
         self.__doc__ = forward.__doc__
@@ -72,6 +75,12 @@ class Op:
         """
         self.vjp = vjp
         return vjp
+
+    def defsaves(self, *what: str) -> None:
+        """Declare which values the VJP reads (``"inputs"``, ``"out"``); of the rest a tape
+        keeps only shapes and dtypes. ``add.defsaves()``: its VJP needs no values at all."""
+        assert set(what) <= {"inputs", "out"}, what
+        self.saves = what
 
     def deffusion(self, numexpr: str | None, cuda: str) -> None:
         """Declare this elementwise op's expression for fused graph nodes: a numexpr template
