@@ -8,9 +8,8 @@ from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops import conv as conv_ops
 from ..ops._windows import spatial_tuple
-from ._nest import serialize_object
 from .base import InputSpec, Layer
-from .core import _positive_int
+from .core import _positive_int, kernel_layer_config
 
 
 def data_format_arg(value, layer: str) -> str:
@@ -138,12 +137,7 @@ class BaseConv(Layer):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": serialize_object(self.kernel_initializer),
-                "bias_initializer": serialize_object(self.bias_initializer),
-                "kernel_regularizer": serialize_object(self.kernel_regularizer),
-                "bias_regularizer": serialize_object(self.bias_regularizer)}
+                "dilation_rate": self.dilation_rate, **kernel_layer_config(self)}
 
 
 class Conv(BaseConv):

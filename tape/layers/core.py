@@ -85,12 +85,16 @@ class Dense(Layer):
         return (*tuple(input_shape)[:-1], self.units)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": serialize_object(self.kernel_initializer),
-                "bias_initializer": serialize_object(self.bias_initializer),
-                "kernel_regularizer": serialize_object(self.kernel_regularizer),
-                "bias_regularizer": serialize_object(self.bias_regularizer)}
+        return {**super().get_config(), "units": self.units, **kernel_layer_config(self)}
+
+
+def kernel_layer_config(layer) -> dict:
+    """The config entries every kernel-and-bias layer (Dense, the convolutions) shares."""
+    return {"activation": activations.serialize(layer.activation), "use_bias": layer.use_bias,
+            "kernel_initializer": serialize_object(layer.kernel_initializer),
+            "bias_initializer": serialize_object(layer.bias_initializer),
+            "kernel_regularizer": serialize_object(layer.kernel_regularizer),
+            "bias_regularizer": serialize_object(layer.bias_regularizer)}
 
 
 class Activation(Layer):
