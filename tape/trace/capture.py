@@ -164,11 +164,12 @@ class TracedFunction:
     def _lookup_or_trace(self, args, kwargs, flat, specs):
         """(concrete function, None) when this signature has a graph, else trace it now and
         return (concrete function, the eager outputs of the traced run)."""
-        key, described = self._key(flat, specs)
+        key = self._key(flat, specs)
         concrete = self._concrete.get(key)
         if concrete is not None:
             self._last = concrete
             return concrete, None
+        described = self._describe(flat, specs)
         recorder = Recorder(self.name, allow_new_variables=self.trace_count == 0)
         for t, name, spec in zip(flat, self._flat_names(args, kwargs), specs):
             if isinstance(t, Tensor):
@@ -197,20 +198,30 @@ class TracedFunction:
 
     # ---- signatures ------------------------------------------------------------------------
     def _key(self, flat, specs) -> tuple:
-        key, described = [], []
+        """The signature of a call: per argument, a tensor's shape (the spec's, with None,
+        under an input_signature), dtype and device, or a Python value (its identity when
+        it is not hashable). Built at every call, so kept cheap: dtypes as objects, not
+        names."""
+        key = []
         for value, spec in zip(flat, specs):
             if isinstance(value, Tensor):
-                shape = value.shape if spec is None else spec.shape
-                key.append(("tensor", shape, str(value.dtype), value.device))
-                described.append(f"shape {tuple(shape)} {value.dtype}")
+                data = value._data
+                device = "cpu" if type(data) is np.ndarray else value.device
+                key.append((data.shape if spec is None else spec.shape, data.dtype, device))
             else:
                 try:
                     hash(value)
                     key.append((type(value), value))
                 except TypeError:
                     key.append((type(value), id(value)))
-                described.append(f"python {type(value).__name__} {value!r}")
-        return tuple(key), described
+        return tuple(key)
+
+    @staticmethod
+    def _describe(flat, specs) -> list:
+        """The signature in words, for the retracing warning."""
+        return [f"shape {tuple(v.shape if s is None else s.shape)} {v.dtype}"
+                if isinstance(v, Tensor) else f"python {type(v).__name__} {v!r}"
+                for v, s in zip(flat, specs)]
 
     def _flat_specs(self, flat) -> list:
         if self.input_signature is None:
