@@ -28,6 +28,7 @@ from .replay import compile_graph
 from .session import Placeholder, call_symbolic
 
 RETRACE_WARNING_AFTER = 5
+_ARRAYLIKE = (Tensor, np.ndarray)
 _run_eagerly = [os.environ.get("TAPE_RUN_EAGERLY", "").lower() in ("1", "true", "yes")]
 
 
@@ -71,6 +72,8 @@ class ConcreteFunction:
         self.graph = graph
         self.optimized = optimized
         self.replay = replay
+        fed = {p.vid for p in optimized.placeholders}
+        self.returns_input = any(v in fed for v in optimized.flat_outputs if type(v) is int)
 
 
 class TracedFunction:
@@ -140,6 +143,14 @@ class TracedFunction:
             # ops), or under a GradientTape (which must see the ops to differentiate them).
             return self.python_function(*args, **kwargs)
         flat = _flatten((args, kwargs), [])
+        if self.input_signature is None:  # the common case: a graph for exactly these
+            concrete = self._concrete.get(self._key(flat, [None] * len(flat)))
+            if concrete is not None and not concrete.returns_input:
+                # NumPy arguments go to the replay as they are (none is returned, so no
+                # output tensor can alias an array the caller may change)
+                self._last = concrete
+                return self._replay(concrete, [a._data if isinstance(a, Tensor) else a
+                                               for a in flat if isinstance(a, _ARRAYLIKE)])
         if any(isinstance(a, Placeholder) for a in flat):
             return call_symbolic(self, args, kwargs)
         args, kwargs = _tensors_from_arrays(args), _tensors_from_arrays(kwargs)
@@ -149,7 +160,10 @@ class TracedFunction:
         concrete, outputs = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
         if outputs is not None:
             return outputs
-        arrays = [t._data for t in flat if isinstance(t, Tensor)]
+        return self._replay(concrete, [t._data for t in flat if isinstance(t, Tensor)])
+
+    @staticmethod
+    def _replay(concrete, arrays):
         results = concrete.replay(arrays)
         return _unflatten(concrete.graph.outputs, iter(_wrap_outputs(
             concrete.graph.flat_outputs, results)))
@@ -204,8 +218,8 @@ class TracedFunction:
         names."""
         key = []
         for value, spec in zip(flat, specs):
-            if isinstance(value, Tensor):
-                data = value._data
+            if isinstance(value, _ARRAYLIKE):  # a NumPy array keys as the tensor it becomes
+                data = value._data if isinstance(value, Tensor) else value
                 device = "cpu" if type(data) is np.ndarray else value.device
                 key.append((data.shape if spec is None else spec.shape, data.dtype, device))
             else:

@@ -255,3 +255,16 @@ def test_input_signature_serves_other_batch_sizes_through_flatten_and_expand_dim
         assert expected.shape == (n,)
         np.testing.assert_allclose(loss(x, y).numpy(), expected, rtol=1e-6)
     assert loss.trace_count == 1
+
+
+def test_numpy_and_tensor_arguments_share_a_signature_and_outputs_never_alias_them():
+    f = tape.trace(lambda x: x * 2.0)
+    a = np.ones(3, np.float32)
+    f(tape.tensor(a))
+    assert f(a).numpy().tolist() == [2.0] * 3 and f.trace_count == 1  # the same graph
+    same = tape.trace(lambda x: x)
+    out = same(a)
+    out = same(a)  # replayed: the output is the input value...
+    assert not np.shares_memory(out.numpy(), a)  # ...in a tensor of its own
+    a[:] = 5.0
+    assert out.numpy().tolist() == [1.0] * 3  # changing the caller's array changes no tensor
