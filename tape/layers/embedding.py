@@ -1,4 +1,4 @@
-"""Embedding: integer ids to rows of a trainable table (the ``gather`` primitive, whose gradient
+"""Embedding: integer ids to rows of a trainable table (``gather``: a getitem whose gradient
 is a scatter-add into the rows used), with Keras' ``mask_zero``."""
 
 from __future__ import annotations

@@ -138,10 +138,9 @@ __all__ = [
     "true_divide", "var", "where", "zeros", "zeros_like",
 ]
 
-# Sequence layers' primitives (tape/ops/gather.py): the embedding lookup and its gradient.
-from .gather import gather, segment_sum  # noqa: E402
+from .shape import gather  # noqa: E402 - tf.gather: take along axis 0 (Embedding's lookup)
 
-__all__ += ["gather", "segment_sum"]
+__all__ += ["gather"]
 
 # Convolution and pooling primitives (their public forms are in tape.nn).
 from . import conv, pool  # noqa: E402

@@ -96,7 +96,7 @@ def has_advanced(index: tuple) -> bool:
 
 def scatter_add(xp, out, index, values) -> None:
     """``out[index] += values`` with repeated indices accumulating (``np.add.at``; on CuPy
-    ``cupyx.scatter_add``): the one scatter-add behind getitem's and gather's gradients."""
+    ``cupyx.scatter_add``): the scatter-add behind getitem's gradient."""
     if xp is np:
         np.add.at(out, index, values)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import IndexOutOfRangeError
 from ._helpers import (
     fill_index,
     has_advanced,
@@ -286,6 +287,24 @@ def take(x, indices, axis=None):
         x, axis = flatten(x), 0
     axis = normalize_axes(axis, x.ndim)[0]
     return getitem(x, (slice(None),) * axis + (indices,))
+
+
+def gather(params, indices, axis=0):
+    """``tf.gather``: slices of ``params`` at integer ``indices`` along ``axis`` (the first by
+    default); ``take`` with TF's default axis. The indices are an input of the getitem op, so
+    a traced graph reads new ids at each replay; the gradient is a scatter-add into the rows
+    used (repeated ids accumulate).
+
+    Example:
+        >>> import tape
+        >>> table = tape.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+        >>> tape.gather(table, tape.tensor([[2, 0]])).numpy().tolist()
+        [[[4.0, 5.0], [0.0, 1.0]]]
+    """
+    try:
+        return take(params, indices, axis=axis)
+    except IndexOutOfRangeError as e:
+        raise IndexOutOfRangeError(f"gather: an index is outside the table: {e}") from e
 
 
 def take_along_axis(x, indices, axis):

@@ -1,5 +1,5 @@
-"""Op-table rows for the sequence layers' primitives and functional forms: gather and
-segment_sum (tape/ops/gather.py), and tape.nn's moments, batch_norm, layer_norm over any
+"""Op-table rows for the sequence layers' primitives and functional forms: gather
+(take along axis 0), and tape.nn's moments, batch_norm, layer_norm over any
 axes and scaled_dot_product_attention. Each oracle is written here in jax.numpy."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tape
 
 from .op_rows import Row, each, positive, real
 
-# ---- gather / segment_sum -------------------------------------------------------------------
+# ---- gather (take along axis 0) -------------------------------------------------------------
 
 GATHER_SHAPES = (((3,),), ((4, 2),), ((3, 2, 2),))
 
@@ -23,23 +23,6 @@ def gather_params(draw, shapes):
     n = shapes[0][0]
     ids_shape = draw(st.sampled_from([(), (4,), (2, 3)]))
     return {"indices": draw(hnp.arrays(np.int64, ids_shape, elements=st.integers(0, n - 1)))}
-
-
-SEGMENT_SHAPES = (((4,),), ((4, 2),), ((2, 3, 2),))
-
-
-def segment_params(draw, shapes):
-    """Ids over the leading one or two axes of ``data``, into up to 4 segments (some empty)."""
-    shape = shapes[0]
-    k = draw(st.integers(1, min(2, len(shape))))
-    n = draw(st.integers(1, 4))
-    ids = draw(hnp.arrays(np.int64, shape[:k], elements=st.integers(0, n - 1)))
-    return {"segment_ids": ids, "num_segments": n}
-
-
-def _jax_segment_sum(data, segment_ids, num_segments):
-    rest = data.shape[segment_ids.ndim:]
-    return jnp.zeros((num_segments,) + rest, data.dtype).at[segment_ids].add(data)
 
 
 # ---- normalization --------------------------------------------------------------------------
@@ -113,12 +96,7 @@ def _jax_sdpa(q, k, v, mask, is_causal):
 ROWS = (
     Row("gather", lambda params, indices: tape.ops.gather(params, indices),
         lambda params, indices: jnp.take(params, indices, axis=0), GATHER_SHAPES,
-        params=gather_params, covers=("gather",), covers2=("segment_sum",), dtypes=True),
-    Row("segment_sum",
-        lambda data, segment_ids, num_segments: tape.ops.segment_sum(
-            data, segment_ids, num_segments=num_segments),
-        _jax_segment_sum, SEGMENT_SHAPES,
-        params=segment_params, covers=("segment_sum",), covers2=("gather",)),
+        params=gather_params, covers=("getitem",), covers2=("index_add",), dtypes=True),
     Row("nn.moments", tape.nn.moments, _jax_moments,
         (((4,),), ((2, 3),), ((2, 1, 3),)), params=moments_params,
         covers=("sum", "square")),
