@@ -31,16 +31,22 @@ def using(var: ContextVar, value):
         var.reset(token)
 
 
-@contextlib.contextmanager
-def without_tapes(*tapes):
-    """Pause recording on the given tapes (all tapes when none are given)."""
-    current = active_tapes.get()
-    kept = tuple(t for t in current if t not in tapes) if tapes else ()
-    token = active_tapes.set(kept)
-    try:
-        yield
-    finally:
-        active_tapes.reset(token)
+class without_tapes:  # noqa: N801 - used like the function-style context managers here
+    """Pause recording on the given tapes (all tapes when none are given). A class rather
+    than a generator: every gradient() and optimizer step enters one."""
+
+    __slots__ = ("tapes", "token")
+
+    def __init__(self, *tapes):
+        self.tapes = tapes
+
+    def __enter__(self) -> None:
+        tapes = self.tapes
+        kept = tuple(t for t in active_tapes.get() if t not in tapes) if tapes else ()
+        self.token = active_tapes.set(kept)
+
+    def __exit__(self, *exc) -> None:
+        active_tapes.reset(self.token)
 
 
 # Where creation ops (tape.zeros, tape.random.normal, tape.tensor...) put new tensors:

@@ -27,12 +27,13 @@ def as_dtype(dtype) -> np.dtype:
         resolved = np.dtype(dtype)
     except TypeError as e:
         raise DTypeError(f"not a dtype: {dtype!r}") from e
-    _check_supported(resolved, f"dtype {dtype!r}")
+    _check_supported(resolved, "dtype", dtype)
     return resolved
 
 
-def _check_supported(dtype: np.dtype, what: str) -> None:
+def _check_supported(dtype: np.dtype, what: str, given=None) -> None:
     if dtype.kind not in "biuf":
+        what = f"{what} {given!r}" if given is not None else what  # only when raising
         raise DTypeError(
             f"{what}: tape tensors hold booleans, integers or floats, not {dtype} "
             "(strings, objects and complex numbers are not supported)"

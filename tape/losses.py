@@ -193,7 +193,10 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
     if label_smoothing:
         classes = y_pred.shape[axis]
         y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / classes)
-    logp = _log_probs(y_pred, from_logits, axis)
+    values, from_logits = _fused(y_pred, from_logits, "softmax", axis)
+    if from_logits and axis % values.ndim == values.ndim - 1:
+        return ops.softmax_xent(y_true, values)  # one fused op each way
+    logp = _log_probs(values, from_logits, axis)
     return ops.negative(ops.sum(ops.multiply(y_true, logp), axis=axis))
 
 
@@ -214,11 +217,13 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
         _check_labels(np.asarray(labels), classes)
     if labels.dtype.kind not in "iu":
         labels = ops.cast(labels, dtype=np.dtype("int64"))
-    logp = _log_probs(y_pred, from_logits, -1)
-    # A one-hot product, not take_along_axis: the labels stay a graph input (no index grid
-    # built from the batch size), so a trace serves any batch size.
-    picked = ops.sum(ops.multiply(ops.one_hot(labels, classes, dtype=logp.dtype), logp), axis=-1)
-    return ops.negative(picked)
+    # A one-hot, not take_along_axis: the labels stay a graph input (no index grid built
+    # from the batch size), so a trace serves any batch size.
+    values, from_logits = _fused(y_pred, from_logits, "softmax", -1)
+    one_hot = ops.one_hot(labels, classes, dtype=values.dtype)
+    if from_logits:
+        return ops.softmax_xent(one_hot, values)  # one fused op each way
+    return ops.negative(ops.sum(ops.multiply(one_hot, _log_probs(values, False, -1)), axis=-1))
 
 
 def _check_labels(labels: np.ndarray, classes: int) -> None:

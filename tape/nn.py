@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math as _math
 
-from . import ops
+from . import _state, ops
+from .errors import user_line
 from .ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
 from .ops.conv import (
     conv1d,
@@ -89,19 +90,44 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1):
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
-    """Cross-entropy for integer class ``labels`` against ``logits`` over the last axis."""
+    """Cross-entropy for integer class ``labels`` against ``logits`` over the last axis.
+
+    One fused op forward (``softmax_xent`` of the one-hot labels) and one backward
+    (``softmax - one_hot``), as a hand-written step computes it.
+
+    Example:
+        >>> import tape
+        >>> loss = tape.nn.sparse_softmax_cross_entropy_with_logits(
+        ...     tape.tensor([1]), tape.tensor([[0.0, 0.0]]))
+        >>> round(loss.item(), 4)
+        0.6931
+    """
+    name = "sparse_softmax_cross_entropy_with_logits"
     logits = ops.convert(logits)
     labels = ops.convert(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"sparse labels must be integers, got {labels.dtype}")
     if labels.shape != logits.shape[:-1]:
         raise ValueError(
-            f"sparse_softmax_cross_entropy_with_logits: labels of shape {labels.shape} do not "
-            f"match logits of shape {logits.shape} (expected labels of shape "
-            f"{logits.shape[:-1]})"
+            f"{name}: labels of shape {labels.shape} do not match logits of shape "
+            f"{logits.shape} (expected labels of shape {logits.shape[:-1]})"
         )
-    picked = ops.take_along_axis(log_softmax(logits), ops.expand_dims(labels, -1), axis=-1)
-    return ops.negative(ops.squeeze(picked, -1))
+    classes = logits.shape[-1]
+    check_class_labels(name, labels, classes)
+    return ops.softmax_xent(ops.one_hot(labels, classes, dtype=logits.dtype), logits)
+
+
+def check_class_labels(name: str, labels, classes: int) -> None:
+    """Raise ValueError unless every class label is in ``[0, classes)``: a one-hot of an
+    out-of-range label is all zeros, which would give a silent zero loss. Skipped while
+    tracing, where values cannot be read."""
+    if _state.tracing.get() or not labels.size:
+        return
+    values = labels.numpy()
+    low, high = values.min(), values.max()
+    if low < 0 or high >= classes:
+        raise ValueError(f"{name}: labels must be in [0, {classes}) for {classes} classes, "
+                         f"got labels in [{low}, {high}] [at {user_line()}]")
 
 
 def sigmoid_cross_entropy_with_logits(labels, logits):

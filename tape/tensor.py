@@ -362,6 +362,10 @@ class Variable(Tensor):
                            (data + delta if ufunc is np.add else data - delta))
 
     def _checked(self, value, method: str):
+        if type(value) is Tensor:  # the common case: a tensor of the right dtype and shape
+            data, own = value._data, self._data
+            if type(data) is type(own) and data.dtype == own.dtype and data.shape == own.shape:
+                return data
         xp = backend.get_array_module(self._data)
         try:
             if isinstance(value, Tensor):

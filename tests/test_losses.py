@@ -221,6 +221,14 @@ def test_sparse_labels_out_of_range_name_the_range():
             losses.SparseCategoricalCrossentropy(from_logits=True)(bad, LOGITS)
 
 
+def test_nn_sparse_xent_rejects_out_of_range_labels_instead_of_a_zero_loss():
+    # A one-hot of label 4 among 4 classes is all zeros: the loss would silently be 0.
+    logits = tape.tensor(LOGITS)
+    for bad in ([0, 1, 4, 2, 1], [0, -1, 1, 2, 3]):
+        with pytest.raises(ValueError, match=r"\[0, 4\) for 4 classes.*test_losses.py"):
+            tape.nn.sparse_softmax_cross_entropy_with_logits(tape.tensor(bad), logits)
+
+
 def test_sparse_label_forms():
     scce = losses.SparseCategoricalCrossentropy(from_logits=True)
     expected = value(scce(LABELS, LOGITS))

@@ -500,3 +500,12 @@ def test_assign_add_and_sub_update_in_place_only_when_nothing_else_holds_the_arr
     w.assign_sub([1.0, 1.0])  # the tape saved w's array: the update makes a new one
     assert g.gradient(y, w).numpy().tolist() == [4.0, 4.0]
     assert w.numpy().tolist() == [1.0, 1.0]
+
+
+def test_mean_of_integers_and_bools_is_float32_like_jax():
+    # the value is checked against NumPy's float64 mean
+    for values in ([1, 2, 4], [[3, 5], [8, 13]], [True, False, True]):
+        got = tape.mean(tape.tensor(values))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.item(), np.mean(np.asarray(values, np.float64)),
+                                   rtol=1e-6)

@@ -10,7 +10,7 @@ import numpy as np
 from ..tensor import Tensor
 from .math import multiply
 from .registry import convert, defop
-from .shape import broadcast_to, expand_dims, reshape, swapaxes
+from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
 @defop("matmul", nin=2)
@@ -29,6 +29,10 @@ def matmul(xp, x, y):
 @matmul.defvjp  # reads its inputs, never its output (matmul.defsaves below)
 def _matmul_vjp(ctx, g):
     x, y = ctx.inputs
+    if x._data.ndim == 2 and y._data.ndim == 2:  # the common case: no rank bookkeeping
+        needs = ctx.needs_grad
+        return (matmul(g, transpose(y)) if needs[0] else None,
+                matmul(transpose(x), g) if needs[1] else None)
     if x.ndim == 1 and y.ndim == 1:
         return multiply(g, y), multiply(g, x)
     x2 = expand_dims(x, 0) if x.ndim == 1 else x

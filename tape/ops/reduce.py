@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import DEFAULT_FLOAT
 from ..tensor import Tensor
 from ._helpers import broadcast_axes, kept_shape, normalize_axes
 from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
@@ -159,16 +160,27 @@ def _count(x, axis) -> int:
     return n
 
 
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``.
+@defop("mean")
+def mean(xp, x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis``; integer and bool tensors average to float32.
 
     Example:
         >>> import tape
         >>> tape.mean(tape.tensor([1.0, 2.0, 6.0])).item()
         3.0
     """
-    x = _tensor(x)
-    return divide(sum(x, axis=axis, keepdims=keepdims), float(_count(x, axis)))
+    dtype = None if x.dtype.kind in "fc" else DEFAULT_FLOAT
+    return x.mean(axis=_axis_arg(axis), keepdims=keepdims, dtype=dtype)
+
+
+@mean.defvjp
+def _mean_vjp(ctx, g):
+    x = ctx.inputs[0]
+    axis = ctx.params.get("axis")
+    return _grad_to_input(divide(g, _count(x, axis)), x, axis, ctx.params.get("keepdims"))
+
+
+mean.defsaves()  # the VJP reads the input's shape only
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -190,6 +202,8 @@ def sum_to(g, shape: tuple):
     if g.ndim < len(shape):
         return broadcast_to(g, shape)
     axes = broadcast_axes(shape, g.shape)
+    if axes and len(axes) == g.ndim - len(shape):  # only new leading axes (a bias): one op
+        return sum(g, axis=axes)
     if axes:
         g = sum(g, axis=axes, keepdims=True)
     return reshape(g, shape) if g.shape != shape else g

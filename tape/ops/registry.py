@@ -35,6 +35,7 @@ _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
 _new = object.__new__
 _TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
+_SCALARS = frozenset({float, int})  # Python numbers the hot path makes weak-typed tensors of
 
 
 class Op:
@@ -125,6 +126,24 @@ class Op:
     def _general(self, args: tuple, params: dict) -> tuple[tuple, dict, object]:
         """Bind positional parameters, convert non-tensors, pick the array module and run
         the forward; returns the inputs and parameters as recorded, and the output."""
+        n = len(args)
+        if n == self.nin and 0 < n <= 2:  # first the common cases, without binding
+            x = args[0]
+            y = args[1] if n == 2 else None
+            if type(y) in _SCALARS and type(x) in _TENSORS:  # x * 2.0
+                args = (x, _weak_scalar(y, x))
+            elif type(x) in _SCALARS and type(y) in _TENSORS:  # 1.0 - x
+                args = (_weak_scalar(x, y), y)
+            x = args[0]
+            y = args[1] if n == 2 else None
+            if type(x) in _TENSORS and type(x._data) is _ndarray and (
+                    n == 1 or (type(y) in _TENSORS and type(y._data) is _ndarray)):
+                forward = self.numpy_forward  # parameters by keyword
+                try:
+                    return args, params, (forward(x._data, **params) if n == 1 else
+                                          forward(x._data, y._data, **params))
+                except (ValueError, TypeError, IndexError) as e:
+                    raise _op_error(self, args, params, e) from e
         if len(args) != self.nin >= 0:
             args, params = self._bind(args, params)
         try:
@@ -210,12 +229,29 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
     return op
 
 
+def _weak_scalar(value, beside):
+    """A Python number next to a NumPy-backed tensor, as a tensor of that tensor's dtype
+    (weak typing, as ``coerce`` does); unchanged where promotion is needed (a float next to
+    an integer tensor) or the tensor is elsewhere, so that ``_general`` handles it."""
+    data = beside._data
+    if type(data) is not _ndarray:
+        return value
+    kind = data.dtype.kind
+    if kind == "f" or (kind in "iu" and type(value) is int):
+        scalar = _new(Tensor)
+        scalar._data = np.asarray(value, dtype=data.dtype)
+        scalar._id = _next_id()
+        return scalar
+    return value
+
+
 def coerce(args) -> tuple:
     """Turn non-tensor inputs into tensors; Python scalars take the dtype of the tensors
     beside them (weak typing, as in NumPy 2 and JAX). A Python float meeting integer
     tensors makes them float32, so ``int_tensor * 0.5`` is float32, as in JAX."""
-    dtypes_seen = [a._data.dtype for a in args if isinstance(a, Tensor)]
-    like = np.result_type(*dtypes_seen) if dtypes_seen else None
+    arrays = [a._data for a in args if isinstance(a, Tensor)]
+    like = np.result_type(*[a.dtype for a in arrays]) if arrays else None
+    xp = get_array_module(*arrays)  # scalars go to the device of the tensors beside them
     if like is not None and like.kind in "biu" and any(type(a) is float for a in args):
         like = dtypes.DEFAULT_FLOAT
         from .math import cast  # an op, so that a trace records the conversion
@@ -226,7 +262,7 @@ def coerce(args) -> tuple:
         if isinstance(a, Tensor):
             out.append(a)
         elif like is not None and isinstance(a, bool | int | float):
-            out.append(Tensor._wrap(np.asarray(a, dtype=dtypes.weak_scalar_dtype(a, like))))
+            out.append(Tensor._wrap(xp.asarray(a, dtype=dtypes.weak_scalar_dtype(a, like))))
         else:
             out.append(Tensor._wrap(dtypes.to_array(a)))
     return tuple(out)

@@ -9,7 +9,6 @@ code that produced a list of gradients (a tape, an all-reduce) can hand it to ``
 
 from __future__ import annotations
 
-import contextlib
 import re
 import warnings
 
@@ -293,7 +292,8 @@ class Optimizer:
         grads, variables = self._filter_empty_gradients(grads, variables)
         if variables[0].device != self._iterations.device:  # the model moved since build
             self.to(variables[0].device)
-        with _unrecorded():
+        with _state.without_tapes():  # updates are not differentiated (a trace's recorder
+            # is not a tape: it still captures them)
             grads = [_as_gradient(g, v) for g, v in zip(grads, variables)]
             grads = self._clip_gradients(grads)
             lr = self._current_learning_rate()
@@ -417,15 +417,10 @@ class Optimizer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-@contextlib.contextmanager
-def _unrecorded():
-    """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
-    tape: it still captures them)."""
-    with _state.without_tapes():
-        yield
-
-
 def _as_gradient(g, variable: Variable) -> Tensor:
+    if type(g) is Tensor and g._data.dtype == variable._data.dtype \
+            and g._data.shape == variable._data.shape:
+        return g  # the common case, checked without the properties
     g = ops.convert(g)
     if g.shape != variable.shape:
         raise ShapeError(

@@ -43,7 +43,7 @@ _SAME = {
     "floor": "Floor", "ceil": "Ceil", "sign": "Sign", "erf": "Erf", "softplus": "Softplus",
 }
 _REDUCE = {"sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin", "prod": "ReduceProd",
-           "logsumexp": "ReduceLogSumExp"}
+           "logsumexp": "ReduceLogSumExp", "mean": "ReduceMean"}
 
 
 def export_onnx(fn_or_graph, path=None, *, name: str | None = None):
@@ -205,6 +205,9 @@ class _Builder:
             if axes is None:
                 return self._emit("Transpose", ins, out)
             return self._emit("Transpose", ins, out, perm=[int(a) for a in axes])
+        if name == "mean" and np.dtype(self.g.info[node.inputs[0]][1]).kind not in "fc":
+            float32 = self.h.np_dtype_to_tensor_dtype(np.dtype("float32"))
+            ins = [self._emit("Cast", ins, to=float32)]  # tape averages integers to float32
         if name in _REDUCE:
             return self._reduce(_REDUCE[name], ins[0], params, node, out)
         if name == "concatenate":

@@ -200,7 +200,7 @@ _FRESH = frozenset({
     "ceil", "round", "isnan", "isinf", "isfinite", "logical_not", "floor_divide", "equal",
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
     "logical_or", "logical_xor", "relu", "softplus", "softmax", "log_softmax", "layer_norm",
-    "sum", "max", "min", "prod", "logsumexp", "argmax", "argmin", "any", "all", "matmul",
+    "sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin", "any", "all", "matmul",
     "concatenate", "index_add", "pad", "tile", "one_hot", "dropout", "fused",
 })
 # Elementwise ops of the op table, which may write into their own (same-shaped) input.

@@ -702,7 +702,7 @@ ROWS = (
     Row("logsumexp", tape.logsumexp, jsp.logsumexp, UNARY, wide=wide_unary(),
         params=reduce_params, covers=("logsumexp",), dtypes=True),
     Row("mean", tape.mean, jnp.mean, UNARY, wide=wide_unary(),
-        params=reduce_params, covers=("sum", "divide"), dtypes=True),
+        params=reduce_params, covers=("mean",), dtypes=True),
     Row("var", tape.var, jnp.var, UNARY, wide=wide_unary(),
         params=var_params, covers=("sum", "square"), dtypes=True),
     Row("std", tape.std, jnp.std, (((3,),), ((2, 3),), ((1, 3),), ((2, 1, 3),)),
@@ -816,7 +816,7 @@ ROWS = (
         lambda logits, labels: tape.nn.sparse_softmax_cross_entropy_with_logits(
             labels, logits),
         _jax_sparse_xent, UNARY_ND, wide=wide_unary(1),
-        params=sparse_labels_params, covers=("log_softmax", "getitem")),
+        params=sparse_labels_params, covers=("softmax_xent",), covers2=("softmax_xent_grad",)),
     Row("nn.sigmoid_cross_entropy_with_logits", tape.nn.sigmoid_cross_entropy_with_logits,
         _jax_sigmoid_xent, BINARY, wide=wide_broadcasting(),
         covers=("softplus", "multiply", "subtract")),

@@ -50,6 +50,7 @@ def many_ops(x, y):
     c = tape.reshape(b, (2, 4)) * 2.0 - 1.0
     d = tape.where(tape.greater(c, 0.0), tape.exp(c), tape.square(c))
     e = tape.sum(d, axis=1, keepdims=True) + tape.mean(x, axis=0)[:2]  # (2, 2)
+    e = e + tape.mean(tape.cast(x > 0, "int32"))  # an integer mean is float32
     f = tape.log_softmax(tape.maximum(e, 0.1), axis=-1) + tape.softmax(c, axis=0)[:, 0:2]
     g = tape.cast(tape.greater(f, -1.0), "float32") + tape.sqrt(tape.abs(f))
     h = x[..., 1, None] * x[2, :]  # (4, 1) * (3,) -> (4, 3)
@@ -64,7 +65,8 @@ def test_many_ops_export_and_compute_what_tape_computes():
     f(x, y)
     model = export_onnx(f)
     types = {n.op_type for n in model.graph.node}
-    assert {"Concat", "Transpose", "Slice", "Reshape", "Where", "ReduceSum", "LogSoftmax",
+    assert {"Concat", "Transpose", "Slice", "Reshape", "Where", "ReduceSum", "ReduceMean",
+            "LogSoftmax",
             "Softmax", "Cast", "Squeeze", "Unsqueeze", "Min", "MatMul"} <= types
     x2, y2 = (rng.normal(size=(4, 3)).astype(np.float32) for _ in range(2))
     got = _evaluate(model, {"x": x2, "y": y2})
