@@ -217,12 +217,12 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
         _check_labels(np.asarray(labels), classes)
     if labels.dtype.kind not in "iu":
         labels = ops.cast(labels, dtype=np.dtype("int64"))
-    # A one-hot, not take_along_axis: the labels stay a graph input (no index grid built
-    # from the batch size), so a trace serves any batch size.
+    # The labels stay a graph input (no index grid built from the batch size), so a trace
+    # serves any batch size.
     values, from_logits = _fused(y_pred, from_logits, "softmax", -1)
-    one_hot = ops.one_hot(labels, classes, dtype=values.dtype)
     if from_logits:
-        return ops.softmax_xent(one_hot, values)  # one fused op each way
+        return ops.sparse_softmax_xent(labels, values)  # one fused op each way
+    one_hot = ops.one_hot(labels, classes, dtype=values.dtype)
     return ops.negative(ops.sum(ops.multiply(one_hot, _log_probs(values, False, -1)), axis=-1))
 
 

@@ -92,8 +92,8 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1):
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """Cross-entropy for integer class ``labels`` against ``logits`` over the last axis.
 
-    One fused op forward (``softmax_xent`` of the one-hot labels) and one backward
-    (``softmax - one_hot``), as a hand-written step computes it.
+    One fused op forward (``sparse_softmax_xent``) and one backward (``softmax - one_hot``),
+    as a hand-written step computes it.
 
     Example:
         >>> import tape
@@ -112,9 +112,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
             f"{name}: labels of shape {labels.shape} do not match logits of shape "
             f"{logits.shape} (expected labels of shape {logits.shape[:-1]})"
         )
-    classes = logits.shape[-1]
-    check_class_labels(name, labels, classes)
-    return ops.softmax_xent(ops.one_hot(labels, classes, dtype=logits.dtype), logits)
+    check_class_labels(name, labels, logits.shape[-1])
+    return ops.sparse_softmax_xent(labels, logits)
 
 
 def check_class_labels(name: str, labels, classes: int) -> None:

@@ -27,6 +27,8 @@ from .fused import (
     softmax_grad,
     softmax_xent,
     softmax_xent_grad,
+    sparse_softmax_xent,
+    sparse_softmax_xent_grad,
 )
 from .interop import array_function, array_ufunc
 from .linalg import dot, einsum, matmul, outer, tensordot

@@ -170,7 +170,9 @@ def mean(xp, x, axis=None, keepdims=False):
         3.0
     """
     dtype = None if x.dtype.kind in "fc" else DEFAULT_FLOAT
-    return x.mean(axis=_axis_arg(axis), keepdims=keepdims, dtype=dtype)
+    # sum / count: NumPy's own mean() goes through Python and costs ~3x more on small arrays
+    total = x.sum(axis=_axis_arg(axis), keepdims=keepdims, dtype=dtype)
+    return total / _count(x, axis)
 
 
 @mean.defvjp

@@ -568,6 +568,10 @@ def _jax_sparse_xent(logits, labels):
     return -picked[..., 0]
 
 
+def _jax_sparse_xent_grad(logits, g, labels):
+    return jax.vjp(lambda z: _jax_sparse_xent(z, labels), logits)[1](g)[0]
+
+
 # ---- the table ------------------------------------------------------------------------------
 
 
@@ -816,7 +820,13 @@ ROWS = (
         lambda logits, labels: tape.nn.sparse_softmax_cross_entropy_with_logits(
             labels, logits),
         _jax_sparse_xent, UNARY_ND, wide=wide_unary(1),
-        params=sparse_labels_params, covers=("softmax_xent",), covers2=("softmax_xent_grad",)),
+        params=sparse_labels_params, covers=("sparse_softmax_xent",),
+        covers2=("sparse_softmax_xent_grad",)),
+    Row("sparse_softmax_xent_grad",
+        lambda logits, g, labels: tape.ops.sparse_softmax_xent_grad(
+            tape.tensor(labels), logits, g),
+        _jax_sparse_xent_grad, tuple((s, s[:-1]) for (s,) in UNARY_ND),
+        params=sparse_labels_params, covers=("sparse_softmax_xent_grad",)),
     Row("nn.sigmoid_cross_entropy_with_logits", tape.nn.sigmoid_cross_entropy_with_logits,
         _jax_sigmoid_xent, BINARY, wide=wide_broadcasting(),
         covers=("softplus", "multiply", "subtract")),
