@@ -231,6 +231,8 @@ class GradientTape:
     def jacobian(self, target, source, unconnected_gradients="none"):
         """Full Jacobian of shape ``target.shape + source.shape``, one backward pass per
         element of ``target``."""
+        from .ops.creation import constant_like
+
         ops = _tensor._ops
         if not _is_float_source(source):  # None and one warning, not one per row
             return self._walk(target, [source], None, free=not self.persistent)[0]
@@ -239,7 +241,7 @@ class GradientTape:
         for i in range(n):
             seed = np.zeros(n, dtype=target.dtype)
             seed[i] = 1
-            seed_t = Tensor._wrap(seed.reshape(target.shape))
+            seed_t = constant_like(seed.reshape(target.shape), target)
             free = (i == n - 1) and not self.persistent
             (g,) = self._walk(target, [source], seed_t, free=free)
             if g is None:

@@ -19,6 +19,7 @@ from .ops.conv import (
     convolution,
     depthwise_conv2d,
 )
+from .ops.creation import constant_like
 from .ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool
 
 __all__ = [
@@ -252,7 +253,7 @@ def attention_weights(query, key, mask=None, is_causal: bool = False,
         scale = 1.0 / _math.sqrt(query.shape[-1])
     scores = ops.matmul(ops.multiply(query, scale), ops.swapaxes(key, -1, -2))
     if is_causal:
-        causal = ops.convert(np.tril(np.ones(scores.shape[-2:], dtype=bool)))
+        causal = constant_like(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores)
         mask = causal if mask is None else ops.logical_and(_as_bool(mask), causal)
     if mask is not None:
         mask = _as_bool(mask)

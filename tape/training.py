@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import _state, losses, ops, optimizers
+from . import _state, backend, losses, ops, optimizers
 from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .autodiff import GradientTape
@@ -189,7 +189,8 @@ class Trainer:
         if y is not None:
             outputs, targets = self._flat_outputs(y_pred), self._flat_targets(y)
             if self._compiled_metrics is None:
-                self._build_metrics(targets, outputs)
+                with backend.device(self._device):  # their state lives where the model does
+                    self._build_metrics(targets, outputs)
             for i, metric in self._compiled_metrics:
                 if targets[i] is not None:
                     metric.update_state(targets[i], outputs[i], sample_weight)
@@ -250,6 +251,7 @@ class Trainer:
         """Train for ``epochs`` epochs; returns the ``History`` callback (per-epoch logs in
         ``history.history``; ``val_*`` keys when there is validation data)."""
         self._check_compiled()
+        self._state_to_device()
         if class_weight is not None:
             sample_weight = _class_weights(class_weight, y, sample_weight)
         batch_size = 32 if batch_size is None else batch_size
@@ -315,6 +317,7 @@ class Trainer:
         no metrics; a dict with ``return_dict``). Called from a callback during ``fit``,
         it leaves the training metrics as they were."""
         self._check_compiled()
+        self._state_to_device()
         data = DataAdapter(x, y, sample_weight, 32 if batch_size is None else batch_size,
                            steps=steps)
         if data.arrays is not None:
@@ -394,6 +397,16 @@ class Trainer:
         return map_structure(np.asarray, self(to_numpy(x), training=False))
 
     # ---- helpers ---------------------------------------------------------------------
+    def _state_to_device(self) -> None:
+        """Metric state made since ``to()`` (by a compile after it) joins the model's device,
+        as the optimizer's state does when it is built."""
+        if self._device == "cpu":
+            return
+        for metric in self.metrics:
+            for v in metric.variables:
+                if v.device != self._device:
+                    v._data = backend.to_device(v._data, self._device)
+
     def _on_device(self, batch):
         if self._device == "cpu":
             return batch

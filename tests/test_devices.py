@@ -204,3 +204,27 @@ def test_gpu_benchmark_says_why_it_cannot_run(no_cupy):
 
     with pytest.raises(SystemExit, match="needs a GPU: CuPy is not installed"):
         gpu.main(["--quick"])
+
+
+@pytest.mark.gpu
+def test_compile_after_to_keeps_metric_state_on_the_gpu():
+    """Metrics made by a compile after ``to('gpu')``, and those built at the first batch,
+    live on the GPU too; fit and evaluate agree with the same model on the CPU."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(48, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 48)
+    results = {}
+    for device in ("cpu", "gpu"):
+        tape.random.seed(0)
+        model = Sequential([Dense(8, activation="relu"), Dense(3)])
+        model.build((None, 6))
+        model.to(device)
+        model.compile(optimizer=optimizers.SGD(0.1), metrics=["accuracy"],
+                      loss=tape.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+        assert all(v.device == model.weights[0].device for m in model.metrics
+                   for v in m.variables)
+        results[device] = (history.history, model.evaluate(x, y, verbose=0))
+    np.testing.assert_allclose(results["gpu"][0]["loss"], results["cpu"][0]["loss"], rtol=1e-4)
+    np.testing.assert_allclose(results["gpu"][0]["accuracy"], results["cpu"][0]["accuracy"])
+    np.testing.assert_allclose(results["gpu"][1], results["cpu"][1], rtol=1e-4)

@@ -55,3 +55,54 @@ def test_variables_train_on_their_device(device):
         opt.apply_gradients([(g.gradient(loss, w), w)])
     assert w.device == opt.iterations.device
     assert abs(w.numpy()[0]) < 1.0 and abs(w.numpy()[1]) < 2.0
+
+
+def test_numbers_masks_and_index_grids_meet_a_tensor_on_its_device(device):
+    """Python numbers, and the masks and index grids library code builds, land on the device
+    of the tensor beside them (on a GPU a host constant would be a DeviceError). The values
+    are checked against NumPy."""
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    x = tape.tensor(xs).to(device)
+    np.testing.assert_allclose((1.0 - x * 2.0 + 3).numpy(), 1.0 - xs * 2.0 + 3, rtol=1e-6)
+    assert tape.mean(x).device == x.device
+    np.testing.assert_allclose(tape.mean(x, axis=1).numpy(), xs.mean(axis=1), rtol=1e-6)
+
+    scores = xs @ xs.transpose(0, 2, 1) / 2.0  # causal attention, by hand in NumPy
+    scores = np.where(np.tril(np.ones((3, 3), bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    got = tape.nn.scaled_dot_product_attention(x, x, x, is_causal=True)
+    assert got.device == x.device
+    np.testing.assert_allclose(got.numpy(), weights @ xs, rtol=1e-5, atol=1e-6)
+
+    order = np.argsort(xs, axis=-1)
+    np.testing.assert_array_equal(tape.take_along_axis(x, order, axis=-1).numpy(),
+                                  np.take_along_axis(xs, order, axis=-1))
+    np.testing.assert_array_equal(tape.repeat(x, 2, axis=1).numpy(), np.repeat(xs, 2, axis=1))
+
+    v = tape.tensor([1.0, -2.0, 3.0]).to(device)
+    with tape.GradientTape() as g:
+        g.watch(v)
+        y = v * v
+    np.testing.assert_allclose(g.jacobian(y, v).numpy(), np.diag([2.0, -4.0, 6.0]))
+
+    labels = np.array([3, 0, 1])
+    logits = xs[0]
+    loss = tape.nn.sparse_softmax_cross_entropy_with_logits(tape.tensor(labels).to(device),
+                                                            x[0])
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(loss.numpy(), -log_probs[np.arange(3), labels], rtol=1e-5)
+
+
+def test_gradients_built_from_identity_matrices_stay_on_the_device(device):
+    """prod's and a diagonal einsum's gradients use identity matrices, made on the device."""
+    xs = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    x = tape.tensor(xs, dtype="float64").to(device)
+    with tape.GradientTape(persistent=True) as g:
+        g.watch(x)
+        p = tape.sum(tape.prod(x, axis=1))
+        d = tape.sum(tape.einsum("ii->i", x[:, :2]) * tape.tensor([2.0, 3.0], "float64").to(device))
+    want = xs.prod(axis=1, keepdims=True) / xs
+    np.testing.assert_allclose(g.gradient(p, x).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(g.gradient(d, x).numpy(), [[2.0, 0, 0], [0, 3.0, 0]])

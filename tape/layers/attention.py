@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
+from ..ops.creation import constant_like
 from ._nest import serialize_object
 from .base import Layer, get_mask
 from .core import Dropout, _positive_int
@@ -201,7 +202,8 @@ class MultiHeadAttention(Layer):
                                      f"and value {value.shape} [at {user_line()}]")
                 mask = both(mask, ops.expand_dims(m, expand))
         if use_causal_mask:
-            mask = both(mask, ops.convert(np.tril(np.ones((steps, length), dtype=bool))))
+            causal = np.tril(np.ones((steps, length), dtype=bool))
+            mask = both(mask, constant_like(causal, query))
         if attention_mask is not None:
             attention_mask = nn._as_bool(attention_mask)
             target = (batch, steps, length)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import losses, nn, ops
 from ..losses import squeeze_or_expand_to_same_rank
+from ..ops.creation import constant_like
 from ..tensor import Tensor
 from .base import Metric, _divide_no_nan, _tensor
 
@@ -34,7 +35,7 @@ def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class
     pred = ops.reshape(y_pred, (-1, 1))
     pos = ops.reshape(ops.broadcast_to(positive, y_pred.shape), (-1, 1))
     w = ops.reshape(weight, (-1, 1))
-    pred_pos = ops.cast(ops.greater(pred, ops.tensor(np.asarray(thresholds, np.float32))),
+    pred_pos = ops.cast(ops.greater(pred, constant_like(np.asarray(thresholds, np.float32), pred)),
                         dtype=np.dtype("float32"))
     pred_neg = ops.subtract(1.0, pred_pos)
     w_pos, w_neg = ops.multiply(w, pos), ops.multiply(w, ops.subtract(1.0, pos))

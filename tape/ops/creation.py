@@ -22,6 +22,22 @@ def tensor(data, dtype=None) -> Tensor:
     return _placed(Tensor(data, dtype))
 
 
+def constant_like(value, like) -> Tensor:
+    """``value`` (array-like) as a tensor on the device of ``like``: for the constants that
+    library code makes beside a user's tensor (masks, index grids), which must not stay on
+    the host when ``like`` lives on a GPU.
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.creation import constant_like
+        >>> constant_like([1, 2], tape.ones(3)).device
+        'cpu'
+    """
+    from ..backend import get_array_module
+
+    return Tensor._wrap(get_array_module(like._data).asarray(value))
+
+
 def _placed(t: Tensor) -> Tensor:
     """``t`` on the default device (``with tape.device(...)``); a no-op on the CPU."""
     data = to_default_device(t._data)

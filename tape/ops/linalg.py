@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..tensor import Tensor
+from .creation import constant_like
 from .math import multiply
 from .registry import convert, defop
 from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
@@ -91,7 +91,7 @@ def _einsum_operand_grad(g, out, inputs, operands, i):
                 seen.add(c)
                 renamed.append(c)
         sizes = dict(zip(target, operands[i].shape))
-        eye_ops = [Tensor._wrap(np.eye(sizes[e[0]], dtype=g.dtype)) for e in eyes]
+        eye_ops = [constant_like(np.eye(sizes[e[0]], dtype=g.dtype), g) for e in eyes]
         grad = einsum(f"{','.join([unique] + eyes)}->{''.join(renamed)}", grad, *eye_ops)
     return grad
 

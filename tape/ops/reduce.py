@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import DEFAULT_FLOAT
-from ..tensor import Tensor
 from ._helpers import broadcast_axes, kept_shape, normalize_axes
+from .creation import constant_like
 from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
 from .registry import defop
 from .shape import broadcast_to, reshape
@@ -97,7 +97,7 @@ def _product_of_others(x, axis):
     lead_shape = moved.shape[: x.ndim - len(axes)]
     n = _count(x, axis)
     flat = reshape(moved, lead_shape + (n,))
-    diagonal = Tensor._wrap(np.eye(n, dtype=bool))
+    diagonal = constant_like(np.eye(n, dtype=bool), x)  # on x's device
     others = prod(where(diagonal, 1, expand_dims(flat, -2)), axis=-1)
     return moveaxis(reshape(others, moved.shape), tail, axes)
 

@@ -14,6 +14,7 @@ from ._helpers import (
     scatter_add,
     split_index,
 )
+from .creation import constant_like
 from .registry import convert, defop
 
 # ---- primitives ---------------------------------------------------------------------------
@@ -311,7 +312,7 @@ def take_along_axis(x, indices, axis):
     """``numpy.take_along_axis``: pick along ``axis`` with an index of matching rank."""
     x = convert(x)
     axis = normalize_axes(axis, x.ndim)[0]
-    indices = indices if hasattr(indices, "shape") else np.asarray(indices)
+    indices = indices if hasattr(indices, "shape") else constant_like(indices, x)
     if indices.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: indices of rank {indices.ndim} for a tensor of rank {x.ndim}"
@@ -323,7 +324,7 @@ def take_along_axis(x, indices, axis):
         else:
             shape = [1] * x.ndim
             shape[d] = x.shape[d]
-            index.append(np.arange(x.shape[d]).reshape(shape))
+            index.append(constant_like(np.arange(x.shape[d]).reshape(shape), x))
     return getitem(x, tuple(index))
 
 
@@ -334,7 +335,7 @@ def repeat(x, repeats, axis=None):
         x, axis = flatten(x), 0
     axis = normalize_axes(axis, x.ndim)[0]
     index = np.repeat(np.arange(x.shape[axis]), repeats)
-    return take(x, index, axis=axis)
+    return take(x, constant_like(index, x), axis=axis)
 
 
 def one_hot(indices, depth: int, dtype="float32"):
