@@ -214,9 +214,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
                          f"not match y_pred of shape {y_pred.shape} (expected {y_pred.shape[:-1]}"
                          "; for one-hot labels use categorical_crossentropy)")
     if not _state.tracing.get():  # values cannot be read while tracing: check them eagerly
-        _check_labels(np.asarray(labels), classes)
+        _check_integral(np.asarray(labels))
     if labels.dtype.kind not in "iu":
         labels = ops.cast(labels, dtype=np.dtype("int64"))
+    nn.check_class_labels("sparse_categorical_crossentropy", labels, classes)
     # The labels stay a graph input (no index grid built from the batch size), so a trace
     # serves any batch size.
     values, from_logits = _fused(y_pred, from_logits, "softmax", -1)
@@ -226,14 +227,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     return ops.negative(ops.sum(ops.multiply(one_hot, _log_probs(values, False, -1)), axis=-1))
 
 
-def _check_labels(labels: np.ndarray, classes: int) -> None:
+def _check_integral(labels: np.ndarray) -> None:
     if labels.dtype.kind not in "biuf" or (
             labels.dtype.kind == "f" and not np.all(labels == np.round(labels))):
         raise ValueError("sparse_categorical_crossentropy: labels must be integer class indices "
                          f"(got {labels.dtype}); for one-hot labels use categorical_crossentropy")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes}) for "
-                         f"{classes} classes, got labels in [{labels.min()}, {labels.max()}]")
 
 
 # Keras' short names.

@@ -118,8 +118,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
 
 
 def check_class_labels(name: str, labels, classes: int) -> None:
-    """Raise ValueError unless every class label is in ``[0, classes)``: a one-hot of an
-    out-of-range label is all zeros, which would give a silent zero loss. Skipped while
+    """Raise ValueError, naming ``name`` and the user's line, unless every class label is in
+    ``[0, classes)``: indexing would take a negative label from the end without a word, and a
+    one-hot of an out-of-range label is all zeros (a silent zero loss). Skipped while
     tracing, where values cannot be read."""
     if _state.tracing.get() or not labels.size:
         return
