@@ -324,6 +324,12 @@ class GradientTape:
             grads[t._id] = g if prev is None else prev + g
         anomaly = _state.anomaly_mode.get()
         sum_to, cast = ops.sum_to, ops.cast
+        # Slices of one tensor (an RNN's x[:, t]) add their gradients into one array, not a
+        # zero array of x's size each: in place where only this walk holds that array and
+        # nothing records the walk (no outer tape, no trace), else by the index_add_into op.
+        getitem, index_add_into = ops.REGISTRY["getitem"], ops.REGISTRY["index_add_into"]
+        in_place = not _state.active_tapes.get() and _state.recorder.get() is None
+        owned: set = set()  # ids whose gradient array the walk made and has not handed out
         # Pop entries last to first; a freeing walk pops from the tape's own list, so each
         # entry's saved arrays go as soon as its VJP has run.
         stack = path if free else list(path)
@@ -333,8 +339,24 @@ class GradientTape:
             g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
             if g is None:
                 continue
+            owned.discard(out_id)  # handed to a VJP from here on
             check = anomaly or entry.where is not None
             inputs = entry.inputs
+            if entry.op is getitem and not check:  # on the path through x (inputs[0])
+                x, arrays, index = inputs[0], inputs[1:], entry.params["index"]
+                total = grads.get(x._id)
+                if total is None:  # the first slice: the VJP's fresh zero array, g at index
+                    entry.needs_grad = (True,) + (False,) * len(arrays)
+                    gx = entry.op.vjp(entry, g)
+                    grads[x._id] = gx[0] if type(gx) is tuple else gx
+                elif x._id in owned:
+                    _add_slice(total, index, arrays, g)
+                    continue
+                else:
+                    grads[x._id] = index_add_into(total, g, *arrays, index=index)
+                if in_place:
+                    owned.add(x._id)
+                continue
             if len(inputs) == 1:
                 # A recorded one-input op is on the path only through its input, and by the
                 # VJP contract (see ops.registry) returns that input's shape and dtype.
@@ -346,6 +368,8 @@ class GradientTape:
                     x_id = inputs[0]._id
                     prev = grads.get(x_id)
                     grads[x_id] = gx if prev is None else prev + gx
+                    if prev is not None and in_place:
+                        owned.add(x_id)  # a sum is a fresh array
                 continue
             if len(inputs) == 2:
                 needs = (inputs[0]._id in relevant, inputs[1]._id in relevant)
@@ -364,7 +388,18 @@ class GradientTape:
                     _check_finite(entry, gx)
                 prev = grads.get(x._id)
                 grads[x._id] = gx if prev is None else prev + gx
+                if prev is not None and in_place:
+                    owned.add(x._id)  # a sum is a fresh array
         return grads
+
+
+def _add_slice(total: Tensor, index: tuple, arrays: tuple, g: Tensor) -> None:
+    """``total[index] += g`` in place (``index`` with ``arrays`` in its slots)."""
+    from .backend import get_array_module
+    from .ops._helpers import add_at, fill_index
+
+    data = total._data
+    add_at(get_array_module(data), data, fill_index(index, [a._data for a in arrays]), g._data)
 
 
 def _is_float_source(t) -> bool:

@@ -94,6 +94,15 @@ def has_advanced(index: tuple) -> bool:
     return any(hasattr(i, "shape") and not isinstance(i, np.generic) for i in index)
 
 
+def add_at(xp, out, index: tuple, values) -> None:
+    """``out[index] += values`` in place, repeated indices accumulating (an index with
+    arrays goes through ``scatter_add``; a basic index is one strided add)."""
+    if has_advanced(index):
+        scatter_add(xp, out, index, values)
+    else:
+        out[index] += values
+
+
 def scatter_add(xp, out, index, values) -> None:
     """``out[index] += values`` with repeated indices accumulating (``np.add.at``; on CuPy
     ``cupyx.scatter_add``): the scatter-add behind getitem's gradient."""

@@ -7,11 +7,10 @@ import numpy as np
 
 from ..errors import IndexOutOfRangeError
 from ._helpers import (
+    add_at,
     fill_index,
-    has_advanced,
     inverse_permutation,
     normalize_axes,
-    scatter_add,
     split_index,
 )
 from .creation import constant_like
@@ -94,12 +93,8 @@ def _getitem_vjp(ctx, g):
 def _index_add(xp, g, *index_arrays, shape, index):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate):
     the scatter-add that is getitem's VJP."""
-    index = fill_index(index, index_arrays)
     out = xp.zeros(shape, dtype=g.dtype)
-    if not has_advanced(index):
-        out[index] = g
-    else:
-        scatter_add(xp, out, index, g)
+    add_at(xp, out, fill_index(index, index_arrays), g)
     return out
 
 
@@ -108,6 +103,36 @@ def _index_add_vjp(ctx, g):
     _, *arrays = ctx.inputs
     gg = _getitem(g, *arrays, index=ctx.params["index"])
     return (gg, *[None] * len(arrays)) if arrays else gg
+
+
+@defop("index_add_into", nin=-1)
+def _index_add_into(xp, base, g, *index_arrays, index):
+    """``base`` with ``g`` added at ``index`` (repeated indices accumulate): how a tape adds
+    the gradient of one more slice to a tensor's gradient without a zero array of the
+    tensor's size per slice."""
+    out = base.copy()
+    add_at(xp, out, fill_index(index, index_arrays), g)
+    return out
+
+
+@_index_add_into.defvjp
+def _index_add_into_vjp(ctx, u):
+    _, _, *arrays = ctx.inputs
+    gg = _getitem(u, *arrays, index=ctx.params["index"]) if ctx.needs_grad[1] else None
+    return (u, gg, *[None] * len(arrays))
+
+
+def index_add_into(base, g, index):
+    """``base`` with ``g`` added at ``index``, repeated indices accumulating.
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.shape import index_add_into
+        >>> index_add_into(tape.ones(4), tape.ones(3), [0, 0, 2]).numpy().tolist()
+        [3.0, 1.0, 2.0, 1.0]
+    """
+    template, arrays = split_index(index)
+    return _index_add_into(base, g, *arrays, index=template)
 
 
 def index_add(g, shape, index):

@@ -2,8 +2,8 @@
 
 ``optimize`` runs them in order: dead-code elimination, constant folding, algebraic
 simplification, common-subexpression elimination, dead code again (what the others left
-unused), elementwise fusion (``fusion.py``; by default on GPU graphs only), then buffer
-reuse. Every pass but dead-code
+unused), in-place gradient accumulation, elementwise fusion (``fusion.py``; by default on
+GPU graphs only), then buffer reuse. Every pass but dead-code
 elimination drops the buffer assignment it was given (its liveness no longer holds), so
 buffer reuse always runs last.
 
@@ -17,10 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 
+from ..ops._helpers import add_at, fill_index
+from ..ops.registry import Op
 from .fusion import fuse_elementwise
 from .graph import Graph
 from .replay import writes_out
@@ -164,6 +167,43 @@ def buffer_reuse(g: Graph) -> Graph:
     return g
 
 
+def _index_add_in_place(xp, base, g, *index_arrays, index):
+    """``index_add_into`` that writes into ``base`` itself (see ``accumulate_in_place``)."""
+    add_at(xp, base, fill_index(index, index_arrays), g)
+    return base
+
+
+# A graph-only variant (not in the op table: an op never changes its inputs).
+INDEX_ADD_IN_PLACE = Op("index_add_into_in_place", _index_add_in_place, -1, False)
+_ACCUMULATORS = frozenset({"index_add", "index_add_into", INDEX_ADD_IN_PLACE.name})
+
+
+def accumulate_in_place(g: Graph) -> Graph:
+    """Let ``index_add_into`` add into its base array in place where that array is a
+    gradient accumulator no one else sees: made by ``index_add`` or another
+    ``index_add_into`` of the graph, read by this node alone (once), and no output. A
+    traced backward through T slices of a tensor (an RNN's ``x[:, t]``) then costs one
+    slice per step instead of a copy of the whole tensor."""
+    g = g.copy()
+    producer = {node.out: node for node in g.nodes}
+    readers: dict = {}
+    for node in g.nodes:
+        for v in node.inputs:
+            readers[v] = readers.get(v, 0) + 1
+    roots = set(g.live_roots())
+    for i, node in enumerate(g.nodes):
+        if node.op.name != "index_add_into":
+            continue
+        base = node.inputs[0]
+        made_by = producer.get(base)
+        if (made_by is not None and made_by.op.name in _ACCUMULATORS
+                and readers.get(base) == 1 and base not in roots):
+            g.nodes[i] = dataclasses.replace(node, op=INDEX_ADD_IN_PLACE)
+            producer[node.out] = g.nodes[i]
+    g.buffers = {}
+    return g
+
+
 def optimize(g: Graph, fuse: bool | None = None, buffers: bool = True,
              cpu_engine: str | None = None) -> Graph:
     """All passes, in the order that lets each use what the one before found.
@@ -182,6 +222,7 @@ def optimize(g: Graph, fuse: bool | None = None, buffers: bool = True,
     g = algebraic_simplification(g)
     g = common_subexpression_elimination(g)
     g = dead_code_elimination(g)
+    g = accumulate_in_place(g)
     if fuse:
         g = fuse_elementwise(g, engine)
     if buffers:
@@ -201,7 +242,7 @@ _FRESH = frozenset({
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
     "logical_or", "logical_xor", "relu", "softplus", "softmax", "log_softmax", "layer_norm",
     "sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin", "any", "all", "matmul",
-    "concatenate", "index_add", "pad", "tile", "one_hot", "dropout", "fused",
+    "concatenate", "index_add", "index_add_into", "pad", "tile", "one_hot", "dropout", "fused",
 })
 # Elementwise ops of the op table, which may write into their own (same-shaped) input.
 _IN_PLACE = frozenset({

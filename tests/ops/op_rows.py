@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 import tape
 from tape.ops.math import sigmoid_grad, tanh_grad
-from tape.ops.shape import index_add
+from tape.ops.shape import index_add, index_add_into
 
 # ---- shape pools ----------------------------------------------------------------------------
 
@@ -545,6 +545,10 @@ def index_add_params(draw, shapes):
     return dict(INDEX_ADD_CASES[shapes[0]])
 
 
+# index_add_into(base, g, index): the same cases, keyed by (base's shape, g's shape).
+INDEX_ADD_INTO_CASES = {(case["shape"], g): case["index"] for g, case in INDEX_ADD_CASES.items()}
+
+
 # ---- helpers the rows call ------------------------------------------------------------------
 
 
@@ -671,6 +675,10 @@ ROWS = (
         lambda g, shape, index: jnp.zeros(shape, g.dtype).at[index].add(g),
         tuple((s,) for s in INDEX_ADD_CASES),
         params=index_add_params, covers=("index_add",)),
+    Row("index_add_into", index_add_into, lambda base, g, index: base.at[index].add(g),
+        tuple(INDEX_ADD_INTO_CASES),
+        params=lambda draw, shapes: {"index": INDEX_ADD_INTO_CASES[tuple(shapes)]},
+        covers=("index_add_into",)),
     Row("cast", tape.cast, lambda x, dtype: x.astype(dtype), UNARY, wide=wide_unary(),
         params=cast_params, covers=("cast",)),
     Row("identity", tape.identity, lambda x: x, UNARY, wide=wide_unary(),
