@@ -142,11 +142,15 @@ def test_out_of_memory_surfaces_as_a_tape_error():
     assert "memory_info" in str(info.value)
 
 
+def _three_classes(seed: int, samples: int, features: int):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(samples, features)).astype(np.float32),
+            rng.integers(0, 3, samples))
+
+
 @pytest.mark.gpu
 def test_a_model_trains_on_the_gpu_like_on_the_cpu():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 8)).astype(np.float32)
-    y = rng.integers(0, 3, 64)
+    x, y = _three_classes(seed=0, samples=64, features=8)
     results = {}
     for device in ("cpu", "gpu"):
         tape.random.seed(0)
@@ -210,9 +214,7 @@ def test_gpu_benchmark_says_why_it_cannot_run(no_cupy):
 def test_compile_after_to_keeps_metric_state_on_the_gpu():
     """Metrics made by a compile after ``to('gpu')``, and those built at the first batch,
     live on the GPU too; fit and evaluate agree with the same model on the CPU."""
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(48, 6)).astype(np.float32)
-    y = rng.integers(0, 3, 48)
+    x, y = _three_classes(seed=1, samples=48, features=6)
     results = {}
     for device in ("cpu", "gpu"):
         tape.random.seed(0)
