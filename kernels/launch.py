@@ -43,6 +43,14 @@ def _rows_cols(name: str, x) -> tuple[int, int]:
     return (x.size // cols if cols else 0), cols
 
 
+def _launch_rows(rt, kernel: str, rows: int, cols: int, *args) -> None:
+    """Launch a one-block-per-row kernel over (rows, cols), templated on the dtype of its
+    first argument; nothing to do when either is 0."""
+    if rows and cols:
+        grid, block = row_launch(rows, cols, rt.props)
+        rt.launch(KERNELS[kernel], args[0].dtype, grid, block, args)
+
+
 def bias_act_forward(x, bias, activation: str, runtime=None):
     """``act(x + bias)``, ``bias`` of shape ``x.shape[-1:]``."""
     rt = runtime or runtime_for(x)
@@ -83,9 +91,7 @@ def softmax_forward(x, log: bool = False, runtime=None):
     (x,) = _prepare("softmax", rt, x)
     rows, cols = _rows_cols("softmax", x)
     y = rt.xp.empty_like(x)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["softmax_forward"], x.dtype, grid, block, (x, y, rows, cols, int(log)))
+    _launch_rows(rt, "softmax_forward", rows, cols, x, y, rows, cols, int(log))
     return y
 
 
@@ -96,10 +102,7 @@ def softmax_backward(y, g, log: bool = False, runtime=None):
     _same_shape("softmax_grad", y, g)
     rows, cols = _rows_cols("softmax_grad", y)
     dx = rt.xp.empty_like(y)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["softmax_backward"], y.dtype, grid, block,
-                  (y, g, dx, rows, cols, int(log)))
+    _launch_rows(rt, "softmax_backward", rows, cols, y, g, dx, rows, cols, int(log))
     return dx
 
 
@@ -110,10 +113,7 @@ def softmax_xent_forward(labels, logits, runtime=None):
     _same_shape("softmax_xent", labels, logits)
     rows, cols = _rows_cols("softmax_xent", logits)
     loss = rt.xp.zeros(logits.shape[:-1], dtype=logits.dtype)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["softmax_xent_forward"], logits.dtype, grid, block,
-                  (labels, logits, loss, rows, cols))
+    _launch_rows(rt, "softmax_xent_forward", rows, cols, labels, logits, loss, rows, cols)
     return loss
 
 
@@ -127,10 +127,7 @@ def softmax_xent_backward(labels, logits, g, runtime=None):
                          f"{logits.shape}")
     rows, cols = _rows_cols("softmax_xent_grad", logits)
     dlogits = rt.xp.empty_like(logits)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["softmax_xent_backward"], logits.dtype, grid, block,
-                  (labels, logits, g, dlogits, rows, cols))
+    _launch_rows(rt, "softmax_xent_backward", rows, cols, labels, logits, g, dlogits, rows, cols)
     return dlogits
 
 
@@ -142,10 +139,8 @@ def layer_norm_forward(x, gamma, beta, epsilon: float, runtime=None):
     _check_bias("layer_norm", x, beta)
     rows, cols = _rows_cols("layer_norm", x)
     y = rt.xp.empty_like(x)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["layer_norm_forward"], x.dtype, grid, block,
-                  (x, gamma, beta, y, rows, cols, float(epsilon)))
+    _launch_rows(rt, "layer_norm_forward", rows, cols,
+                 x, gamma, beta, y, rows, cols, float(epsilon))
     return y
 
 
@@ -157,10 +152,7 @@ def layer_norm_backward(x, gamma, g, epsilon: float, runtime=None):
     _same_shape("layer_norm_grad", x, g)
     rows, cols = _rows_cols("layer_norm_grad", x)
     dx = rt.xp.empty_like(x)
-    if rows and cols:
-        grid, block = row_launch(rows, cols, rt.props)
-        rt.launch(KERNELS["layer_norm_backward"], x.dtype, grid, block,
-                  (x, gamma, g, dx, rows, cols, float(epsilon)))
+    _launch_rows(rt, "layer_norm_backward", rows, cols, x, gamma, g, dx, rows, cols, float(epsilon))
     return dx
 
 
