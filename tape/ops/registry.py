@@ -231,18 +231,16 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
 
 def _weak_scalar(value, beside):
     """A Python number next to a NumPy-backed tensor, as a tensor of that tensor's dtype
-    (weak typing, as ``coerce`` does); unchanged where promotion is needed (a float next to
-    an integer tensor) or the tensor is elsewhere, so that ``_general`` handles it."""
+    (``dtypes.weak_scalar_dtype``, as ``coerce`` does); unchanged where the tensor would
+    be promoted (a float next to an integer tensor) or lives elsewhere, so that
+    ``_general`` handles it."""
     data = beside._data
-    if type(data) is not _ndarray:
+    if type(data) is not _ndarray or dtypes.weak_scalar_dtype(value, data.dtype) != data.dtype:
         return value
-    kind = data.dtype.kind
-    if kind == "f" or (kind in "iu" and type(value) is int):
-        scalar = _new(Tensor)
-        scalar._data = np.asarray(value, dtype=data.dtype)
-        scalar._id = _next_id()
-        return scalar
-    return value
+    scalar = _new(Tensor)
+    scalar._data = np.asarray(value, dtype=data.dtype)
+    scalar._id = _next_id()
+    return scalar
 
 
 def coerce(args) -> tuple:

@@ -199,7 +199,6 @@ def accumulate_in_place(g: Graph) -> Graph:
         if (made_by is not None and made_by.op.name in _ACCUMULATORS
                 and readers.get(base) == 1 and base not in roots):
             g.nodes[i] = dataclasses.replace(node, op=INDEX_ADD_IN_PLACE)
-            producer[node.out] = g.nodes[i]
     g.buffers = {}
     return g
 
