@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from hypothesis import settings
@@ -18,6 +19,17 @@ settings.register_profile("intense", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# TAPE_CUPY_DOUBLE=1 (`make gpu-double-test`, part of `make test`): the GPU cases run on the
+# CuPy double, a NumPy-backed stand-in for CuPy that is as strict as CuPy about what crosses
+# between host and device (tests/cupy_double). Installed before anything imports tape.
+if os.environ.get("TAPE_CUPY_DOUBLE"):
+    _spec = importlib.util.spec_from_file_location(
+        "cupy_double", REPO_ROOT / "tests" / "cupy_double" / "__init__.py")
+    cupy_double = importlib.util.module_from_spec(_spec)
+    sys.modules["cupy_double"] = cupy_double
+    _spec.loader.exec_module(cupy_double)
+    cupy_double.install()
 
 # JAX is an optional oracle: configure it only where it is installed, and never import it
 # otherwise (find_spec looks without importing).

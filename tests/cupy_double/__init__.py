@@ -1,0 +1,719 @@
+"""The CuPy double: a NumPy-backed stand-in for CuPy, so that a machine without a GPU runs
+tape's GPU code paths (``TAPE_CUPY_DOUBLE=1 pytest -m gpu``, part of ``make test``).
+
+``install()`` puts modules named ``cupy``, ``cupy.cuda``, ``cupyx``, ... in ``sys.modules``.
+Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
+
+- the names are CuPy's own, recorded from CuPy 14 in ``cupy_api.json`` (``record_api.py``):
+  a NumPy function, array method, flag or generator method that CuPy lacks is an
+  AttributeError here, as it would be on a GPU (``flags.writeable``, ``Generator.normal``);
+- a NumPy array never mixes in: passed to a function, a ufunc or an operator it raises
+  TypeError, and ``np.asarray(gpu_array)`` raises as CuPy's does (only ``asarray``/``array``
+  copy host data in, ``.get()``/``asnumpy`` copy it out, indices may be host arrays);
+- reductions and scalar indexing give 0-d arrays, not NumPy scalars;
+- ``cupy.RawModule`` compiles the kernel source with g++ under kernels/emulation/cuda_emu.h
+  and launches through the kernel's own C signature (as CUDA's kernelParams do), checking
+  each argument's kind and size against it.
+
+What it cannot see: anything about the hardware (speed, memory, races, warp timing), CuPy's
+own numerics (its transcendental functions, reduction order, float-to-int casts), NVRTC's
+compiler, asynchronous streams, and CuPy behaviour that differs from NumPy's with the same
+name and arguments. It is a check of tape's code on the GPU path, not a GPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import json
+import numbers
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import scipy.special
+
+HERE = Path(__file__).resolve().parent
+API = {key: set(names) if isinstance(names, list) else names
+       for key, names in json.loads((HERE / "cupy_api.json").read_text()).items()}
+DEVICE_COUNT = 1
+# Small launch limits keep the emulated launches (an OS thread per CUDA thread) cheap.
+PROPERTIES = {"name": b"CuPy double (NumPy)", "multiProcessorCount": 2,
+              "maxThreadsPerBlock": 1024, "maxThreadsPerMultiProcessor": 2048,
+              "totalGlobalMem": 16 << 30, "major": 9, "minor": 0, "warpSize": 32}
+
+
+class CUDARuntimeError(RuntimeError):
+    """What CuPy raises for a failed CUDA runtime call."""
+
+
+def _host_array_error(where: str) -> TypeError:
+    return TypeError(f"{where}: Unsupported type <class 'numpy.ndarray'> (CuPy double: a NumPy "
+                     "array reached a CuPy call; move it with cupy.asarray first)")
+
+
+# ---- wrapping: arrays in, arrays out ---------------------------------------------------------
+
+
+def _unwrap(value, where: str, host_ok: bool = False):
+    """NumPy values of the double's arrays, recursively through lists and tuples."""
+    kind = type(value)
+    if kind is ndarray:
+        return value._a
+    if isinstance(value, np.ndarray):
+        if host_ok:
+            return value
+        raise _host_array_error(where)
+    if kind is list or kind is tuple:
+        return kind(_unwrap(v, where, host_ok) for v in value)
+    return value
+
+
+def _unwrap_all(where, args, kwargs, host_ok=False):
+    return (tuple(_unwrap(a, where, host_ok) for a in args),
+            {k: _unwrap(v, where, host_ok) for k, v in kwargs.items()})
+
+
+def _wrap(result):
+    """The double's arrays for NumPy arrays and scalars (CuPy returns 0-d arrays)."""
+    if isinstance(result, np.ndarray):
+        return ndarray._of(result)
+    if isinstance(result, np.generic):
+        return ndarray._of(np.asarray(result))
+    if isinstance(result, tuple):
+        items = [_wrap(r) for r in result]
+        return type(result)(*items) if hasattr(result, "_fields") else tuple(items)
+    if isinstance(result, list):
+        return [_wrap(r) for r in result]
+    return result
+
+
+def _function(name: str, fn, host_ok: bool = False):
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        args, kwargs = _unwrap_all(f"cupy.{name}", args, kwargs, host_ok)
+        return _wrap(fn(*args, **kwargs))
+
+    return call
+
+
+def _scalar_or_array(value, where: str):
+    """A ufunc operand: one of the double's arrays or a scalar, as CuPy's ufuncs take."""
+    if type(value) is ndarray:
+        return value._a
+    if isinstance(value, np.ndarray):
+        raise _host_array_error(where)
+    if isinstance(value, numbers.Number | np.generic | bool):
+        return value
+    raise TypeError(f"{where}: Unsupported type {type(value)} (CuPy's ufuncs take CuPy arrays "
+                    "and scalars only)")
+
+
+class ufunc:
+    """CuPy's ufunc: operands must be CuPy arrays or scalars; ``out`` a CuPy array."""
+
+    def __init__(self, np_ufunc):
+        self._u = np_ufunc
+        self.name, self.nin, self.nout, self.nargs = (np_ufunc.__name__, np_ufunc.nin,
+                                                      np_ufunc.nout, np_ufunc.nargs)
+
+    def _call(self, method, operands, kwargs, host_index=None):
+        where = f"cupy.{self.name}" + ("" if method == "__call__" else f".{method}")
+        values = [(_unwrap(v, where, host_ok=True) if i == host_index
+                   else _scalar_or_array(v, where)) for i, v in enumerate(operands)]
+        out = kwargs.get("out")
+        if out is not None:
+            outs = out if isinstance(out, tuple) else (out,)
+            if any(type(o) is not ndarray for o in outs):
+                raise TypeError(f"{where}: out must be a cupy.ndarray")
+            kwargs["out"] = tuple(o._a for o in outs) if isinstance(out, tuple) else out._a
+        kwargs = {k: (v if k == "out" else _unwrap(v, where)) for k, v in kwargs.items()}
+        result = getattr(self._u, method)(*values, **kwargs)
+        return out if out is not None else _wrap(result)
+
+    def __call__(self, *operands, **kwargs):
+        return self._call("__call__", operands, kwargs)
+
+    def reduce(self, array, *args, **kwargs):
+        return self._call("reduce", (array, *args), kwargs)
+
+    def accumulate(self, array, *args, **kwargs):
+        return self._call("accumulate", (array, *args), kwargs)
+
+    def outer(self, a, b, **kwargs):
+        return self._call("outer", (a, b), kwargs)
+
+    def at(self, a, indices, b=None):
+        operands = (a, indices) if b is None else (a, indices, b)
+        self._call("at", operands, {}, host_index=1)
+
+    def __repr__(self):
+        return f"<ufunc '{self.name}'>"
+
+
+@functools.cache
+def _ufunc(np_ufunc) -> ufunc:
+    return ufunc(np_ufunc)
+
+
+# ---- the array ------------------------------------------------------------------------------
+
+
+class Flags:
+    """CuPy's flags: only these three (no ``writeable``, no ``aligned``)."""
+
+    def __init__(self, a):
+        self.c_contiguous = bool(a.flags.c_contiguous)
+        self.f_contiguous = bool(a.flags.f_contiguous)
+        self.owndata = bool(a.flags.owndata)
+
+    def __getitem__(self, name):
+        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                              "OWNDATA": "owndata"}[name])
+
+
+class MemoryPointer:
+    """The device pointer of an array (here the address of its NumPy buffer)."""
+
+    def __init__(self, ptr: int, device_id: int = 0):
+        self.ptr = int(ptr)
+        self.device = Device(device_id)
+        self.device_id = device_id
+
+
+class ndarray:
+    """A CuPy array of the double: a NumPy array behind CuPy's interface."""
+
+    __slots__ = ("_a",)
+    __array_priority__ = 100
+    __hash__ = None
+
+    def __init__(self, shape, dtype=float, memptr=None, strides=None, order="C"):
+        if memptr is not None or strides is not None:
+            raise NotImplementedError("the CuPy double makes arrays from shapes only")
+        self._a = np.empty(shape, dtype=dtype, order=order)
+
+    @classmethod
+    def _of(cls, array: np.ndarray) -> ndarray:
+        new = object.__new__(cls)
+        new._a = array
+        return new
+
+    # what CuPy computes itself
+    device = property(lambda self: Device(0))
+    flags = property(lambda self: Flags(self._a))
+    data = property(lambda self: MemoryPointer(self._a.ctypes.data))
+
+    def get(self, stream=None, order="C", out=None, blocking=True):
+        """A NumPy copy on the host (the one explicit way out, with ``asnumpy``)."""
+        if out is not None:
+            out[...] = self._a
+            return out
+        return np.array(self._a, order=order, copy=True)
+
+    def set(self, arr, stream=None):
+        if not isinstance(arr, np.ndarray) or arr.shape != self.shape:
+            raise ValueError("set: needs a NumPy array of the same shape")
+        self._a[...] = arr
+
+    def __getattr__(self, name):
+        if name not in API["ndarray"]:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r} (CuPy has "
+                                 "no such attribute)")
+        value = getattr(self._a, name)
+        if callable(value):
+            return _function(f"ndarray.{name}", value)
+        return _wrap(value) if isinstance(value, np.ndarray) else value
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use "
+                        "`.get()` to construct a NumPy array explicitly.")
+
+    def __array_ufunc__(self, np_ufunc, method, *inputs, **kwargs):
+        u = _ufunc(np_ufunc)
+        return u(*inputs, **kwargs) if method == "__call__" else getattr(u, method)(*inputs,
+                                                                                    **kwargs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        module = _MODULES.get(func.__module__.replace("numpy", "cupy", 1).replace("cupy._core",
+                                                                                  "cupy"))
+        name = func.__name__
+        if module is None or name not in _names_of(module.__name__):
+            raise TypeError(f"numpy.{name} has no CuPy counterpart the double knows of")
+        return getattr(module, name)(*args, **kwargs)
+
+    def __getitem__(self, index):
+        return _wrap(self._a[_unwrap(index, "cupy.ndarray.__getitem__", host_ok=True)])
+
+    def __setitem__(self, index, value):
+        if isinstance(value, np.ndarray) and value.ndim:
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+        self._a[_unwrap(index, "cupy.ndarray.__setitem__", host_ok=True)] = (
+            _scalar_or_array(value, "cupy.ndarray.__setitem__")
+            if not isinstance(value, list | tuple) else value)
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        return (_wrap(row) for row in self._a)
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __complex__(self):
+        return complex(self._a)
+
+    def __repr__(self):
+        return repr(self._a)
+
+    def __str__(self):
+        return str(self._a)
+
+    def __copy__(self):
+        return ndarray._of(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return ndarray._of(self._a.copy())
+
+
+def _operator(name: str):
+    in_place = name.startswith("__i") and name not in ("__invert__",)
+
+    def method(self, other):
+        if isinstance(other, np.ndarray) or type(other) in (list, tuple):
+            raise TypeError(f"cupy.ndarray.{name}: Unsupported type {type(other)}")
+        if not isinstance(other, ndarray | numbers.Number | np.generic | bool):
+            return NotImplemented
+        result = getattr(self._a, name)(_unwrap(other, name))
+        if result is NotImplemented:
+            return result
+        return self if in_place else _wrap(result)
+
+    method.__name__ = name
+    return method
+
+
+def _unary(name: str):
+    def method(self):
+        return _wrap(getattr(self._a, name)())
+
+    method.__name__ = name
+    return method
+
+
+for _base in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or",
+              "xor", "lshift", "rshift"):
+    for _name in (f"__{_base}__", f"__r{_base}__", f"__i{_base}__"):
+        setattr(ndarray, _name, _operator(_name))
+for _name in ("__divmod__", "__rdivmod__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__",
+              "__ge__"):
+    setattr(ndarray, _name, _operator(_name))
+for _name in ("__neg__", "__pos__", "__abs__", "__invert__"):
+    setattr(ndarray, _name, _unary(_name))
+ndarray.__module__ = "cupy"
+
+
+# ---- modules --------------------------------------------------------------------------------
+
+# Functions that copy host data to the device; everything else rejects NumPy arrays.
+_TAKES_HOST = {"asarray", "array", "asanyarray"}
+_MODULES: dict[str, types.ModuleType] = {}
+
+
+def _names_of(module_name: str) -> set:
+    key = module_name[len("cupy."):] if module_name.startswith("cupy.") else module_name
+    return API.get(key, set())
+
+
+class _DoubleModule(types.ModuleType):
+    """A module of CuPy's names, each answered from its NumPy (or SciPy) counterpart."""
+
+    def __init__(self, name: str, source, names: set, own: dict | None = None):
+        super().__init__(name)
+        self._source, self._names = source, names
+        for key, value in (own or {}).items():
+            setattr(self, key, value)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name not in self._names:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        if not hasattr(self._source, name):
+            raise AttributeError(f"{self.__name__}.{name} is CuPy's, but the CuPy double does "
+                                 "not emulate it")
+        value = getattr(self._source, name)
+        if isinstance(value, np.ufunc):
+            value = _ufunc(value)
+        elif callable(value) and not isinstance(value, type):
+            value = _function(name, value, host_ok=name in _TAKES_HOST)
+        setattr(self, name, value)  # cached
+        return value
+
+
+def asarray(a, dtype=None, order=None, *, blocking=False):
+    """The array itself when it needs no conversion, else a device copy (host data copied)."""
+    if type(a) is ndarray:
+        converted = np.asarray(a._a, dtype=dtype, order=order)
+        return a if converted is a._a else ndarray._of(converted)
+    return ndarray._of(np.array(_unwrap(a, "cupy.asarray", host_ok=True), dtype=dtype,
+                                order=order or "K", copy=True))
+
+
+def asnumpy(a, stream=None, order="C", out=None, blocking=True):
+    if type(a) is ndarray:
+        return a.get(order=order, out=out)
+    return np.asarray(a, order=order)
+
+
+def get_array_module(*args):
+    return _MODULES["cupy"] if any(type(a) is ndarray for a in args) else np
+
+
+class _MemoryPool:
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self):
+        pass
+
+
+_POOL, _PINNED_POOL = _MemoryPool(), _MemoryPool()
+
+
+# ---- cupy.cuda ------------------------------------------------------------------------------
+
+_current_device = [0]
+
+
+class Device:
+    """A CUDA device of the double (one, ``gpu:0``)."""
+
+    def __init__(self, device=None):
+        self.id = _current_device[-1] if device is None else int(device)
+
+    def _check(self):
+        if not 0 <= self.id < DEVICE_COUNT:
+            raise CUDARuntimeError("cudaErrorInvalidDevice: invalid device ordinal")
+
+    def __enter__(self):
+        self._check()
+        _current_device.append(self.id)
+        return self
+
+    def __exit__(self, *exc):
+        _current_device.pop()
+
+    def use(self):
+        self._check()
+        _current_device[0] = self.id
+
+    def synchronize(self):
+        self._check()
+
+    compute_capability = property(lambda self: "90")
+    mem_info = property(lambda self: _runtime_mem_get_info())
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+    def __repr__(self):
+        return f"<CUDA Device {self.id}>"
+
+
+def _runtime_mem_get_info():
+    return (PROPERTIES["totalGlobalMem"], PROPERTIES["totalGlobalMem"])
+
+
+def _device_properties(device_id):
+    Device(device_id)._check()
+    return dict(PROPERTIES)
+
+
+# ---- cupy.RawModule: kernels compiled by g++ under the CUDA emulation header ------------------
+
+
+@functools.cache
+def _emulator():
+    """tests/kernels/emulator.py, loaded by path (its package name clashes with kernels/)."""
+    spec = importlib.util.spec_from_file_location("tape_tests_emulator",
+                                                  HERE.parent / "kernels" / "emulator.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The launch shim: reads each argument through the kernel's own parameter types, as CUDA's
+# kernelParams are read, and reports those types so that the caller can check its arguments.
+_SHIM = """
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace tape_double {
+template <typename P> int kind() {  // 0 pointer, 1 integer, 2 floating point
+    return std::is_pointer<P>::value ? 0 : std::is_floating_point<P>::value ? 2 : 1;
+}
+template <typename P> long pointee_size() {
+    if constexpr (std::is_pointer<P>::value) return sizeof(std::remove_pointer_t<P>);
+    else return 0;
+}
+template <typename... P> int describe(void (*)(P...), long* out, int capacity) {
+    int i = 0;
+    ((i < capacity ? (out[3 * i] = kind<P>(), out[3 * i + 1] = sizeof(P),
+                      out[3 * i + 2] = pointee_size<P>(), ++i) : ++i), ...);
+    return static_cast<int>(sizeof...(P));
+}
+template <typename... P, std::size_t... I>
+int invoke(void (*f)(P...), unsigned grid, unsigned block, void** args,
+           std::index_sequence<I...>) {
+    return tape_emu::launch(grid, block, [=] {
+        f(*static_cast<std::remove_cv_t<std::remove_reference_t<P>>*>(args[I])...);
+    });
+}
+template <typename... P>
+int launch(void (*f)(P...), unsigned grid, unsigned block, void** args) {
+    return invoke(f, grid, block, args, std::index_sequence_for<P...>{});
+}
+}  // namespace tape_double
+
+extern "C" int tape_double_describe(long* out, int capacity) {
+    return tape_double::describe(&SYMBOL, out, capacity);
+}
+extern "C" int tape_double_launch(unsigned grid, unsigned block, void** args) {
+    return tape_double::launch(&SYMBOL, grid, block, args);
+}
+extern "C" const char* tape_emu_last_error() { return tape_emu::last_error.c_str(); }
+"""
+
+_C_SCALARS = {np.dtype(np.int64): ctypes.c_int64, np.dtype(np.int32): ctypes.c_int32,
+              np.dtype(np.uint64): ctypes.c_uint64, np.dtype(np.uint32): ctypes.c_uint32,
+              np.dtype(np.float64): ctypes.c_double, np.dtype(np.float32): ctypes.c_float}
+
+
+class RawKernel:
+    """One ``extern "C" __global__`` function of a RawModule, launched on the emulation."""
+
+    def __init__(self, code: str, name: str):
+        self.code, self.name = code, name
+
+    @functools.cached_property
+    def _library(self):
+        program = f"{self.code}\n{_SHIM.replace('SYMBOL', self.name)}"
+        return _emulator().library(program)
+
+    @functools.cached_property
+    def _params(self) -> list[tuple[int, int, int]]:
+        out = (ctypes.c_long * 96)()
+        count = self._library.tape_double_describe(out, 32)
+        return [tuple(out[3 * i:3 * i + 3]) for i in range(count)]
+
+    def __call__(self, grid, block, args, shared_mem=0, stream=None):
+        grid, block = (tuple(grid) + (1, 1))[:3], (tuple(block) + (1, 1))[:3]
+        if grid[1:] != (1, 1) or block[1:] != (1, 1):
+            raise NotImplementedError("the CUDA emulation runs 1-d grids and blocks only")
+        if not (1 <= block[0] <= PROPERTIES["maxThreadsPerBlock"] and grid[0] >= 1):
+            raise CUDARuntimeError(f"cudaErrorInvalidConfiguration: grid {grid}, block {block}")
+        params = self._params
+        if len(args) != len(params):
+            raise TypeError(f"{self.name}: {len(args)} arguments for {len(params)} parameters")
+        storage = [self._argument(i, a, p) for i, (a, p) in enumerate(zip(args, params))]
+        pointers = (ctypes.c_void_p * len(storage))(
+            *[ctypes.cast(ctypes.pointer(s), ctypes.c_void_p) for s in storage])
+        if self._library.tape_double_launch(ctypes.c_uint(grid[0]), ctypes.c_uint(block[0]),
+                                            pointers):
+            self._library.tape_emu_last_error.restype = ctypes.c_char_p
+            raise CUDARuntimeError(f"{self.name}: "
+                                   f"{self._library.tape_emu_last_error().decode()}")
+
+    def _argument(self, index: int, value, param):
+        kind, size, pointee = param
+        where = f"{self.name}, argument {index}"
+        if type(value) is ndarray:
+            if kind != 0:
+                raise TypeError(f"{where}: an array for a scalar parameter")
+            if value.itemsize != pointee:
+                raise TypeError(f"{where}: {value.dtype} elements for a parameter that "
+                                f"points to {pointee}-byte values")
+            return ctypes.c_void_p(value._a.ctypes.data)
+        if isinstance(value, np.ndarray):
+            raise _host_array_error(where)
+        if isinstance(value, bool | np.bool_):
+            raise TypeError(f"{where}: a bool (pass an int)")
+        if isinstance(value, int):
+            value = np.int64(value)  # CuPy passes a Python int as a 64-bit integer ...
+        elif isinstance(value, float):
+            value = np.float64(value)  # ... and a Python float as a double
+        if not isinstance(value, np.generic) or value.dtype not in _C_SCALARS:
+            raise TypeError(f"{where}: unsupported argument {value!r}")
+        if kind == 0 or (kind == 2) != (value.dtype.kind == "f") or value.itemsize != size:
+            raise TypeError(f"{where}: {value.dtype} for a parameter of {size} bytes "
+                            f"({('pointer', 'integer', 'floating point')[kind]})")
+        return _C_SCALARS[value.dtype](value)
+
+
+class RawModule:
+    """``cupy.RawModule(code=...)``: functions by name, compiled at first launch."""
+
+    def __init__(self, code=None, path=None, options=(), backend="nvrtc", **kwargs):
+        if code is None:
+            raise NotImplementedError("the CuPy double compiles source code only")
+        self.code, self.options = code, tuple(options)
+
+    def get_function(self, name: str) -> RawKernel:
+        return RawKernel(self.code, name)
+
+
+_NP_OF_C = {"float32": "float", "float64": "double", "bool": "bool", "int8": "signed char",
+            "int16": "short", "int32": "int", "int64": "long long", "uint8": "unsigned char",
+            "uint16": "unsigned short", "uint32": "unsigned int",
+            "uint64": "unsigned long long"}
+
+
+def _params(text: str) -> list[tuple[np.dtype, str]]:
+    """``"float32 x, int64 y"`` as [(dtype, name)]; type placeholders are not emulated."""
+    out = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        dtype, name = item.split()
+        if dtype not in _NP_OF_C:
+            raise NotImplementedError(f"ElementwiseKernel: the double takes fixed dtypes "
+                                      f"({', '.join(_NP_OF_C)}), got {dtype!r}")
+        out.append((np.dtype(dtype), name))
+    return out
+
+
+class ElementwiseKernel:
+    """``cupy.ElementwiseKernel`` with fixed dtypes: the operation compiled by g++ as the
+    body of a loop over the broadcast elements (inputs by value, outputs by reference)."""
+
+    def __init__(self, in_params, out_params, operation, name="kernel", **kwargs):
+        self.inputs, self.outputs = _params(in_params), _params(out_params)
+        self.operation, self.name = operation, name
+
+    @functools.cached_property
+    def _library(self):
+        loads = "".join(
+            f"        [[maybe_unused]] const {_NP_OF_C[d.name]} {n} = "
+            f"static_cast<const {_NP_OF_C[d.name]}*>(in[{k}])[i];\n"
+            for k, (d, n) in enumerate(self.inputs))
+        refs = "".join(
+            f"        {_NP_OF_C[d.name]}& {n} = static_cast<{_NP_OF_C[d.name]}*>(out[{k}])[i];\n"
+            for k, (d, n) in enumerate(self.outputs))
+        code = ("#include <cmath>\nusing namespace std;\n"
+                'extern "C" void tape_double_elementwise(long long size, void** in, '
+                "void** out) {\n    for (long long i = 0; i < size; ++i) {\n"
+                f"{loads}{refs}        {{\n{self.operation}\n        }}\n    }}\n}}\n")
+        return _emulator().library(code)
+
+    def __call__(self, *args, size=None, block_size=None):
+        if len(args) not in (len(self.inputs), len(self.inputs) + len(self.outputs)):
+            raise TypeError(f"{self.name}: wrong number of arguments ({len(args)})")
+        where = f"ElementwiseKernel {self.name}"
+        ins = [_scalar_or_array(a, where) for a in args[:len(self.inputs)]]
+        outs = list(args[len(self.inputs):])
+        if any(type(o) is not ndarray for o in outs):
+            raise TypeError(f"{where}: outputs must be cupy.ndarray")
+        shape = np.broadcast_shapes(*(np.shape(a) for a in ins), *(o.shape for o in outs))
+        ins = [np.ascontiguousarray(np.broadcast_to(np.asarray(a).astype(d, copy=False), shape))
+               for a, (d, _) in zip(ins, self.inputs)]
+        results = [np.empty(shape, d) for d, _ in self.outputs]
+        pointer_array = ctypes.c_void_p * max(1, len(ins))
+        in_ptrs = pointer_array(*[a.ctypes.data for a in ins])
+        out_ptrs = (ctypes.c_void_p * len(results))(*[r.ctypes.data for r in results])
+        self._library.tape_double_elementwise(ctypes.c_longlong(int(np.prod(shape))), in_ptrs,
+                                              out_ptrs)
+        if outs:
+            for o, r in zip(outs, results):
+                o._a[...] = r
+            return outs[0] if len(outs) == 1 else tuple(outs)
+        wrapped = [ndarray._of(r) for r in results]
+        return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
+
+
+# ---- random ----------------------------------------------------------------------------------
+
+
+class Generator:
+    """``cupy.random.Generator``: CuPy's methods only, on NumPy's generator."""
+
+    def __init__(self, np_generator):
+        self._g = np_generator
+
+    def __getattr__(self, name):
+        if name not in API["random.Generator"]:
+            raise AttributeError(f"'cupy.random.Generator' object has no attribute {name!r}")
+        return _function(f"random.Generator.{name}", getattr(self._g, name))
+
+
+def default_rng(seed=None):
+    return Generator(np.random.default_rng(seed))
+
+
+def scatter_add(a, slices, value):
+    """``cupyx.scatter_add``: ``a[slices] += value`` with repeats accumulating."""
+    if type(a) is not ndarray:
+        raise TypeError("cupyx.scatter_add: a must be a cupy.ndarray")
+    np.add.at(a._a, _unwrap(slices, "cupyx.scatter_add", host_ok=True),
+              _unwrap(value, "cupyx.scatter_add"))
+
+
+# ---- install ----------------------------------------------------------------------------------
+
+
+def _module(name, source, own=None):
+    module = _DoubleModule(name, source, _names_of(name), own)
+    _MODULES[name] = module
+    return module
+
+
+def install() -> None:
+    """Register the double as ``cupy`` and ``cupyx`` in ``sys.modules``."""
+    sys.modules.update(build())
+
+
+def build() -> dict[str, types.ModuleType]:
+    """The double's modules by name (``cupy``, ``cupy.cuda``, ``cupyx``...), unregistered."""
+    runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: DEVICE_COUNT, getDeviceProperties=_device_properties,
+        memGetInfo=_runtime_mem_get_info, getDevice=lambda: _current_device[-1],
+        CUDARuntimeError=CUDARuntimeError)
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.__dict__.update(
+        is_available=lambda: True, runtime=runtime, Device=Device,
+        get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer)
+    stride_tricks = _module("cupy.lib.stride_tricks", np.lib.stride_tricks)
+    lib = _module("cupy.lib", np.lib, {"stride_tricks": stride_tricks})
+    random = _module("cupy.random", np.random, {"default_rng": default_rng,
+                                                "Generator": Generator})
+    cupy = _module("cupy", np, {
+        "__version__": f"{API['version']}+double", "ndarray": ndarray, "ufunc": ufunc,
+        "asarray": asarray, "asnumpy": asnumpy, "get_array_module": get_array_module,
+        "cuda": cuda, "RawModule": RawModule, "RawKernel": RawKernel,
+        "ElementwiseKernel": ElementwiseKernel,
+        "get_default_memory_pool": lambda: _POOL,
+        "get_default_pinned_memory_pool": lambda: _PINNED_POOL,
+        "linalg": _module("cupy.linalg", np.linalg), "fft": _module("cupy.fft", np.fft),
+        "random": random, "lib": lib})
+    special = _module("cupyx.scipy.special", scipy.special)
+    scipy_module = types.ModuleType("cupyx.scipy")
+    scipy_module.special = special
+    cupyx = _module("cupyx", types.SimpleNamespace(), {"scatter_add": scatter_add,
+                                                      "scipy": scipy_module})
+    return {
+        "cupy": cupy, "cupy.cuda": cuda, "cupy.linalg": cupy.linalg, "cupy.fft": cupy.fft,
+        "cupy.random": random, "cupy.lib": lib, "cupy.lib.stride_tricks": stride_tricks,
+        "cupyx": cupyx, "cupyx.scipy": scipy_module, "cupyx.scipy.special": special}

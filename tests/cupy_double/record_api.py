@@ -1,0 +1,45 @@
+"""Record the names CuPy defines, for the CuPy double (tests/cupy_double).
+
+Run with CuPy installed; no GPU is needed (only names are read, nothing runs on a device):
+
+    python tests/cupy_double/record_api.py > tests/cupy_double/cupy_api.json
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def public(obj) -> list[str]:
+    return sorted(name for name in dir(obj) if not name.startswith("_"))
+
+
+def main() -> None:
+    import cupy
+    import cupyx
+    import cupyx.scipy.special
+
+    record = {
+        "version": cupy.__version__,
+        "cupy": public(cupy),
+        "ndarray": sorted(name for name in dir(cupy.ndarray)
+                          if not name.startswith("_") or name.startswith("__")),
+        "flags": public(cupy._core.flags.Flags),
+        "ufunc": public(cupy.add),
+        "linalg": public(cupy.linalg),
+        "fft": public(cupy.fft),
+        "random": public(cupy.random),
+        "random.Generator": public(cupy.random.Generator),
+        "cupyx": public(cupyx),
+        "cupyx.scipy.special": public(cupyx.scipy.special),
+        "cuda": public(cupy.cuda),
+        "cuda.runtime": public(cupy.cuda.runtime),
+        "cuda.Device": public(cupy.cuda.Device),
+        "lib": public(cupy.lib),
+        "lib.stride_tricks": public(cupy.lib.stride_tricks),
+    }
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()

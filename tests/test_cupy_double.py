@@ -1,0 +1,109 @@
+"""The CuPy double (tests/cupy_double) must be as strict as CuPy where tape could slip: if
+it let a NumPy array, a NumPy-only name or a wrongly typed kernel argument through, the GPU
+cases it runs in CI would pass where a GPU fails. Loaded by path, not installed: this
+process keeps seeing no CuPy."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tape import kernels
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def cp():
+    """The double's ``cupy`` module."""
+    if "cupy_double" in sys.modules:  # installed by conftest (TAPE_CUPY_DOUBLE=1)
+        return sys.modules["cupy"]
+    spec = importlib.util.spec_from_file_location("cupy_double_under_test",
+                                                  HERE / "cupy_double" / "__init__.py")
+    double = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(double)
+    return double.build()["cupy"]
+
+
+def test_arrays_never_turn_into_numpy_arrays_implicitly(cp):
+    a = cp.asarray(np.arange(3.0))
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(a)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        a + np.ones(3)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        np.ones(3) * a
+    with pytest.raises(TypeError):
+        a * [1.0, 2.0, 3.0]  # CuPy's ufuncs take no lists either
+    np.testing.assert_array_equal(cp.asnumpy(a * 2.0), [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal((a + a).get(), [0.0, 2.0, 4.0])
+
+
+def test_host_data_goes_in_by_asarray_and_index_arrays_only(cp):
+    host = np.arange(4.0)
+    a = cp.asarray(host)
+    host[0] = 99.0  # a copy was made on the way in
+    assert a[0].item() == 0.0
+    np.testing.assert_array_equal(a[np.array([3, 1])].get(), [3.0, 1.0])
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray"):
+        a[:2] = np.zeros(2)
+    with pytest.raises(TypeError):
+        cp.ascontiguousarray(host)  # CuPy's takes CuPy arrays only
+
+
+def test_reductions_and_scalar_indexing_give_0d_arrays(cp):
+    a = cp.asarray(np.arange(6.0).reshape(2, 3))
+    for value in (a.sum(), cp.max(a), a[1, 2]):
+        assert type(value) is cp.ndarray and value.shape == ()
+    assert float(a.sum()) == 15.0
+
+
+def test_only_cupys_names_exist(cp):
+    a = cp.asarray(np.zeros(3))
+    assert set(vars(a.flags)) == {"c_contiguous", "f_contiguous", "owndata"}
+    with pytest.raises(AttributeError):
+        a.flags.writeable  # noqa: B018
+    with pytest.raises(AttributeError):
+        a.ctypes  # noqa: B018
+    rng = cp.random.default_rng(0)
+    assert rng.standard_normal((2,)).shape == (2,)
+    with pytest.raises(AttributeError):
+        rng.normal  # noqa: B018  (CuPy's Generator has standard_normal, not normal)
+    with pytest.raises(AttributeError):
+        cp.errstate  # noqa: B018  (NumPy's, not CuPy's)
+    assert cp.exp is cp.exp and isinstance(cp.exp, cp.ufunc)
+
+
+def test_raw_kernels_launch_through_their_own_c_signature(cp):
+    kernel = kernels.KERNELS["softmax_forward"]
+    function = cp.RawModule(code=kernel.text()).get_function(kernel.symbol("float32"))
+    x = np.random.default_rng(0).normal(size=(5, 37)).astype(np.float32)
+    gx, gy = cp.asarray(x), cp.asarray(np.empty_like(x))
+    function((3,), (64,), (gx, gy, np.int64(5), np.int64(37), np.int32(0)))
+    want = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(gy.get(), want / want.sum(-1, keepdims=True), rtol=1e-6)
+    with pytest.raises(TypeError, match="argument 3: int32 for a parameter of 8 bytes"):
+        function((1,), (32,), (gx, gy, np.int64(5), np.int32(37), np.int32(0)))
+    with pytest.raises(TypeError, match="float64 elements"):
+        function((1,), (32,), (cp.asarray(x.astype(np.float64)), gy, 5, 37, np.int32(0)))
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        function((1,), (32,), (x, gy, np.int64(5), np.int64(37), np.int32(0)))
+    with pytest.raises(TypeError, match="4 arguments for 5 parameters"):
+        function((1,), (32,), (gx, gy, np.int64(5), np.int64(37)))
+
+
+def test_elementwise_kernels_broadcast_and_run_their_operation(cp):
+    kernel = cp.ElementwiseKernel("float64 a, float64 b", "float64 y", "y = a * b + exp(a);",
+                                  "axpe")
+    a, b = np.array([[0.0], [1.0]]), np.array([1.0, 2.0, 3.0])
+    got = kernel(cp.asarray(a), cp.asarray(b))
+    np.testing.assert_allclose(got.get(), a * b + np.exp(a), rtol=1e-15)
+    out = cp.asarray(np.zeros((2, 3)))
+    assert kernel(cp.asarray(a), 2.0, out) is out
+    np.testing.assert_allclose(out.get(), a * 2.0 + np.exp(a) + 0 * b, rtol=1e-15)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        kernel(a, cp.asarray(b))
