@@ -19,7 +19,7 @@ NVCC_FLAGS := -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
 LINT_DIRS := $(wildcard tape kernels tests benchmarks tutorials)
 
 .DEFAULT_GOAL := test
-.PHONY: install test demo bench lint kernels gpu-test gpu-bench clean distclean
+.PHONY: install test demo bench lint kernels gpu-test gpu-double-test gpu-bench clean distclean
 
 install: $(STAMP)
 
@@ -38,8 +38,14 @@ $(BENCH_STAMP): $(STAMP)
 lint: install
 	$(BIN)/ruff check $(LINT_DIRS)
 
+# The suite, then its GPU cases again on the CuPy double (tests/cupy_double): NumPy behind
+# CuPy's names, as strict as CuPy about host arrays, kernels run by the CUDA emulation.
 test: install lint kernels
 	JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q
+	$(MAKE) --no-print-directory gpu-double-test
+
+gpu-double-test: install
+	TAPE_CUPY_DOUBLE=1 TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q -m gpu
 
 # Compile every kernel with nvcc for sm_80 and sm_90 (a syntax and type gate: CI has no GPU),
 # plus one generated elementwise kernel; nvcc comes from PyPI into .venv when not on PATH.

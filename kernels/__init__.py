@@ -215,7 +215,8 @@ def check_args(kernel: Kernel, dtype, args, is_array) -> list:
         if not arg.flags.c_contiguous:
             raise ValueError(f"{where}: the array is not C-contiguous (a strided view); pass "
                              "a contiguous copy")
-        if kind == "out" and not arg.flags.writeable:
+        # CuPy's flags have no ``writeable`` (its arrays are always writable); NumPy's do.
+        if kind == "out" and not getattr(arg.flags, "writeable", True):
             raise ValueError(f"{where}: the output array is read-only")
         out.append(arg)
     return out

@@ -338,14 +338,21 @@ class Variable(Tensor):
     def assign_add(self, delta) -> Variable:
         """``self = self + delta``."""
         if _state.recorder.get() is not None:
-            return self.assign(_ops.add(self, _ops.cast(delta, dtype=self.dtype)))
+            return self.assign(_ops.add(self, self._cast_here(delta)))
         return self._update(np.add, self._checked(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
         if _state.recorder.get() is not None:
-            return self.assign(_ops.subtract(self, _ops.cast(delta, dtype=self.dtype)))
+            return self.assign(_ops.subtract(self, self._cast_here(delta)))
         return self._update(np.subtract, self._checked(delta, "assign_sub"))
+
+    def _cast_here(self, delta) -> Tensor:
+        """``delta`` as a tensor of this Variable's dtype; a number or array is made on the
+        Variable's device (a host constant beside a GPU Variable would be a DeviceError)."""
+        if not isinstance(delta, Tensor):
+            delta = Tensor._wrap(backend.get_array_module(self._data).asarray(delta))
+        return _ops.cast(delta, dtype=self.dtype)
 
     def _update(self, ufunc, delta) -> Variable:
         """``self = ufunc(self, delta)``: in place when the reference count shows that only
@@ -368,8 +375,10 @@ class Variable(Tensor):
                 return data
         xp = backend.get_array_module(self._data)
         try:
-            if isinstance(value, Tensor):
-                data = xp.asarray(value._data, dtype=self.dtype)  # immutable: no copy needed
+            if isinstance(value, Tensor):  # from another device it is copied here, as an
+                # assignment copies in any case (torch's copy_ across devices does too)
+                data = xp.asarray(backend.to_device(value._data, self.device),
+                                  dtype=self.dtype)  # immutable: no copy needed
             else:
                 # Copy: a caller's array changed in place later must not change the
                 # Variable (nor the value a tape saved for backward).

@@ -106,3 +106,81 @@ def test_gradients_built_from_identity_matrices_stay_on_the_device(device):
     want = xs.prod(axis=1, keepdims=True) / xs
     np.testing.assert_allclose(g.gradient(p, x).numpy(), want, rtol=1e-12)
     np.testing.assert_allclose(g.gradient(d, x).numpy(), [[2.0, 0, 0], [0, 3.0, 0]])
+
+
+def test_host_arrays_and_labels_go_where_the_tensor_is(device):
+    """NumPy arrays and lists beside a tensor are constants made on its device (as JAX and
+    TensorFlow place them): arithmetic, index arrays, scatter-adds and sparse labels."""
+    xs = np.arange(6.0).reshape(2, 3)
+    x = tape.tensor(xs).to(device)
+    y = x + np.ones(3)
+    assert y.device == x.device
+    np.testing.assert_array_equal(y.numpy(), xs + 1)
+    picked = x[np.array([1, 0, 1])]
+    assert picked.device == x.device
+    np.testing.assert_array_equal(picked.numpy(), xs[[1, 0, 1]])
+    np.testing.assert_array_equal(x[:, [True, False, True]].numpy(), xs[:, [0, 2]])
+    with tape.GradientTape() as g:
+        g.watch(x)
+        s = tape.sum(tape.gather(x, np.array([1, 1]), axis=0))
+    np.testing.assert_array_equal(g.gradient(s, x).numpy(), [[0, 0, 0], [2, 2, 2]])
+    loss = tape.nn.sparse_softmax_cross_entropy_with_logits(np.array([2, 0]), x)
+    assert loss.device == x.device
+    want = np.log(np.exp(xs).sum(-1)) - xs[[0, 1], [2, 0]]
+    np.testing.assert_allclose(loss.numpy(), want, rtol=1e-12)
+
+
+def test_an_explicit_cpu_tensor_beside_a_gpu_tensor_is_still_an_error(device):
+    if device == "cpu":
+        return  # one device: nothing to mix
+    import pytest
+
+    with pytest.raises(tape.errors.DeviceError, match="gpu:0, cpu"):
+        tape.tensor([1.0]).to(device) + tape.tensor([1.0])
+
+
+def test_a_layer_built_by_its_first_call_puts_its_weights_beside_the_inputs(device):
+    x = tape.tensor(np.random.default_rng(0).normal(size=(4, 3)), dtype="float32").to(device)
+    dense, norm = tape.layers.Dense(2), tape.layers.LayerNormalization()
+    out = norm(dense(x))
+    assert out.device == x.device
+    assert {w.device for w in dense.weights + norm.weights} == {x.device}
+
+
+def test_metrics_take_host_labels_and_weights_beside_device_predictions(device):
+    preds = tape.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]).to(device)
+    accuracy = tape.metrics.SparseCategoricalAccuracy()
+    accuracy.update_state(np.array([1, 1, 1]), preds, sample_weight=np.array([1.0, 1.0, 2.0]))
+    assert {v.device for v in accuracy.variables} == {"cpu"}  # built outside any device
+    np.testing.assert_allclose(accuracy.result().numpy(), 3 / 4)
+    auc = tape.metrics.AUC(num_thresholds=5)
+    auc.update_state(np.array([0, 1, 1]), preds[:, 1], sample_weight=[1.0, 2.0, 1.0])
+    assert 0 <= auc.result().item() <= 1
+
+
+def test_a_traced_step_folds_constants_on_the_device(device):
+    @tape.trace
+    def step(x):
+        scale = tape.exp(tape.constant(np.array([0.0, 1.0]))).to(x.device)  # a constant
+        return x * (scale + 1.0)
+
+    x = tape.tensor([2.0, 3.0]).to(device)
+    for _ in range(2):  # trace, then replay
+        y = step(x)
+        assert y.device == x.device
+        np.testing.assert_allclose(y.numpy(), [4.0, 3.0 * (np.e + 1)], rtol=1e-6)
+
+
+def test_a_variable_counter_steps_on_its_device_inside_a_trace(device):
+    counter = tape.Variable(tape.zeros((), dtype="int64").to(device))
+
+    @tape.trace
+    def tick():
+        counter.assign_add(1)
+        counter.assign_sub(np.int64(0))
+        return counter * 1
+
+    for _ in range(3):
+        tick()
+    assert counter.device == tape.zeros(1).to(device).device
+    assert counter.numpy() == 3

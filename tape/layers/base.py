@@ -4,6 +4,7 @@ symbolic calls for the functional API, which live in ``input_layer``)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import weakref
 from contextvars import ContextVar
@@ -171,7 +172,9 @@ class Layer:
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
         shapes = map_structure(lambda x: tuple(x.shape) if hasattr(x, "shape") else None, inputs)
-        self._maybe_build(shapes)
+        if not self.built:
+            with _build_device(inputs):
+                self._maybe_build(shapes)
         self._check_input_spec(shapes)
         if training is None:
             training = _state.training.get()
@@ -479,3 +482,15 @@ def _attach_masks(outputs, masks) -> None:
             _attach_masks(out, m)
     else:
         set_mask(outputs, masks)
+
+
+def _build_device(inputs):
+    """Where a layer built by its first call makes its weights: the default device, or the
+    GPU its inputs live on (as Keras places weights beside the computation), so that
+    ``layer(gpu_tensor)`` needs no ``with tape.device(...)`` around it."""
+    if backend.default_device() == backend.CPU:
+        for x in flatten(inputs):
+            device = getattr(x, "device", backend.CPU)
+            if isinstance(x, Tensor) and device != backend.CPU:
+                return backend.device(device)
+    return contextlib.nullcontext()

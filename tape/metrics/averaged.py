@@ -7,26 +7,26 @@ import numpy as np
 
 from .. import losses, ops
 from ..losses import squeeze_or_expand_to_same_rank
-from .base import MeanMetricWrapper, _tensor
+from .base import MeanMetricWrapper, _pair
 
 
 # ---- accuracy functions (1.0 where right, per sample) ----------------------------------------
 def accuracy(y_true, y_pred):
     """1.0 where ``y_true == y_pred`` exactly."""
-    y_true, y_pred = squeeze_or_expand_to_same_rank(_tensor(y_true), _tensor(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pair(y_true, y_pred))
     return ops.cast(ops.equal(y_true, y_pred), dtype=np.dtype("float32"))
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
     """1.0 where ``y_pred > threshold`` agrees with the 0/1 label."""
-    y_true, y_pred = squeeze_or_expand_to_same_rank(_tensor(y_true), _tensor(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pair(y_true, y_pred))
     predicted = ops.cast(ops.greater(y_pred, threshold), dtype=y_true.dtype)
     return ops.cast(ops.equal(y_true, predicted), dtype=np.dtype("float32"))
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where ``argmax(y_pred, -1)`` is the integer label."""
-    y_true, y_pred = _tensor(y_true), _tensor(y_pred)
+    y_true, y_pred = _pair(y_true, y_pred)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
     if y_pred.ndim == y_true.ndim + 1:
@@ -37,7 +37,8 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 def categorical_accuracy(y_true, y_pred):
     """1.0 where ``argmax(y_pred, -1) == argmax(y_true, -1)`` (one-hot labels)."""
-    return sparse_categorical_accuracy(ops.argmax(_tensor(y_true), axis=-1), y_pred)
+    y_true, y_pred = _pair(y_true, y_pred)
+    return sparse_categorical_accuracy(ops.argmax(y_true, axis=-1), y_pred)
 
 
 def _in_top_k(targets, y_pred, k: int):
@@ -49,8 +50,8 @@ def _in_top_k(targets, y_pred, k: int):
 
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     """1.0 where the true class (argmax of the one-hot label) is in the top ``k`` scores."""
-    y_pred = _tensor(y_pred)
-    targets = ops.argmax(_tensor(y_true), axis=-1)
+    y_true, y_pred = _pair(y_true, y_pred)
+    targets = ops.argmax(y_true, axis=-1)
     return ops.cast(_in_top_k(targets, y_pred, k), dtype=np.dtype("float32"))
 
 

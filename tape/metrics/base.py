@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _state, initializers, losses, ops
+from .. import _state, backend, initializers, losses, ops
 from ..losses import squeeze_or_expand_to_same_rank
+from ..ops.creation import constant_like
 from ..tensor import Tensor, Variable
 
 
-def _tensor(x, dtype=None) -> Tensor:
+def _tensor(x, dtype=None, like=None) -> Tensor:
+    """``x`` as a constant tensor; a host value (number, array) beside ``like`` is made on
+    ``like``'s device, so that labels and weights meet GPU predictions there."""
+    if like is not None and not isinstance(x, Tensor):
+        x = constant_like(x, like)
     return ops.stop_gradient(ops.convert(x, dtype))
+
+
+def _pair(y_true, y_pred) -> tuple[Tensor, Tensor]:
+    """Labels and predictions as constant tensors, host labels on the predictions' device."""
+    y_pred = _tensor(y_pred)
+    return _tensor(y_true, like=y_pred), y_pred
 
 
 def _predictions(y_pred) -> Tensor:
@@ -67,6 +78,7 @@ class Metric:
         with _state.init_scope():  # an initial value is state, never part of a trace
             value = np.array(init(tuple(shape), dtype=dtype or self.dtype).numpy())
         v = Variable(value, trainable=False, name=f"{self.name}/{name or 'variable'}")
+        v._data = backend.to_default_device(v._data)  # inside `with tape.device(...)`
         self._variables.append(v)
         self._initial.append(value)
         return v
@@ -106,7 +118,7 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
     """Keras' rule: weight the values, then reduce every axis but the first."""
     values = _tensor(values, dtype)
     if sample_weight is not None:
-        sample_weight = _tensor(sample_weight, dtype)
+        sample_weight = _tensor(sample_weight, dtype, like=values)
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         if values.ndim > sample_weight.ndim:
             values = reduce_fn(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
@@ -185,7 +197,8 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        values = self._fn(_tensor(y_true), _predictions(y_pred), **self._fn_kwargs)
+        y_pred = _predictions(y_pred)
+        values = self._fn(_tensor(y_true, like=y_pred), y_pred, **self._fn_kwargs)
         super().update_state(values, sample_weight)
 
     def get_config(self) -> dict:

@@ -8,14 +8,14 @@ from .. import losses, nn, ops
 from ..losses import squeeze_or_expand_to_same_rank
 from ..ops.creation import constant_like
 from ..tensor import Tensor
-from .base import Metric, _divide_no_nan, _tensor
+from .base import Metric, _divide_no_nan, _pair, _tensor
 
 
 # ---- confusion-matrix metrics ------------------------------------------------------------------
 def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class_id=None):
     """Weighted (tp, fp, tn, fn) counts at each threshold; predicted positive means
     ``y_pred > threshold`` and a label is positive when nonzero (as Keras)."""
-    y_true, y_pred = squeeze_or_expand_to_same_rank(_tensor(y_true), _tensor(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*_pair(y_true, y_pred))
     y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
     if top_k is not None:  # keep the k largest scores per row, -inf elsewhere (ties kept)
         above = ops.greater(ops.expand_dims(y_pred, -2), ops.expand_dims(y_pred, -1))
@@ -26,7 +26,7 @@ def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class
     positive = ops.cast(ops.not_equal(y_true, 0), dtype=np.dtype("float32"))
     weight = ops.ones_like(y_pred)
     if sample_weight is not None:  # per-sample weights apply to every score of the sample
-        w = _tensor(sample_weight, np.dtype("float32"))
+        w = _tensor(sample_weight, np.dtype("float32"), like=y_pred)
         while w.ndim > y_pred.ndim and w.shape[-1] == 1:
             w = ops.squeeze(w, -1)
         if 0 < w.ndim < y_pred.ndim:

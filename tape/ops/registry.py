@@ -246,10 +246,12 @@ def _weak_scalar(value, beside):
 def coerce(args) -> tuple:
     """Turn non-tensor inputs into tensors; Python scalars take the dtype of the tensors
     beside them (weak typing, as in NumPy 2 and JAX). A Python float meeting integer
-    tensors makes them float32, so ``int_tensor * 0.5`` is float32, as in JAX."""
+    tensors makes them float32, so ``int_tensor * 0.5`` is float32, as in JAX. Host values
+    (numbers, NumPy arrays, lists) go to the device of the tensors beside them, as JAX and
+    TensorFlow place constants; two tensors on two devices stay an error."""
     arrays = [a._data for a in args if isinstance(a, Tensor)]
     like = np.result_type(*[a.dtype for a in arrays]) if arrays else None
-    xp = get_array_module(*arrays)  # scalars go to the device of the tensors beside them
+    xp = get_array_module(*arrays)
     if like is not None and like.kind in "biu" and any(type(a) is float for a in args):
         like = dtypes.DEFAULT_FLOAT
         from .math import cast  # an op, so that a trace records the conversion
@@ -261,8 +263,10 @@ def coerce(args) -> tuple:
             out.append(a)
         elif like is not None and isinstance(a, bool | int | float):
             out.append(Tensor._wrap(xp.asarray(a, dtype=dtypes.weak_scalar_dtype(a, like))))
-        else:
+        elif xp is np:
             out.append(Tensor._wrap(dtypes.to_array(a)))
+        else:
+            out.append(Tensor._wrap(xp.asarray(dtypes.to_array(a))))
     return tuple(out)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import IndexOutOfRangeError
+from ..tensor import Tensor
 from ._helpers import (
     add_at,
     fill_index,
@@ -337,7 +338,8 @@ def take_along_axis(x, indices, axis):
     """``numpy.take_along_axis``: pick along ``axis`` with an index of matching rank."""
     x = convert(x)
     axis = normalize_axes(axis, x.ndim)[0]
-    indices = indices if hasattr(indices, "shape") else constant_like(indices, x)
+    # A NumPy or list index is a constant: it goes where x is (as CuPy copies a host index).
+    indices = indices if isinstance(indices, Tensor) else constant_like(indices, x)
     if indices.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: indices of rank {indices.ndim} for a tensor of rank {x.ndim}"

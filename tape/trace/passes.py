@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..ops._helpers import add_at, fill_index
 from ..ops.registry import Op
 from .fusion import fuse_elementwise
@@ -62,8 +63,9 @@ def constant_folding(g: Graph, max_elements: int = 1 << 16) -> Graph:
                 or None in shape or _size(shape) > max_elements):
             kept.append(node)
             continue
-        value = node.op.forward(np, *(g.constants[i] for i in node.inputs), **node.params)
-        g.constants[node.out] = np.asarray(value)
+        inputs = [g.constants[i] for i in node.inputs]
+        value = node.op.forward(get_array_module(*inputs), *inputs, **node.params)
+        g.constants[node.out] = get_array_module(value).asarray(value)  # where it was made
     g.nodes = kept
     return g
 

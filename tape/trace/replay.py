@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, to_device
 from .graph import Graph
 
 # Ops whose forward is exactly one array-module function that can write into ``out=``:
@@ -109,6 +109,8 @@ class Replay:
             if type(a) is not np.ndarray:
                 xp = get_array_module(a)
                 break
+        if not arrays:  # a step of no inputs runs where its state is
+            xp = self._state_module()
         fn = self._compiled.get(xp)
         if fn is None:
             fn = self._compiled[xp] = self._compile(xp)
@@ -117,13 +119,22 @@ class Replay:
         with self._lock:
             return fn(arrays)
 
+    def _state_module(self):
+        """The array module of the first Variable (else constant) the graph reads."""
+        for var in self.graph.variables.values():
+            return get_array_module(var._data)
+        for array in self.graph.constants.values():
+            return get_array_module(array)
+        return np
+
     def _compile(self, xp):
         g = self.graph
         namespace = {"xp": xp}
         for vid, var in g.variables.items():
             namespace[f"W{vid}"] = var
         for vid, array in g.constants.items():
-            namespace[f"c{vid}"] = xp.asarray(array)
+            # A constant goes to the device the replay runs on.
+            namespace[f"c{vid}"] = to_device(array, "cpu") if xp is np else xp.asarray(array)
         for node in g.nodes:
             buffered = node.out in g.buffers
             fn = out_function(node.op, xp) if buffered else None

@@ -831,8 +831,7 @@ ROWS = (
         params=sparse_labels_params, covers=("sparse_softmax_xent",),
         covers2=("sparse_softmax_xent_grad",)),
     Row("sparse_softmax_xent_grad",
-        lambda logits, g, labels: tape.ops.sparse_softmax_xent_grad(
-            tape.tensor(labels), logits, g),
+        lambda logits, g, labels: tape.ops.sparse_softmax_xent_grad(labels, logits, g),
         _jax_sparse_xent_grad, tuple((s, s[:-1]) for (s,) in UNARY_ND),
         params=sparse_labels_params, covers=("sparse_softmax_xent_grad",)),
     Row("nn.sigmoid_cross_entropy_with_logits", tape.nn.sigmoid_cross_entropy_with_logits,

@@ -4,6 +4,7 @@ JAX oracle as on the CPU. Marked ``gpu``: skipped with the reason where no GPU i
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 import tape
 
-from .op_rows import ROWS, Row
+from .op_rows import DROPOUT_KEY, ROWS, Row
+from .philox_reference import keep_mask
 from .test_op_table import (
     Static,
     _as_tuple,
@@ -26,6 +28,19 @@ from .test_op_table import (
 
 # CuPy's transcendental functions may differ from XLA's CPU ones in the last bits.
 GPU_RTOL, GPU_ATOL = 1e-8, 1e-10
+
+
+def _dropout_ref_on_gpu(x, rate):
+    """Dropout with the GPU's mask: Philox4x32-10 (tests/ops/philox_reference.py, checked
+    against Random123's published vectors), where the CPU uses NumPy's Philox4x64."""
+    seed, stream = (int(k) for k in DROPOUT_KEY)
+    keep = keep_mask(x.size, seed, stream, rate).reshape(x.shape)
+    return jnp.where(keep, x / (1 - rate), 0.0)
+
+
+def _gpu_ref(row: Row):
+    """The oracle on the GPU: the row's own, but dropout's mask is the GPU's."""
+    return _dropout_ref_on_gpu if row.name == "dropout" else row.ref
 
 
 def _on_gpu(value):
@@ -55,10 +70,11 @@ def test_forward_and_vjp_on_the_gpu_match_jax(row, data):
     shapes, params, seed = data.draw(cases(row))
     xs, rng = _inputs(row, shapes, seed)
     vs = _random_like(rng, _jax_out_structs(row, params, xs))
-    want_outs, want_grads = _jax_vjp(row.ref, Static(params), tuple(xs), vs)
+    want_outs, want_grads = _jax_vjp(_gpu_ref(row), Static(params), tuple(xs), vs)
     outs, grads = _tape_vjp_on_gpu(row, params, xs, vs)
+    expected_device = "cpu" if row.name == "to_device" else "gpu:0"  # that row moves to cpu
     for i, (got, want) in enumerate(zip(outs, want_outs)):
-        assert got.device == "gpu:0", f"{row.name} output {i} is on {got.device}"
+        assert got.device == expected_device, f"{row.name} output {i} is on {got.device}"
         _close(f"{row.name} output {i} (gpu)", got, want, GPU_RTOL, GPU_ATOL)
     for i, (got, want) in enumerate(zip(grads, want_grads)):
         _close(f"{row.name} gradient of input {i} (gpu)", got, want, GPU_RTOL, GPU_ATOL)
