@@ -120,7 +120,7 @@ def _pair(y_true, y_pred):
     y_pred = ops.convert(y_pred)
     if y_pred.dtype.kind != "f":
         y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
-    return ops.convert(y_true, y_pred.dtype), y_pred
+    return ops.convert(y_true, y_pred.dtype, like=y_pred), y_pred
 
 
 # ---- function forms (per-sample values, reduced over the last axis) ----------------------
@@ -205,7 +205,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     y_pred = _pair(0, y_pred)[1]
     if axis % y_pred.ndim != y_pred.ndim - 1:
         raise ValueError(f"sparse_categorical_crossentropy: only axis=-1 is supported, got {axis}")
-    labels = ops.stop_gradient(ops.convert(y_true))
+    labels = ops.stop_gradient(ops.convert(y_true, like=y_pred))
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = ops.squeeze(labels, -1)
     classes = y_pred.shape[-1]
@@ -279,7 +279,7 @@ class Loss(_config.Configurable):
         losses = ops.convert(self.call(y_true, y_pred))
         weight = None
         if sample_weight is not None:
-            weight = ops.convert(sample_weight, losses.dtype)
+            weight = ops.convert(sample_weight, losses.dtype, like=losses)
             losses, weight = squeeze_or_expand_to_same_rank(losses, weight)
             losses = ops.multiply(losses, weight)
         return reduce_values(losses, weight, self.reduction)
@@ -297,7 +297,7 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size") -
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         # The sum of the weights (broadcast to the losses); 0 / 0 gives 0, as divide_no_nan.
-        divisor = ops.sum(ops.broadcast_to(ops.convert(sample_weight, values.dtype),
+        divisor = ops.sum(ops.broadcast_to(ops.convert(sample_weight, values.dtype, like=values),
                                            values.shape))
         zero = ops.equal(divisor, 0)
         return ops.where(zero, 0.0, ops.divide(total, ops.where(zero, 1.0, divisor)))

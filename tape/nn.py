@@ -19,7 +19,7 @@ from .ops.conv import (
     convolution,
     depthwise_conv2d,
 )
-from .ops.creation import constant_like
+from .ops.creation import beside, constant_like
 from .ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool
 from .tensor import Tensor
 
@@ -206,8 +206,9 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3):
     axes = normalize_axes(axis, x.ndim)
     if axes == (x.ndim - 1,):
         size = x.shape[-1:]
-        gamma = ops.ones(size, dtype=x.dtype) if gamma is None else gamma
-        beta = ops.zeros(size, dtype=x.dtype) if beta is None else beta
+        with beside(x):
+            gamma = ops.ones(size, dtype=x.dtype) if gamma is None else gamma
+            beta = ops.zeros(size, dtype=x.dtype) if beta is None else beta
         return ops.layer_norm(x, gamma, beta, epsilon=epsilon)
     mean, variance = moments(x, axes, keepdims=True)
     return batch_norm(x, mean, variance, beta, gamma, epsilon)
@@ -256,9 +257,9 @@ def attention_weights(query, key, mask=None, is_causal: bool = False,
     scores = ops.matmul(ops.multiply(query, scale), ops.swapaxes(key, -1, -2))
     if is_causal:
         causal = constant_like(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores)
-        mask = causal if mask is None else ops.logical_and(_as_bool(mask), causal)
+        mask = causal if mask is None else ops.logical_and(_as_bool(mask, like=scores), causal)
     if mask is not None:
-        mask = _as_bool(mask)
+        mask = _as_bool(mask, like=scores)
         try:
             fits = np.broadcast_shapes(mask.shape, scores.shape) == scores.shape
         except ValueError:
@@ -272,6 +273,6 @@ def attention_weights(query, key, mask=None, is_causal: bool = False,
     return ops.softmax(scores, axis=-1)
 
 
-def _as_bool(mask):
-    mask = ops.convert(mask)
+def _as_bool(mask, like=None):
+    mask = ops.convert(mask, like=like)  # a host mask goes where ``like`` is
     return mask if mask.dtype == bool else ops.not_equal(mask, 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from . import _config, ops
+from .ops.creation import beside
 from .tensor import Tensor
 
 
@@ -32,7 +33,9 @@ class Regularizer(_config.Configurable):
     """
 
     def __call__(self, weight) -> Tensor:
-        return ops.zeros((), dtype=ops.convert(weight).dtype)
+        weight = ops.convert(weight)
+        with beside(weight):
+            return ops.zeros((), dtype=weight.dtype)
 
 
 
@@ -52,7 +55,8 @@ class L1L2(Regularizer):
 
     def __call__(self, weight) -> Tensor:
         weight = ops.convert(weight)
-        penalty = ops.zeros((), dtype=weight.dtype)
+        with beside(weight):
+            penalty = ops.zeros((), dtype=weight.dtype)
         if self.l1:
             penalty = ops.add(penalty, ops.multiply(ops.sum(ops.abs(weight)), self.l1))
         if self.l2:

@@ -315,6 +315,8 @@ class Variable(Tensor):
         if callable(initial_value):
             initial_value = initial_value()
         super().__init__(initial_value, dtype)
+        if not isinstance(initial_value, Tensor):  # host data: on the default device, as
+            self._data = backend.to_default_device(self._data)  # TF places tf.Variable
         self.trainable = bool(trainable)
         self._version = 0
 

@@ -351,6 +351,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x``, batch by batch, as NumPy arrays (the outputs' structure)."""
         data = DataAdapter(x, None, None, 32 if batch_size is None else batch_size, steps=steps)
+        self._state_to_device()
         callback_list = callbacks_module.CallbackList(
             callbacks, add_progbar=verbose not in (0, None), model=self, verbose=verbose,
             steps=data.num_batches, mode="predict")
@@ -372,6 +373,7 @@ class Trainer:
                        return_dict=False):
         """One ``train_step`` on the given batch; returns the loss (and metrics)."""
         self._check_compiled()
+        self._state_to_device()
         data = DataAdapter(x, y, sample_weight, batch_size=max(1, _length(x)))
         self._check_targets(data.arrays[1], data.arrays[0])
         if reset_metrics:
@@ -385,6 +387,7 @@ class Trainer:
                       return_dict=False):
         """One ``test_step`` on the given batch; returns the loss (and metrics)."""
         self._check_compiled()
+        self._state_to_device()
         data = DataAdapter(x, y, sample_weight, batch_size=max(1, _length(x)))
         if reset_metrics:
             self.reset_metrics()
@@ -398,8 +401,15 @@ class Trainer:
 
     # ---- helpers ---------------------------------------------------------------------
     def _state_to_device(self) -> None:
-        """Metric state made since ``to()`` (by a compile after it) joins the model's device,
-        as the optimizer's state does when it is built."""
+        """Find where the model lives (its weights' device: ``to()``, or a build under
+        ``tape.device(...)``; unbuilt, the default device unless ``to()`` named one); metric
+        state made since (by a compile after it) joins it, as the optimizer's state does when
+        it is built. Batches follow it (``_on_device``)."""
+        weights = self.weights
+        if weights:
+            self._device = weights[0].device
+        elif backend.default_device() != "cpu":
+            self._device = backend.default_device()
         if self._device == "cpu":
             return
         for metric in self.metrics:
@@ -448,7 +458,7 @@ class Trainer:
         shapes = getattr(self, "_output_shapes", lambda: None)()
         if shapes is None and x is not None:
             with _unrecorded(), _state.using(_state.training, False):
-                first = map_structure(lambda a: ops.convert(a[:1]), x)
+                first = self._on_device(map_structure(lambda a: ops.convert(a[:1]), x))
                 shapes = [tuple(o.shape) for o in self._flat_outputs(self(first))]
         if shapes is None:
             return

@@ -31,6 +31,13 @@ if os.environ.get("TAPE_CUPY_DOUBLE"):
     _spec.loader.exec_module(cupy_double)
     cupy_double.install()
 
+# TAPE_DEFAULT_DEVICE=gpu runs tests with tensors and weights created on that device (a probe
+# for GPU paths, with the double or a GPU: tests that read NumPy internals will not pass).
+if os.environ.get("TAPE_DEFAULT_DEVICE"):
+    from tape import _state, backend
+
+    _state.default_device.set(backend.parse_device(os.environ["TAPE_DEFAULT_DEVICE"]))
+
 # JAX is an optional oracle: configure it only where it is installed, and never import it
 # otherwise (find_spec looks without importing).
 if importlib.util.find_spec("jax") is not None:

@@ -184,3 +184,106 @@ def test_a_variable_counter_steps_on_its_device_inside_a_trace(device):
         tick()
     assert counter.device == tape.zeros(1).to(device).device
     assert counter.numpy() == 3
+
+
+def test_a_model_built_under_a_device_takes_host_batches_there(device):
+    """Weights made under ``tape.device(...)`` (no ``to()``): calling the model on a NumPy
+    array, fit, evaluate and predict all run where the weights are."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    y = (x.sum(-1) > 0).astype(np.int64)
+    with tape.device(device):
+        model = tape.models.Sequential([tape.layers.Dense(8, activation="relu"),
+                                        tape.layers.Dense(2)])
+        model.build((None, 4))
+    assert model(x).device == model.weights[0].device
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=tape.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert {v.device for v in model.weights} == {model(x[:1]).device}
+    assert model.predict(x, verbose=0).shape == (32, 2)
+    assert np.isfinite(model.evaluate(x, y, verbose=0)).all()
+
+
+def test_variables_made_from_host_data_go_to_the_default_device(device):
+    with tape.device(device):
+        v = tape.Variable(np.ones(3))
+        w = tape.Variable(tape.ones(3).to("cpu"))  # a tensor keeps its own device
+    assert v.device == tape.ones(1).to(device).device and w.device == "cpu"
+
+
+def test_schedules_and_callable_rates_follow_the_variables(device):
+    schedule = tape.optimizers.schedules.ExponentialDecay(0.5, decay_steps=2, decay_rate=0.5)
+    w = tape.Variable(tape.tensor([1.0, -1.0]).to(device))
+    opt = tape.optimizers.SGD(learning_rate=schedule)
+    for _ in range(2):
+        opt.apply_gradients([(tape.ones(2).to(device), w)])
+    # steps at t=0 and t=1: rates 0.5 and 0.5 * 0.5 ** 0.5
+    np.testing.assert_allclose(w.numpy(), np.array([1.0, -1.0]) - (0.5 + 0.5 * 0.5 ** 0.5),
+                               rtol=1e-6)
+    callable_rate = tape.optimizers.SGD(learning_rate=lambda: 0.25)  # a host number
+    callable_rate.apply_gradients([(tape.ones(2).to(device), w)])
+    np.testing.assert_allclose(w.numpy(), np.array([1.0, -1.0]) - (0.75 + 0.5 * 0.5 ** 0.5),
+                               rtol=1e-6)
+    for name in ("CosineDecay", "PiecewiseConstantDecay"):
+        cls = getattr(tape.optimizers.schedules, name)
+        sched = cls(0.1, 10) if name == "CosineDecay" else cls([2], [0.1, 0.01])
+        assert sched(tape.tensor(3, dtype="int64").to(device)).device == w.device
+
+
+def test_recurrent_regularized_and_noise_shaped_layers_make_their_constants_on_the_device(
+        device):
+    """Zero initial states, a regularizer's zero, a noise-shaped dropout mask and default
+    layer-norm parameters are made by library code beside the user's tensor."""
+    x = tape.tensor(np.random.default_rng(1).normal(size=(2, 5, 3)), dtype="float32")
+    x = x.to(device)
+    model = tape.models.Sequential([
+        tape.layers.LSTM(4, return_sequences=True,
+                         kernel_regularizer=tape.regularizers.L2(0.01)),
+        tape.layers.Dropout(0.5, noise_shape=(None, 1, 4), seed=3),
+        tape.layers.GRU(2)])
+    with tape.GradientTape() as g:
+        out = model(x, training=True)
+        loss = tape.sum(out) + model.losses[0]
+    assert out.device == x.device and loss.device == x.device
+    grads = g.gradient(loss, model.trainable_weights)
+    assert all(gr.device == x.device for gr in grads)
+    assert tape.nn.layer_norm(x, axis=-1).device == x.device
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)  # a host mask
+    assert model.layers[0](x, mask=mask).device == x.device
+
+
+def test_attention_takes_host_values_and_masks_beside_a_device_query(device):
+    rng = np.random.default_rng(2)
+    query = tape.tensor(rng.normal(size=(2, 3, 4)), dtype="float32").to(device)
+    value = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    mask = rng.uniform(size=(2, 3, 5)) > 0.3
+    layer = tape.layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    out = layer(query, value, attention_mask=mask, use_causal_mask=False)
+    assert out.device == query.device
+    scores = tape.nn.scaled_dot_product_attention(query, query, query, mask=np.tril(
+        np.ones((3, 3), bool)))
+    assert scores.device == query.device
+
+
+def test_shuffles_and_onnx_export_of_a_device_model(device, tmp_path):
+    x = tape.tensor(np.arange(5.0)).to(device)
+    shuffled = tape.random.permutation(x, seed=4)
+    assert shuffled.device == x.device
+    assert sorted(shuffled.numpy().tolist()) == list(range(5))
+    import pytest
+
+    onnx = pytest.importorskip("onnx")
+    model = tape.models.Sequential([tape.layers.Dense(3, activation="relu", input_dim=4)])
+    model.to(device)
+    scale = tape.tensor([1.0, 2.0, 3.0]).to(device)  # a constant of the graph, on the device
+    predict = tape.trace(lambda x: model(x) * scale,
+                         input_signature=[tape.TensorSpec((None, 4), "float32")])
+    predict(tape.ones((2, 4)).to(device))
+    path = tmp_path / "m.onnx"
+    tape.trace.export_onnx(predict, path)
+    weights = [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+    kernel = model.weights[0].numpy()
+    assert any(w.shape == kernel.shape and np.array_equal(w, kernel) for w in weights)
+    assert any(np.array_equal(w, [1.0, 2.0, 3.0]) for w in weights)

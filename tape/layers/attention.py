@@ -9,7 +9,7 @@ from .. import initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops.creation import constant_like
 from ._nest import serialize_object
-from .base import Layer, get_mask
+from .base import Layer, _build_device, get_mask
 from .core import Dropout, _positive_int
 
 
@@ -121,7 +121,8 @@ class MultiHeadAttention(Layer):
                  return_attention_scores=False, training=None, use_causal_mask=False,
                  **kwargs):
         if not self.built:
-            self.build(_shape_of(query), _shape_of(value), _shape_of(key))
+            with _build_device(query):  # weights beside a GPU query
+                self.build(_shape_of(query), _shape_of(value), _shape_of(key))
         for name, x in (("query_mask", query), ("value_mask", value), ("key_mask", key)):
             if kwargs.get(name) is None and get_mask(x) is not None:
                 kwargs[name] = get_mask(x)
@@ -140,8 +141,9 @@ class MultiHeadAttention(Layer):
     def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False,
              training=None, use_causal_mask=False, query_mask=None, value_mask=None,
              key_mask=None):
-        query, value = ops.convert(query), ops.convert(value)
-        key = value if key is None else ops.convert(key)
+        query = ops.convert(query)  # host value, key and masks go where the query is
+        value = ops.convert(value, like=query)
+        key = value if key is None else ops.convert(key, like=query)
         self._check_inputs(query, value, key)
         q = self._project(query, "query")  # (B, H, T, key_dim)
         k = self._project(key, "key")
@@ -195,7 +197,7 @@ class MultiHeadAttention(Layer):
                                           ("value_mask", value_mask, -2, (batch, length)),
                                           ("key_mask", key_mask, -2, (batch, length))):
             if m is not None:
-                m = nn._as_bool(m)
+                m = nn._as_bool(m, like=query)
                 if tuple(m.shape) != expected:
                     raise ShapeError(f"MultiHeadAttention layer '{self.name}': {what} of shape "
                                      f"{m.shape} should be {expected} for query {query.shape} "
@@ -205,7 +207,7 @@ class MultiHeadAttention(Layer):
             causal = np.tril(np.ones((steps, length), dtype=bool))
             mask = both(mask, constant_like(causal, query))
         if attention_mask is not None:
-            attention_mask = nn._as_bool(attention_mask)
+            attention_mask = nn._as_bool(attention_mask, like=query)
             target = (batch, steps, length)
             try:
                 fits = attention_mask.ndim <= 3 and np.broadcast_shapes(

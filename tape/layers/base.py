@@ -397,8 +397,12 @@ class Layer:
         return shape
 
     def _convert_input(self, x):
-        if isinstance(x, np.ndarray | np.generic):
+        if isinstance(x, np.ndarray | np.generic):  # host data goes where the weights are
             x = ops.convert(x)
+            weights = self.weights if self.built else ()
+            device = weights[0].device if weights else backend.default_device()
+            if device != backend.CPU:
+                x = x.to(device)
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype \
                 and np.dtype(self.dtype).kind == "f":
             x = ops.cast(x, self.dtype)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations, initializers, ops, regularizers
 from ..ops import random
+from ..ops.creation import beside
 from ._nest import serialize_object
 from .base import InputSpec, Layer
 
@@ -170,7 +171,9 @@ class Dropout(Layer):
                                  device=inputs.device))
         if shape == inputs.shape:
             return random.dropout(inputs, self.rate, key=key)
-        mask = random.dropout(ops.ones(shape, dtype=inputs.dtype), self.rate, key=key)
+        with beside(inputs):
+            ones = ops.ones(shape, dtype=inputs.dtype)
+        mask = random.dropout(ones, self.rate, key=key)
         return ops.multiply(inputs, mask)
 
     def compute_output_shape(self, input_shape):

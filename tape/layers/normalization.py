@@ -145,7 +145,7 @@ class BatchNormalization(_Normalization):
         if mask is None:
             mean, variance = nn.moments(x, self._reduction_axes, keepdims=True)
         else:
-            mask = ops.convert(mask)
+            mask = ops.convert(mask, like=x)
             if tuple(mask.shape) != tuple(x.shape[:-1]):
                 raise ShapeError(f"BatchNormalization layer '{self.name}': a mask of shape "
                                  f"{mask.shape} does not fit inputs of shape {x.shape} (expected "

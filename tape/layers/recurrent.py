@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..errors import ShapeError, user_line
+from ..ops.creation import beside
 from ._nest import to_snake_case, unique_name
 from .base import InputSpec, Layer
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -113,12 +114,13 @@ class RNN(Layer):
         batch = x.shape[0]
         sizes = self._state_sizes()
         if initial_state is None:
-            if hasattr(self.cell, "get_initial_state"):
-                return list(self.cell.get_initial_state(batch, dtype=x.dtype))
-            return [ops.zeros((batch, n), dtype=x.dtype) for n in sizes]
+            with beside(x):  # zero states where the sequence is
+                if hasattr(self.cell, "get_initial_state"):
+                    return list(self.cell.get_initial_state(batch, dtype=x.dtype))
+                return [ops.zeros((batch, n), dtype=x.dtype) for n in sizes]
         states = list(initial_state) if isinstance(initial_state, list | tuple) else [
             initial_state]
-        states = [ops.convert(s) for s in states]
+        states = [ops.convert(s, like=x) for s in states]
         shapes = [tuple(s.shape) for s in states]
         if shapes != [(batch, n) for n in sizes]:
             raise ShapeError(f"{type(self).__name__} layer '{self.name}': initial_state must be "
@@ -132,7 +134,7 @@ class RNN(Layer):
             mask = mask[0]
         if mask is None:
             return None
-        mask = ops.convert(mask)
+        mask = ops.convert(mask, like=x)
         if tuple(mask.shape) != tuple(x.shape[:2]):
             raise ShapeError(f"{type(self).__name__} layer '{self.name}': a mask of shape "
                              f"{mask.shape} does not fit inputs of shape {x.shape} (expected "

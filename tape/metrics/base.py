@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _state, backend, initializers, losses, ops
+from .. import _state, initializers, losses, ops
 from ..losses import squeeze_or_expand_to_same_rank
-from ..ops.creation import constant_like
 from ..tensor import Tensor, Variable
 
 
 def _tensor(x, dtype=None, like=None) -> Tensor:
     """``x`` as a constant tensor; a host value (number, array) beside ``like`` is made on
     ``like``'s device, so that labels and weights meet GPU predictions there."""
-    if like is not None and not isinstance(x, Tensor):
-        x = constant_like(x, like)
-    return ops.stop_gradient(ops.convert(x, dtype))
+    return ops.stop_gradient(ops.convert(x, dtype, like=like))
 
 
 def _pair(y_true, y_pred) -> tuple[Tensor, Tensor]:
@@ -78,7 +75,6 @@ class Metric:
         with _state.init_scope():  # an initial value is state, never part of a trace
             value = np.array(init(tuple(shape), dtype=dtype or self.dtype).numpy())
         v = Variable(value, trainable=False, name=f"{self.name}/{name or 'variable'}")
-        v._data = backend.to_default_device(v._data)  # inside `with tape.device(...)`
         self._variables.append(v)
         self._initial.append(value)
         return v

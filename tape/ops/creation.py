@@ -38,6 +38,22 @@ def constant_like(value, like) -> Tensor:
     return Tensor._wrap(get_array_module(like._data).asarray(value))
 
 
+def beside(t: Tensor):
+    """A context in which creation ops make tensors on ``t``'s device: for the zeros, ones
+    and states library code makes next to a user's tensor.
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.creation import beside
+        >>> with beside(tape.ones(2)):
+        ...     tape.zeros(3).device
+        'cpu'
+    """
+    from ..backend import _on_device
+
+    return _on_device(t.device)
+
+
 def _placed(t: Tensor) -> Tensor:
     """``t`` on the default device (``with tape.device(...)``); a no-op on the CPU."""
     data = to_default_device(t._data)

@@ -188,7 +188,9 @@ def permutation(x, seed=None) -> Tensor:
         return _permutation(_key(seed), n=int(x))
     from .shape import getitem
 
-    return getitem(x, _permutation(_key(seed), n=len(x)))
+    order = _permutation(_key(seed), n=len(x))  # drawn on the host (as every key is)
+    device = getattr(x, "device", "cpu")
+    return getitem(x, order if device == "cpu" else order.to(device))
 
 
 def dropout(x, rate: float, seed=None, key=None) -> Tensor:

@@ -270,15 +270,19 @@ def coerce(args) -> tuple:
     return tuple(out)
 
 
-def convert(value, dtype=None) -> Tensor:
-    """``value`` as a Tensor (tensors pass through unless a different dtype is asked)."""
+def convert(value, dtype=None, like=None) -> Tensor:
+    """``value`` as a Tensor (tensors pass through unless a different dtype is asked); a
+    host value beside ``like`` (a tensor) is made on ``like``'s device."""
     if isinstance(value, Tensor):
         if dtype is None or value.dtype == dtypes.as_dtype(dtype):
             return value
         from .math import cast  # an op, so that a trace records the conversion
 
         return cast(value, dtype=dtypes.as_dtype(dtype))
-    return Tensor(value, dtype)
+    t = Tensor(value, dtype)
+    if like is not None and type(like._data) is not _ndarray:
+        t._data = get_array_module(like._data).asarray(t._data)
+    return t
 
 
 def _array_module(op: Op, args):

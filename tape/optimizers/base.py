@@ -174,10 +174,8 @@ class Optimizer:
             fill = {"zeros": 0, "ones": 1}.get(initializer, initializer)
             value = np.full(shape, fill, dtype=dtype)
         variable = Variable(value, trainable=False, name=self._unique_name(name or "var"))
-        if device != "cpu":
-            # Variables are created on the host; state lives where its model variable lives
-            # so that updates never mix devices.
-            variable._data = backend.to_device(variable._data, device)
+        # State lives where its model variable lives, so that updates never mix devices.
+        variable._data = backend.to_device(variable._data, device)
         self._variables.append(variable)
         return variable
 
@@ -297,6 +295,8 @@ class Optimizer:
             grads = [_as_gradient(g, v) for g, v in zip(grads, variables)]
             grads = self._clip_gradients(grads)
             lr = self._current_learning_rate()
+            if lr.device != variables[0].device:  # a rate or schedule set since the build
+                lr = lr.to(variables[0].device)
             lr_by_dtype = {}
             for v in variables:
                 if v.dtype not in lr_by_dtype:

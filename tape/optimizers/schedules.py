@@ -52,9 +52,9 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-def _float(value) -> Tensor:
+def _float(value, like=None) -> Tensor:
     """``value`` as a float tensor (Python numbers become float32, as Keras' floatx)."""
-    t = ops.convert(value)
+    t = ops.convert(value, like=like)  # a host number goes where the step is
     return t if dtypes.is_float(t.dtype) else ops.cast(t, dtype=dtypes.DEFAULT_FLOAT)
 
 
@@ -86,11 +86,12 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step) -> Tensor:
-        initial = _float(self.initial_learning_rate)
+        step = ops.convert(step)
+        initial = _float(self.initial_learning_rate, like=step)
         p = ops.cast(step, dtype=initial.dtype) / self.decay_steps
         if self.staircase:
             p = ops.floor(p)
-        return initial * ops.power(ops.cast(self.decay_rate, dtype=initial.dtype), p)
+        return initial * ops.power(ops.convert(self.decay_rate, initial.dtype, like=step), p)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -137,11 +138,12 @@ class CosineDecay(LearningRateSchedule):
         return decay_from * ((1 - self.alpha) * cosine + self.alpha)
 
     def __call__(self, step) -> Tensor:
-        initial = _float(self.initial_learning_rate)
+        step = ops.convert(step)
+        initial = _float(self.initial_learning_rate, like=step)
         step = ops.cast(step, dtype=initial.dtype)
         if self.warmup_target is None:
             return self._decay(ops.minimum(step, self.decay_steps), initial)
-        target = ops.cast(self.warmup_target, dtype=initial.dtype)
+        target = ops.convert(self.warmup_target, initial.dtype, like=step)
         step = ops.minimum(step, self.decay_steps + self.warmup_steps)
         decayed = self._decay(step - self.warmup_steps, target)
         if self.warmup_steps == 0:  # a static choice, from the config: no warmup phase
@@ -182,7 +184,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __call__(self, step) -> Tensor:
         step = ops.convert(step)
-        values = [ops.convert(v) for v in self.values]
+        values = [ops.convert(v, like=step) for v in self.values]
         result = values[-1]
         # Walk the boundaries from the last one down, so the first boundary >= step wins.
         for boundary, value in zip(reversed(self.boundaries), reversed(values[:-1])):

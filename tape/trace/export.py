@@ -26,6 +26,7 @@ import re
 
 import numpy as np
 
+from ..backend import is_gpu_array, to_device
 from ..errors import TraceError
 from .graph import Graph, PyValue
 
@@ -113,6 +114,8 @@ class _Builder:
         from onnx import numpy_helper
 
         name = self._unique(text)
+        if is_gpu_array(array):  # a model that lives on a GPU exports its weights from there
+            array = to_device(array, "cpu")
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
