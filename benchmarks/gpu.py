@@ -7,7 +7,10 @@
    of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
    (where PyTorch sees a GPU).
 
-    python -m benchmarks.gpu [--quick]
+    python -m benchmarks.gpu [--quick | --smoke]
+
+``--smoke`` runs every case once at tiny sizes: a check that the script runs end to end
+(CI runs it on the CuPy double, tests/cupy_double); its figures mean nothing.
 
 Without a usable GPU it exits with the reason (status 1): it measures nothing on a CPU.
 """
@@ -31,10 +34,13 @@ def _gpu_time(fn, repeat: int) -> float:
     return float(np.median(result.gpu_times[0]))
 
 
-def kernel_cases(cupy, quick: bool):
+SIZES = {"full": (8192, 4096), "quick": (1024, 1024), "smoke": (16, 40)}
+
+
+def kernel_cases(cupy, size: str):
     """(name, kernel thunk, stock-CuPy thunk) per override, on GPU-filling sizes."""
     reg = tape.ops.REGISTRY
-    rows, cols = (1024, 1024) if quick else (8192, 4096)
+    rows, cols = SIZES[size]
     rng = cupy.random.default_rng(0)
     x = rng.standard_normal((rows, cols), dtype=cupy.float32)
     g = rng.standard_normal((rows, cols), dtype=cupy.float32)
@@ -64,10 +70,12 @@ def kernel_cases(cupy, quick: bool):
     return cases
 
 
-def optimizer_case(quick: bool):
+def optimizer_case(size: str):
     """Adam over an MLP's variables: the fused launch against the per-variable step."""
     shapes = [(784, 256), (256,), (256, 256), (256,), (256, 10), (10,)]
-    if not quick:
+    if size == "smoke":
+        shapes = [(8, 4), (4,)]
+    elif size == "full":
         shapes = shapes * 8
     times = {}
     for fused in (True, False):
@@ -78,7 +86,7 @@ def optimizer_case(quick: bool):
         if not fused:
             opt._fusable = lambda: False
         times[fused] = _gpu_time(lambda opt=opt, variables=variables, grads=grads:
-                                 opt.apply(grads, variables), 20)
+                                 opt.apply(grads, variables), 1 if size == "smoke" else 20)
     return times[True], times[False]
 
 
@@ -186,23 +194,27 @@ def _torch_gpu() -> str | None:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    sizes.add_argument("--smoke", action="store_true",
+                       help="tiny sizes, one repeat: does every case run (figures mean nothing)")
     args = parser.parse_args(argv)
+    size = "smoke" if args.smoke else "quick" if args.quick else "full"
     reason = tape.cuda.why_unavailable()
     if reason is not None:
         raise SystemExit(f"benchmarks.gpu needs a GPU: {reason}")
     import cupy
 
-    repeat = 5 if args.quick else 50
+    repeat = {"smoke": 1, "quick": 5, "full": 50}[size]
     props = cupy.cuda.runtime.getDeviceProperties(0)
     print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}")
     results = {}
     print(f"{'kernel':28s} {'ours ms':>9s} {'stock ms':>9s} {'speedup':>8s}")
-    for name, ours, stock in kernel_cases(cupy, args.quick):
+    for name, ours, stock in kernel_cases(cupy, size):
         t_ours, t_stock = _gpu_time(ours, repeat), _gpu_time(stock, repeat)
         results[name] = t_stock / t_ours
         print(f"{name:28s} {t_ours * 1e3:9.3f} {t_stock * 1e3:9.3f} {t_stock / t_ours:7.2f}x")
-    fused, generic = optimizer_case(args.quick)
+    fused, generic = optimizer_case(size)
     results["adam fused step"] = generic / fused
     print(f"{'adam (fused vs per-variable)':28s} {fused * 1e3:9.3f} {generic * 1e3:9.3f} "
           f"{generic / fused:7.2f}x")
@@ -213,6 +225,7 @@ def main(argv=None) -> dict:
     else:
         print("cnn: skipped (tape.nn.conv2d does not exist on this branch)")
     for name, ours, theirs, batch in models:
+        batch = 4 if size == "smoke" else batch
         t_ours = _wall(ours(batch), repeat)
         if torch_reason is not None:
             print(f"{name}: tape {t_ours * 1e3:.3f} ms/step; PyTorch: {torch_reason}")

@@ -211,6 +211,24 @@ def test_gpu_benchmark_says_why_it_cannot_run(no_cupy):
 
 
 @pytest.mark.gpu
+def test_gpu_benchmark_runs_every_case_end_to_end(capsys):
+    """``--smoke``: every kernel case, the optimizer case and both model steps run (tiny
+    sizes, one repeat), so a GPU session spends its time measuring, not debugging."""
+    from benchmarks import gpu
+
+    results = gpu.main(["--smoke"])
+    out = capsys.readouterr().out
+    expected = {f"bias_act{grad} {act}" for grad in ("", "_grad")
+                for act in ("relu", "gelu", "silu", "tanh", "sigmoid")}
+    expected |= {"softmax", "log_softmax", "softmax_grad", "log_softmax_grad", "softmax_xent",
+                 "softmax_xent_grad", "layer_norm", "layer_norm_grad", "dropout",
+                 "adam fused step"}
+    assert expected <= set(results)
+    assert all(np.isfinite(v) and v > 0 for v in results.values())
+    assert "mlp 784-256-256-10 b1024" in out and "cnn 28x28 b256" in out
+
+
+@pytest.mark.gpu
 def test_compile_after_to_keeps_metric_state_on_the_gpu():
     """Metrics made by a compile after ``to('gpu')``, and those built at the first batch,
     live on the GPU too; fit and evaluate agree with the same model on the CPU."""

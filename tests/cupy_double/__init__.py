@@ -671,6 +671,21 @@ def scatter_add(a, slices, value):
               _unwrap(value, "cupyx.scatter_add"))
 
 
+def _profiler_benchmark(fn, args=(), kwargs=None, n_repeat=10000, n_warmup=10, **_):
+    """``cupyx.profiler.benchmark``: host clock times in place of CUDA events."""
+    import time
+
+    for _ in range(n_warmup):
+        fn(*args, **(kwargs or {}))
+    times = []
+    for _ in range(n_repeat):
+        start = time.perf_counter()
+        fn(*args, **(kwargs or {}))
+        times.append(time.perf_counter() - start)
+    times = np.asarray(times)
+    return types.SimpleNamespace(cpu_times=times, gpu_times=np.asarray([times]))
+
+
 # ---- install ----------------------------------------------------------------------------------
 
 
@@ -711,9 +726,13 @@ def build() -> dict[str, types.ModuleType]:
     special = _module("cupyx.scipy.special", scipy.special)
     scipy_module = types.ModuleType("cupyx.scipy")
     scipy_module.special = special
+    profiler = types.ModuleType("cupyx.profiler")
+    profiler.benchmark = _profiler_benchmark
     cupyx = _module("cupyx", types.SimpleNamespace(), {"scatter_add": scatter_add,
-                                                      "scipy": scipy_module})
+                                                      "scipy": scipy_module,
+                                                      "profiler": profiler})
     return {
         "cupy": cupy, "cupy.cuda": cuda, "cupy.linalg": cupy.linalg, "cupy.fft": cupy.fft,
         "cupy.random": random, "cupy.lib": lib, "cupy.lib.stride_tricks": stride_tricks,
-        "cupyx": cupyx, "cupyx.scipy": scipy_module, "cupyx.scipy.special": special}
+        "cupyx": cupyx, "cupyx.scipy": scipy_module, "cupyx.scipy.special": special,
+        "cupyx.profiler": profiler}
