@@ -31,3 +31,18 @@ def test_tutorial_runs_and_prints_a_result(script, tmp_path):
     assert all("nan" not in r.lower() for r in results), results
     doc = script.read_text().split('"""')[1]
     assert "Teaches:" in doc and "Prints:" in doc and "Run:" in doc  # the opening docstring
+
+
+@pytest.mark.gpu
+def test_the_gpu_tutorial_takes_its_gpu_path(monkeypatch, capsys, tmp_path):
+    """Run in this process, so that it sees the GPU this process sees (a real one, or the
+    CuPy double in CI): the GPU model must train to the CPU model's accuracy."""
+    import runpy
+
+    monkeypatch.setenv("TAPE_TUTORIAL_FAST", "1")
+    monkeypatch.setenv("TAPE_TUTORIAL_OUT", str(tmp_path))
+    runpy.run_path(str(ROOT / "tutorials" / "09_gpu.py"), run_name="__main__")
+    result = re.search(r"^RESULT gpu=available gpu_acc=([\d.]+) cpu_acc=([\d.]+)$",
+                       capsys.readouterr().out, flags=re.MULTILINE)
+    assert result, "the tutorial did not take its GPU path"
+    assert float(result.group(1)) == pytest.approx(float(result.group(2)), abs=0.02)
