@@ -260,24 +260,6 @@ class ndarray:
     def __iter__(self):
         return (_wrap(row) for row in self._a)
 
-    def __bool__(self):
-        return bool(self._a)
-
-    def __float__(self):
-        return float(self._a)
-
-    def __int__(self):
-        return int(self._a)
-
-    def __complex__(self):
-        return complex(self._a)
-
-    def __repr__(self):
-        return repr(self._a)
-
-    def __str__(self):
-        return str(self._a)
-
     def __copy__(self):
         return ndarray._of(self._a.copy())
 
@@ -319,6 +301,8 @@ for _name in ("__divmod__", "__rdivmod__", "__eq__", "__ne__", "__lt__", "__le__
     setattr(ndarray, _name, _operator(_name))
 for _name in ("__neg__", "__pos__", "__abs__", "__invert__"):
     setattr(ndarray, _name, _unary(_name))
+for _convert in (bool, float, int, complex, repr, str):  # as CuPy, through the host value
+    setattr(ndarray, f"__{_convert.__name__}__", lambda self, c=_convert: c(self._a))
 ndarray.__module__ = "cupy"
 
 
