@@ -107,3 +107,12 @@ def test_elementwise_kernels_broadcast_and_run_their_operation(cp):
     np.testing.assert_allclose(out.get(), a * 2.0 + np.exp(a) + 0 * b, rtol=1e-15)
     with pytest.raises(TypeError, match="numpy.ndarray"):
         kernel(a, cp.asarray(b))
+
+
+def test_functions_take_cupys_parameters_not_numpys(cp):
+    a = cp.asarray(np.arange(4.0))
+    np.testing.assert_array_equal(cp.clip(a, 1.0, 2.0).get(), [1.0, 1.0, 2.0, 2.0])
+    with pytest.raises(TypeError, match="CuPy's signature"):
+        cp.clip(a, min=1.0, max=2.0)  # NumPy 2's spelling; CuPy's is a_min, a_max
+    with pytest.raises(TypeError, match="CuPy's signature"):
+        cp.max(a, initial=0.0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
+import inspect
 import json
 import numbers
 import sys
@@ -90,9 +91,22 @@ def _wrap(result):
     return result
 
 
-def _function(name: str, fn, host_ok: bool = False):
+def _signature(spec) -> inspect.Signature:
+    """A recorded CuPy signature (``record_api.signatures``), defaults left out."""
+    return inspect.Signature([
+        inspect.Parameter(name, inspect._ParameterKind(kind),
+                          default=None if has_default else inspect.Parameter.empty)
+        for name, kind, has_default in spec])
+
+
+def _function(name: str, fn, host_ok: bool = False, signature=None):
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        if signature is not None:  # CuPy's own parameters, not NumPy's
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError(f"cupy.{name}{signature}: {e} (CuPy's signature)") from None
         args, kwargs = _unwrap_all(f"cupy.{name}", args, kwargs, host_ok)
         return _wrap(fn(*args, **kwargs))
 
@@ -337,7 +351,9 @@ class _DoubleModule(types.ModuleType):
         if isinstance(value, np.ufunc):
             value = _ufunc(value)
         elif callable(value) and not isinstance(value, type):
-            value = _function(name, value, host_ok=name in _TAKES_HOST)
+            spec = API["signatures"].get(self.__name__, {}).get(name)
+            value = _function(name, value, host_ok=name in _TAKES_HOST,
+                              signature=None if spec is None else _signature(spec))
         setattr(self, name, value)  # cached
         return value
 

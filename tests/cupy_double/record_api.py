@@ -14,6 +14,24 @@ def public(obj) -> list[str]:
     return sorted(name for name in dir(obj) if not name.startswith("_"))
 
 
+def signatures(module) -> dict:
+    """``{name: [[parameter, kind, has_default], ...]}`` for the module's Python functions
+    (ufuncs and other compiled callables have no signature to read)."""
+    import inspect
+
+    out = {}
+    for name in public(module):
+        fn = getattr(module, name)
+        if not callable(fn) or isinstance(fn, type):
+            continue
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        out[name] = [[p.name, int(p.kind), p.default is not p.empty] for p in parameters]
+    return out
+
+
 def main() -> None:
     import cupy
     import cupyx
@@ -37,6 +55,8 @@ def main() -> None:
         "cuda.Device": public(cupy.cuda.Device),
         "lib": public(cupy.lib),
         "lib.stride_tricks": public(cupy.lib.stride_tricks),
+        "signatures": {"cupy": signatures(cupy), "cupy.linalg": signatures(cupy.linalg),
+                       "cupy.lib.stride_tricks": signatures(cupy.lib.stride_tricks)},
     }
     print(json.dumps(record, indent=1))
 
