@@ -17,6 +17,13 @@ from . import _state
 from .errors import DeviceError, DeviceUnavailableError, OutOfMemoryError, user_line
 
 CPU = "cpu"
+_gpu_seen = False  # set once anything is placed on a GPU: until then host data stays put
+
+
+def gpu_seen() -> bool:
+    """Whether this process has placed anything on a GPU (a cheap test for code that would
+    otherwise look for the device of a model's weights on every call)."""
+    return _gpu_seen
 
 
 @functools.cache
@@ -108,10 +115,12 @@ def device(name: str):
 
 @contextlib.contextmanager
 def _on_device(parsed: str):
+    global _gpu_seen
     with _state.using(_state.default_device, parsed):
         if parsed == CPU:
             yield parsed
         else:
+            _gpu_seen = True
             with _cupy().cuda.Device(_index(parsed)):
                 yield parsed
 
@@ -170,9 +179,11 @@ def to_device(array, device: str):
         if isinstance(array, np.ndarray | np.generic):
             return array
         return _cupy().asnumpy(array)
+    global _gpu_seen
     cupy = _cupy()
     if cupy is None:
         parse_device(device)  # raises DeviceUnavailableError saying why
+    _gpu_seen = True
     if isinstance(array, cupy.ndarray) and device_of(array) == device:
         return array
     with cupy.cuda.Device(_index(device)):

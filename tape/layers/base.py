@@ -399,10 +399,10 @@ class Layer:
     def _convert_input(self, x):
         if isinstance(x, np.ndarray | np.generic):  # host data goes where the weights are
             x = ops.convert(x)
-            weights = self.weights if self.built else ()
-            device = weights[0].device if weights else backend.default_device()
-            if device != backend.CPU:
-                x = x.to(device)
+            if backend.gpu_seen():
+                device = self._weights_device() or backend.default_device()
+                if device != backend.CPU:
+                    x = x.to(device)
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype \
                 and np.dtype(self.dtype).kind == "f":
             x = ops.cast(x, self.dtype)
@@ -438,6 +438,22 @@ class Layer:
         found = instances_in(vars(self).values(), (Layer, Variable))
         return ([x for x in found if isinstance(x, Variable)],
                 [x for x in found if isinstance(x, Layer)])
+
+    def _weights_device(self) -> str | None:
+        """The device of the first weight found depth first, or None before any exists."""
+        seen, stack = set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            if layer._own_weights:
+                return layer._own_weights[0].device
+            variables, children = layer._direct_children()
+            if variables:
+                return variables[0].device
+            stack.extend(reversed(children))
+        return None
 
     def _flatten_layers(self) -> list[Layer]:
         """This layer and every sublayer below it, depth first, each once."""
