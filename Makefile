@@ -44,8 +44,20 @@ test: install lint kernels
 	JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q
 	$(MAKE) --no-print-directory gpu-double-test
 
+# Then device-agnostic test files again with every tensor and weight made on the double's GPU
+# (the slowest trainings left out: the emulated kernels run a thread per CUDA thread).
+GPU_DEFAULT_TESTS := tests/layers/test_convolutional.py tests/layers/test_pooling.py \
+	tests/layers/test_core.py tests/layers/test_embedding.py tests/layers/test_merge.py \
+	tests/layers/test_base.py tests/test_losses.py tests/test_metrics.py tests/test_tape.py \
+	tests/testing tests/test_callbacks.py tests/test_models.py tests/test_saving.py \
+	tests/test_regularizers.py tests/test_training.py tests/test_initializers.py \
+	tests/test_numpy_interop.py tests/test_errors.py tests/test_data.py
+
 gpu-double-test: install
 	TAPE_CUPY_DOUBLE=1 TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q -m gpu
+	TAPE_CUPY_DOUBLE=1 TAPE_DEFAULT_DEVICE=gpu JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q \
+		-m "not slow and not gpu" -k "not learns and not digits and not traced_cnn" \
+		$(GPU_DEFAULT_TESTS)
 
 # Compile every kernel with nvcc for sm_80 and sm_90 (a syntax and type gate: CI has no GPU),
 # plus one generated elementwise kernel; nvcc comes from PyPI into .venv when not on PATH.

@@ -31,8 +31,9 @@ if os.environ.get("TAPE_CUPY_DOUBLE"):
     _spec.loader.exec_module(cupy_double)
     cupy_double.install()
 
-# TAPE_DEFAULT_DEVICE=gpu runs tests with tensors and weights created on that device (a probe
-# for GPU paths, with the double or a GPU: tests that read NumPy internals will not pass).
+# TAPE_DEFAULT_DEVICE=gpu runs tests with tensors and weights created on that device (with the
+# double or a GPU; `make gpu-double-test` runs the device-agnostic files so). Tests that build
+# CPU tensors explicitly or read NumPy internals fail there by design.
 if os.environ.get("TAPE_DEFAULT_DEVICE"):
     from tape import _state, backend
 

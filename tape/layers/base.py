@@ -399,7 +399,7 @@ class Layer:
     def _convert_input(self, x):
         if isinstance(x, np.ndarray | np.generic):  # host data goes where the weights are
             x = ops.convert(x)
-            if backend.gpu_seen():
+            if backend.gpu_seen() or backend.default_device() != backend.CPU:
                 device = self._weights_device() or backend.default_device()
                 if device != backend.CPU:
                     x = x.to(device)
