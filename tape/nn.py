@@ -21,7 +21,6 @@ from .ops.conv import (
 )
 from .ops.creation import beside, constant_like
 from .ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool
-from .tensor import Tensor
 
 __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax",
@@ -106,7 +105,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """
     name = "sparse_softmax_cross_entropy_with_logits"
     logits = ops.convert(logits)
-    labels = labels if isinstance(labels, Tensor) else constant_like(labels, logits)
+    labels = ops.convert(labels, like=logits)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"sparse labels must be integers, got {labels.dtype}")
     if labels.shape != logits.shape[:-1]:

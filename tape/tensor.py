@@ -340,21 +340,14 @@ class Variable(Tensor):
     def assign_add(self, delta) -> Variable:
         """``self = self + delta``."""
         if _state.recorder.get() is not None:
-            return self.assign(_ops.add(self, self._cast_here(delta)))
+            return self.assign(_ops.add(self, _ops.convert(delta, self.dtype, like=self)))
         return self._update(np.add, self._checked(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
         if _state.recorder.get() is not None:
-            return self.assign(_ops.subtract(self, self._cast_here(delta)))
+            return self.assign(_ops.subtract(self, _ops.convert(delta, self.dtype, like=self)))
         return self._update(np.subtract, self._checked(delta, "assign_sub"))
-
-    def _cast_here(self, delta) -> Tensor:
-        """``delta`` as a tensor of this Variable's dtype; a number or array is made on the
-        Variable's device (a host constant beside a GPU Variable would be a DeviceError)."""
-        if not isinstance(delta, Tensor):
-            delta = Tensor._wrap(backend.get_array_module(self._data).asarray(delta))
-        return _ops.cast(delta, dtype=self.dtype)
 
     def _update(self, ufunc, delta) -> Variable:
         """``self = ufunc(self, delta)``: in place when the reference count shows that only

@@ -405,9 +405,9 @@ class Trainer:
         ``tape.device(...)``; unbuilt, the default device unless ``to()`` named one); metric
         state made since (by a compile after it) joins it, as the optimizer's state does when
         it is built. Batches follow it (``_on_device``)."""
-        weights = self.weights
-        if weights:
-            self._device = weights[0].device
+        device = self._weights_device()
+        if device is not None:
+            self._device = device
         elif backend.default_device() != "cpu":
             self._device = backend.default_device()
         if self._device == "cpu":

@@ -510,7 +510,6 @@ def _build_device(inputs):
     ``layer(gpu_tensor)`` needs no ``with tape.device(...)`` around it."""
     if backend.default_device() == backend.CPU:
         for x in flatten(inputs):
-            device = getattr(x, "device", backend.CPU)
-            if isinstance(x, Tensor) and device != backend.CPU:
-                return backend.device(device)
+            if isinstance(x, Tensor) and x.device != backend.CPU:
+                return backend.device(x.device)
     return contextlib.nullcontext()

@@ -212,6 +212,6 @@ def dropout(x, rate: float, seed=None, key=None) -> Tensor:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
     if key is None:
         key = random_key(seed=None if seed is None else int(seed), device=x.device)
-    elif getattr(key, "device", x.device) != x.device:
+    elif isinstance(key, Tensor) and key.device != x.device:
         key = key.to(x.device)  # two numbers naming a stream, not data: it goes where x is
     return _dropout(x, key, rate=float(rate))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import IndexOutOfRangeError
-from ..tensor import Tensor
 from ._helpers import (
     add_at,
     fill_index,
@@ -339,7 +338,7 @@ def take_along_axis(x, indices, axis):
     x = convert(x)
     axis = normalize_axes(axis, x.ndim)[0]
     # A NumPy or list index is a constant: it goes where x is (as CuPy copies a host index).
-    indices = indices if isinstance(indices, Tensor) else constant_like(indices, x)
+    indices = convert(indices, like=x)
     if indices.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: indices of rank {indices.ndim} for a tensor of rank {x.ndim}"
