@@ -361,7 +361,7 @@ class GradientTape:
                 # A recorded one-input op is on the path only through its input, and by the
                 # VJP contract (see ops.registry) returns that input's shape and dtype.
                 entry.needs_grad = _ONE_NEEDED
-                gx = entry.op.vjp(entry, g)
+                gx = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
                 if gx is not None:
                     if check:
                         _check_finite(entry, gx)
@@ -376,7 +376,8 @@ class GradientTape:
             else:
                 needs = tuple([x._id in relevant for x in inputs])
             entry.needs_grad = needs
-            for x, gx, need in zip(inputs, entry.op.vjp(entry, g), needs):
+            gxs = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
+            for x, gx, need in zip(inputs, gxs, needs):
                 if gx is None or not need:
                     continue
                 x_data, g_data = x._data, gx._data
@@ -412,6 +413,13 @@ def _as_seed(seed, target):
     if seed.shape != target.shape:
         seed = ops.broadcast_to(seed, target.shape)
     return seed
+
+
+def _checked_vjp(entry, g):
+    """The VJP of an entry that detect_anomaly checks, without NumPy's divide/invalid
+    warnings: a non-finite result is a GradientError naming the op, which says it all."""
+    with np.errstate(all="ignore"):
+        return entry.op.vjp(entry, g)
 
 
 def _check_finite(entry, gx) -> None:

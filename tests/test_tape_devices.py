@@ -293,3 +293,20 @@ def test_shuffles_and_onnx_export_of_a_device_model(device, tmp_path):
     kernel = model.weights[0].numpy()
     assert any(w.shape == kernel.shape and np.array_equal(w, kernel) for w in weights)
     assert any(np.array_equal(w, [1.0, 2.0, 3.0]) for w in weights)
+
+
+def test_a_seed_gives_the_same_draws_and_weights_on_every_device(device):
+    def draws():
+        layer = tape.layers.Dense(
+            4, kernel_initializer=tape.initializers.GlorotNormal(seed=2),
+            bias_initializer=tape.initializers.RandomUniform(seed=3))
+        layer.build((None, 3))
+        return [tape.random.normal((2, 3), seed=7), tape.random.randint(9, shape=(5,), seed=8),
+                *layer.weights]
+
+    on_cpu = draws()
+    with tape.device(device):
+        there = draws()
+    for here, other in zip(on_cpu, there):
+        assert other.device == tape.backend.parse_device(device)
+        np.testing.assert_array_equal(other.numpy(), here.numpy())
