@@ -271,8 +271,41 @@ class Tensor:
     def min(self, axis=None, keepdims=False):
         return _ops.min(self, axis=axis, keepdims=keepdims)
 
+    def prod(self, axis=None, keepdims=False):
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def all(self, axis=None, keepdims=False):
+        return _ops.all(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return _ops.any(self, axis=axis, keepdims=keepdims)
+
     def argmax(self, axis=None):
         return _ops.argmax(self, axis=axis)
+
+    def argmin(self, axis=None):
+        return _ops.argmin(self, axis=axis)
+
+    def argsort(self, axis=-1):
+        return _ops.argsort(self, axis=axis)
+
+    def cumsum(self, axis=None):
+        return _ops.cumsum(self, axis=axis)
+
+    def clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
+        return _ops.clip(self, min=min, max=max)
+
+    def round(self):
+        return _ops.round(self)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
@@ -286,6 +319,10 @@ class Tensor:
 
     def flatten(self):
         return _ops.flatten(self)
+
+    def tolist(self):
+        """The values as nested Python lists (copied to the host), as ``ndarray.tolist``."""
+        return self.numpy().tolist()
 
     def squeeze(self, axis=None):
         return _ops.squeeze(self, axis)

@@ -271,3 +271,20 @@ def test_matmul_error_names_the_op_once():
     with pytest.raises(tape.ShapeError) as info:
         tape.ones((2, 3)) @ tape.ones((2, 3))
     assert str(info.value).count("matmul:") == 1
+
+
+@pytest.mark.parametrize("call, op, detail", [
+    (lambda x: tape.top_k(x, 4), "top_k", r"k=4 for shape \(2, 3\)"),
+    (lambda x: tape.top_k(x, -1), "top_k", r"k=-1 for shape \(2, 3\)"),
+    (lambda x: tape.sort(x, axis=2), "sort", r"axis 2 is out of bounds for shape \(2, 3\)"),
+    (lambda x: tape.argsort(x, axis=-3), "argsort", r"axis -3 .* shape \(2, 3\)"),
+    (lambda x: tape.tril(x[0]), "tril", r"rank >= 2.*shape \(3,\)"),
+    (lambda x: tape.triu(x[0, 0]), "triu", r"rank >= 2.*shape \(\)"),
+    (lambda x: tape.cumsum(x[0, 0], axis=0), "cumsum", r"0-d tensor has no axis 0"),
+])
+def test_sorting_and_triangle_errors_name_the_op_the_shape_and_this_line(call, op, detail):
+    x = tape.ones((2, 3))
+    with pytest.raises(tape.ShapeError, match=f"^{op}: .*{detail}") as info:
+        call(x)
+    line = call.__code__.co_firstlineno  # the user's line is the lambda's
+    _assert_names_this_line(str(info.value), line)

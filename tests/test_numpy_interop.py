@@ -108,6 +108,29 @@ def test_more_numpy_functions_are_recorded():
     np.testing.assert_allclose(g.gradient(loss, x).numpy(), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda xp, a: xp.cumsum(a, axis=1), lambda xp, a: xp.cumsum(a),
+    lambda xp, a: xp.sort(a, axis=0), lambda xp, a: xp.tril(a), lambda xp, a: xp.triu(a, 1),
+], ids=["cumsum_axis", "cumsum_flat", "sort", "tril", "triu"])
+def test_cumsum_sort_and_triangles_are_recorded(fn):
+    jax = pytest.importorskip("jax")
+    x = _watched()
+    with tape.GradientTape() as g:
+        g.watch(x)
+        y = fn(np, x)
+        loss = tape.sum(y * y)
+    assert type(y) is tape.Tensor
+    np.testing.assert_array_equal(y.numpy(), fn(np, X))
+    want = jax.grad(lambda a: jax.numpy.sum(fn(jax.numpy, a) ** 2))(X)
+    np.testing.assert_allclose(g.gradient(loss, x).numpy(), np.asarray(want), rtol=1e-12)
+
+
+def test_np_argsort_gives_a_tensor_of_indices():
+    got = np.argsort(_watched(), axis=1)
+    assert type(got) is tape.Tensor
+    np.testing.assert_array_equal(got.numpy(), np.argsort(X, axis=1, kind="stable"))
+
+
 def test_numpy_on_a_variable_is_recorded_and_auto_watched():
     v = tape.Variable(np.array([1.0, 2.0]))
     with tape.GradientTape() as g:
@@ -120,10 +143,10 @@ def test_unsupported_function_falls_back_and_warns_under_a_tape():
     x = _watched()
     with tape.GradientTape() as g:
         g.watch(x)
-        with pytest.warns(UserWarning, match="cumsum.*no tape op") as record:
-            out = np.cumsum(x)
+        with pytest.warns(UserWarning, match="cumprod.*no tape op") as record:
+            out = np.cumprod(x)
     assert type(out) is np.ndarray
-    np.testing.assert_allclose(out, np.cumsum(X))
+    np.testing.assert_allclose(out, np.cumprod(X))
     assert len(record) == 1
     assert record[0].filename == __file__  # the warning points at the user's line
 

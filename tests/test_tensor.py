@@ -227,6 +227,23 @@ def test_astype():
     assert t.astype(np.float64).dtype == np.float64
 
 
+@pytest.mark.parametrize("call", [
+    lambda a: a.prod(axis=1), lambda a: a.var(axis=0, ddof=1), lambda a: a.std(keepdims=True),
+    lambda a: a.all(axis=1), lambda a: a.any(), lambda a: a.argmin(axis=0), lambda a: a.argmin(),
+    lambda a: a.argsort(axis=0), lambda a: a.cumsum(), lambda a: a.cumsum(axis=1),
+    lambda a: a.clip(-0.5, 1.5), lambda a: a.clip(max=0.0), lambda a: a.round(),
+    lambda a: a.swapaxes(0, 1), lambda a: a.tolist(),
+], ids=lambda call: call.__code__.co_firstlineno)
+def test_numpy_style_methods_give_what_the_ndarray_methods_give(call):
+    a = np.array([[1.25, -0.5, 2.0], [0.0, 3.5, -1.75]])
+    got, want = call(tape.tensor(a)), call(a)
+    if isinstance(want, list):
+        assert type(got) is list and got == want
+    else:
+        assert isinstance(got, tape.Tensor) and got.dtype == want.dtype
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+
+
 def test_len_and_iteration():
     t = tape.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     assert len(t) == 3

@@ -31,7 +31,7 @@ from .fused import (
     sparse_softmax_xent_grad,
 )
 from .interop import array_function, array_ufunc
-from .linalg import dot, einsum, matmul, outer, tensordot
+from .linalg import dot, einsum, matmul, outer, tensordot, tril, triu
 from .math import (
     CUSTOM,
     abs,
@@ -87,6 +87,7 @@ from .reduce import (
     any,
     argmax,
     argmin,
+    cumsum,
     logsumexp,
     max,
     mean,
@@ -119,6 +120,7 @@ from .shape import (
     tile,
     transpose,
 )
+from .sorting import TopK, argsort, sort, top_k
 
 true_divide = divide
 absolute = abs
@@ -143,6 +145,7 @@ __all__ = [
 from .shape import gather  # noqa: E402 - tf.gather: take along axis 0 (Embedding's lookup)
 
 __all__ += ["gather"]
+__all__ += ["argsort", "cumsum", "sort", "top_k", "tril", "triu"]
 
 # Convolution and pooling primitives (their public forms are in tape.nn).
 from . import conv, pool  # noqa: E402

@@ -14,7 +14,7 @@ import numpy as np
 from .. import _state
 from ..errors import user_stacklevel
 from ..tensor import Tensor
-from . import linalg, math, reduce, shape
+from . import linalg, math, reduce, shape, sorting
 
 UFUNCS = {
     np.add: math.add, np.subtract: math.subtract, np.multiply: math.multiply,
@@ -45,7 +45,9 @@ FUNCTIONS = {
     np.take_along_axis: shape.take_along_axis, np.ravel: shape.flatten,
     np.einsum: linalg.einsum, np.tensordot: linalg.tensordot, np.dot: linalg.dot,
     np.outer: linalg.outer, np.where: math.where, np.clip: math.clip, np.round: math.round,
-    np.zeros_like: None, np.ones_like: None,
+    np.zeros_like: None, np.ones_like: None, np.cumsum: reduce.cumsum,
+    np.sort: sorting.sort, np.argsort: sorting.argsort, np.tril: linalg.tril,
+    np.triu: linalg.triu,
 }
 
 

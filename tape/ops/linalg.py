@@ -1,4 +1,5 @@
-"""Linear algebra: matmul and einsum primitives; dot, tensordot and outer composites."""
+"""Linear algebra: matmul and einsum primitives; dot, tensordot, outer, tril and triu
+composites."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections import Counter
 
 import numpy as np
 
+from ..errors import ShapeError, user_line
 from .creation import constant_like
-from .math import multiply
+from .math import multiply, where
 from .registry import convert, defop
 from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 
@@ -171,3 +173,38 @@ def outer(x, y):
 
 
 matmul.defsaves("inputs")
+
+
+def _triangle(op, x, k, lower):
+    x = convert(x)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: needs a matrix or a batch of them (rank >= 2); received "
+                         f"shape {x.shape} [at {user_line()}]")
+    rows, cols = x.shape[-2:]
+    keep = np.tri(rows, cols, k=k, dtype=bool) if lower else ~np.tri(rows, cols, k=k - 1,
+                                                                        dtype=bool)
+    return where(constant_like(keep, x), x, 0)
+
+
+def tril(x, k=0):
+    """The lower triangle of the last two axes: elements above diagonal ``k`` are zero
+    (``numpy.tril``); so are their gradients.
+
+    Example:
+        >>> import tape
+        >>> tape.tril(tape.ones((2, 3))).numpy().tolist()
+        [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
+    """
+    return _triangle("tril", x, int(k), lower=True)
+
+
+def triu(x, k=0):
+    """The upper triangle of the last two axes: elements below diagonal ``k`` are zero
+    (``numpy.triu``).
+
+    Example:
+        >>> import tape
+        >>> tape.triu(tape.ones((2, 3)), k=1).numpy().tolist()
+        [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+    """
+    return _triangle("triu", x, int(k), lower=False)

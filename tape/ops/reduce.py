@@ -1,15 +1,17 @@
-"""Reductions over ``axis`` (None, int, negative, tuple) with ``keepdims``."""
+"""Reductions over ``axis`` (None, int, negative, tuple) with ``keepdims``, and the running
+sum ``cumsum``."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..dtypes import DEFAULT_FLOAT
+from ..errors import ShapeError, user_line
 from ._helpers import broadcast_axes, kept_shape, normalize_axes
 from .creation import constant_like
 from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
 from .registry import defop
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, flatten, flip, reshape
 
 
 def _grad_to_input(g, x, axis, keepdims):
@@ -196,6 +198,40 @@ def var(x, axis=None, keepdims=False, ddof=0):
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation over ``axis``."""
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+@defop("cumsum")
+def _cumsum(xp, x, axis):
+    """Running sum along ``axis`` (an int: the public ``cumsum`` flattens for None)."""
+    return xp.cumsum(x, axis=axis)
+
+
+@_cumsum.defvjp
+def _cumsum_vjp(ctx, g):
+    # Each element adds to every output from its position on: its gradient is the sum of
+    # g from its position to the end, a running sum taken from the end.
+    axis = ctx.params["axis"]
+    return flip(_cumsum(flip(g, axis=axis), axis=axis), axis=axis)
+
+
+_cumsum.defsaves()  # the VJP reads no values
+
+
+def cumsum(x, axis=None):
+    """Running sum along ``axis``; of the flattened tensor when ``axis`` is None.
+
+    Example:
+        >>> import tape
+        >>> tape.cumsum(tape.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=1).numpy().tolist()
+        [[1.0, 3.0], [3.0, 7.0]]
+    """
+    x = _tensor(x)
+    if axis is None:
+        return _cumsum(flatten(x), axis=0)
+    if x.ndim == 0:
+        raise ShapeError(f"cumsum: a 0-d tensor has no axis {axis}; axis=None gives its "
+                         f"running sum as shape (1,) [at {user_line()}]")
+    return _cumsum(x, axis=normalize_axes(axis, x.ndim)[0])
 
 
 def sum_to(g, shape: tuple):

@@ -252,6 +252,27 @@ def int_axis_params(draw, shapes):
     return {"axis": draw(st.integers(-ndim, ndim - 1))}
 
 
+def cumsum_params(draw, shapes):
+    ndim = len(shapes[0])
+    return {"axis": draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1)) if ndim
+                         else st.none())}
+
+
+def sort_params(draw, shapes):
+    ndim = len(shapes[0])
+    return {"axis": draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1))),
+            "descending": draw(st.booleans())}
+
+
+def top_k_params(draw, shapes):
+    return {"k": draw(st.integers(0, shapes[0][-1]))}
+
+
+def triangle_params(draw, shapes):
+    rows, cols = shapes[0][-2:]
+    return {"k": draw(st.integers(-rows, cols))}
+
+
 def clip_params(draw, shapes):
     bounds = draw(st.sampled_from([(-0.5, 0.7), (None, 0.7), (-0.5, None), (-1.5, 1.2)]))
     return {"min": bounds[0], "max": bounds[1]}
@@ -719,7 +740,21 @@ ROWS = (
         params=var_params, covers=("sum", "square"), dtypes=True),
     Row("std", tape.std, jnp.std, (((3,),), ((2, 3),), ((1, 3),), ((2, 1, 3),)),
         wide=wide_unary(1, 2), params=std_params, covers=("sqrt", "sum")),
+    Row("cumsum", tape.cumsum, jnp.cumsum, UNARY, wide=wide_unary(),
+        params=cumsum_params, covers=("cumsum",), dtypes=True),
+    # ---- sorting (ops/sorting.py): gathers through take_along_axis ----
+    Row("sort", tape.sort,
+        lambda x, axis, descending: jnp.sort(x, axis=axis, descending=descending),
+        UNARY_ND, wide=wide_unary(1), values=each(distinct()), params=sort_params,
+        covers=("getitem",)),
+    Row("top_k", lambda x, k: tape.top_k(x, k).values, lambda x, k: jax.lax.top_k(x, k)[0],
+        UNARY_ND, wide=wide_unary(1), values=each(distinct()), params=top_k_params,
+        covers=("getitem",)),
     # ---- linear algebra (ops/linalg.py) ----
+    Row("tril", tape.tril, jnp.tril, (((2, 3),), ((3, 3),), ((2, 1, 3),), ((1, 3),)),
+        wide=wide_unary(2), params=triangle_params, covers=("where",)),
+    Row("triu", tape.triu, jnp.triu, (((2, 3),), ((3, 3),), ((2, 1, 3),), ((1, 3),)),
+        wide=wide_unary(2), params=triangle_params, covers=("where",)),
     Row("matmul", tape.matmul, jnp.matmul, MATMUL, wide=wide_matmul,
         covers=("matmul",), dtypes=True),
     Row("tensordot", tape.tensordot, jnp.tensordot, tuple(TENSORDOT_AXES),

@@ -378,6 +378,18 @@ SPECIAL_POINTS = [
     ("matmul with an empty inner axis", tape.matmul, jnp.matmul,
      [np.ones((2, 0)), np.ones((0, 3))]),
     ("pad of a 0-d tensor", lambda x: tape.pad(x, 1), lambda x: jnp.pad(x, 1), [np.array(2.0)]),
+    # Tied values: each sorted value's gradient goes to the element it came from.
+    ("sort with ties", tape.sort, jnp.sort,
+     [np.array([[1.0, 0.0, 1.0, 1.0], [2.0, 2.0, 0.5, 2.0]])]),
+    # jnp.sort(descending=True) reverses an ascending sort, so its tied values come last
+    # index first; tape follows the stable descending argsort (as torch.sort(stable=True)).
+    ("descending sort with ties", lambda x: tape.sort(x, descending=True),
+     lambda x: jnp.take_along_axis(x, jnp.argsort(x, stable=True, descending=True), -1),
+     [np.array([1.0, 0.0, 1.0, 1.0])]),
+    ("top_k with ties", lambda x: tape.top_k(x, 2).values, lambda x: jax.lax.top_k(x, 2)[0],
+     [np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]])]),
+    ("cumsum over an empty axis", lambda x: tape.cumsum(x, axis=0),
+     lambda x: jnp.cumsum(x, axis=0), [np.zeros((0, 3))]),
 ]
 
 
@@ -437,6 +449,33 @@ def test_one_hot_forward_matches_jax():
     labels = np.array([[0, 2], [1, 1]])
     got = tape.one_hot(tape.Tensor(labels), 3)
     _close("one_hot", got, np.asarray(jax.nn.one_hot(labels, 3, dtype=jnp.float32)))
+
+
+TIES = np.array([[2.0, 1.0, 2.0, 0.0, 1.0], [3.0, 3.0, 3.0, -1.0, 3.0]])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("x", [TIES, TIES.T, np.array([0, 255, 3, 255, 0], dtype=np.uint8),
+                               np.array([np.iinfo(np.int64).min, 5, 0, 5])], ids=str)
+def test_argsort_orders_ties_as_jax_stable_sort(x, descending):
+    """argsort has no gradient (no row): its indices, ties included, match JAX's stable sort
+    (unsigned ints and int64's minimum too, which negating would break)."""
+    for axis in range(x.ndim):
+        got = tape.argsort(tape.Tensor(x), axis=axis, descending=descending)
+        want = jnp.argsort(x, axis=axis, stable=True, descending=descending)
+        np.testing.assert_array_equal(got.numpy(), np.asarray(want))
+    flat = tape.argsort(tape.Tensor(x), axis=None, descending=descending)
+    np.testing.assert_array_equal(flat.numpy(), np.asarray(
+        jnp.argsort(x.ravel(), stable=True, descending=descending)))
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 5])
+def test_top_k_indices_and_values_match_jax(k):
+    values, indices = tape.top_k(tape.Tensor(TIES), k)
+    want_values, want_indices = jax.lax.top_k(TIES, k)
+    np.testing.assert_array_equal(indices.numpy(), np.asarray(want_indices))
+    np.testing.assert_array_equal(values.numpy(), np.asarray(want_values))
+    assert indices.dtype == np.int64 and values.dtype == np.float64
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids)
