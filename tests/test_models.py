@@ -24,6 +24,20 @@ def test_sequential_list_and_add_build_the_same_model():
     assert [layer.name for layer in a.layers] == [w.name.split("/")[0] for w in a.weights[::2]]
 
 
+def test_shapes_of_a_model_built_on_inputs_stay_symbolic_after_eager_calls():
+    seq = Sequential([Dense(4, input_dim=3), Dense(2)])
+    inp = Input(shape=(3,))
+    functional = Model(inp, Dense(1)(Dense(4)(inp)))
+    for model in (seq, functional):
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(np.ones((10, 3), np.float32), np.ones((10, model.output_shape[-1])),
+                  batch_size=4, epochs=1, verbose=0)
+        model(np.ones((5, 3), np.float32))
+        assert model.input_shape == (None, 3)
+        assert model.output_shape[0] is None
+        assert all(layer.output_shape[0] is None for layer in model.layers)
+
+
 def test_sequential_takes_an_input_and_builds_lazily_without_one():
     model = Sequential([Input(shape=(5,)), Dense(3)])
     assert model.built and model.output_shape == (None, 3) and len(model.layers) == 1

@@ -199,8 +199,12 @@ class Layer:
                 if isinstance(out, Tensor):
                     loss = self.activity_regularizer(out)
                     self.add_loss(loss / out.shape[0] if out.ndim and out.shape[0] else loss)
-        self._input_shape = shapes
-        self._output_shape = map_structure(lambda y: tuple(getattr(y, "shape", ())), outputs)
+        if self._output_shape is None:
+            # A layer only ever called eagerly reports its first call's shapes; one built on
+            # Inputs keeps the graph's (None, ...) shapes, whatever batch comes later.
+            self._input_shape = shapes
+            self._output_shape = map_structure(lambda y: tuple(getattr(y, "shape", ())),
+                                               outputs)
         return outputs
 
     # Whether __call__ attaches ``compute_mask``'s result to the outputs (Keras' flag).
