@@ -28,14 +28,7 @@ from . import (
     testing,
     training,
 )
-from .autodiff import (
-    GradientTape,
-    custom_gradient,
-    detect_anomaly,
-    grad,
-    stop_gradient,
-    value_and_grad,
-)
+from .autodiff import GradientTape, custom_gradient, detect_anomaly, stop_gradient
 from .backend import device
 from .errors import (
     DeviceError,
@@ -48,6 +41,7 @@ from .errors import (
     TapeError,
     TraceError,
 )
+from .functional import grad, hessian, jacobian, value_and_grad
 from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp...)
 from .ops import __all__ as _ops_all
 from .ops import random
@@ -57,7 +51,8 @@ from .trace import Session, TensorSpec, placeholder, run_eagerly, trace
 __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
-    "stop_gradient", "value_and_grad", "activations", "initializers", "layers", "losses",
+    "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
+    "layers", "losses",
     "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
     "DeviceError", "DeviceUnavailableError", "OutOfMemoryError", "cuda", "device",

@@ -1,6 +1,7 @@
 """GradientTape: a Wengert list of what ran, walked in reverse to compute gradients.
 
-Also the functional forms (grad, value_and_grad), custom_gradient and detect_anomaly.
+Also custom_gradient, stop_gradient and detect_anomaly (the functional forms, grad and
+jacobian, are in tape.functional).
 Ops record themselves through ``record`` (called by ``Op.__call__``); VJPs run as
 ordinary tape ops, so an outer tape records the backward pass of an inner one and
 higher-order gradients come for free.
@@ -501,65 +502,5 @@ def custom_gradient(f):
         if tapes:
             record(tapes, ops.CUSTOM, args, y, {"grad_fn": grad_fn, "name": f.__name__})
         return y
-
-    return wrapper
-
-
-def value_and_grad(f, argnums=0):
-    """``f -> (lambda *args: (f(*args), df/dargs[argnums]))``; ``f`` must return a scalar.
-
-    Example:
-        >>> import tape
-        >>> value, dx = tape.value_and_grad(lambda x: tape.sum(x ** 2))(tape.tensor([1.0, 2.0]))
-        >>> value.item(), dx.numpy().tolist()
-        (5.0, [2.0, 4.0])
-    """
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        ops = _tensor._ops
-        args = list(args)
-        for i in nums:
-            if i >= len(args):
-                raise TypeError(f"argnums={argnums} but {f.__name__} got {len(args)} arguments")
-            if not isinstance(args[i], Tensor):
-                args[i] = ops.convert(args[i])
-            if args[i].dtype.kind != "f":
-                raise GradientError(
-                    f"grad of {f.__name__} with respect to argument {i}: it is a "
-                    f"{args[i].dtype} tensor, and only float tensors have gradients "
-                    f"[at {user_line()}]"
-                )
-        with GradientTape(watch_accessed_variables=False) as g:
-            for i in nums:
-                g.watch(args[i])
-            value = f(*args, **kwargs)
-        if not isinstance(value, Tensor) or value.size != 1:
-            shape = getattr(value, "shape", type(value).__name__)
-            raise GradientError(
-                f"grad of {f.__name__}: the function must return a scalar tensor, got {shape}"
-            )
-        grads = g.gradient(value, [args[i] for i in nums], unconnected_gradients="zero")
-        return value, (grads[0] if single else tuple(grads))
-
-    return wrapper
-
-
-def grad(f, argnums=0):
-    """``f -> df/dargs[argnums]`` as a function (JAX's ``grad``); nests for higher orders.
-
-    Example:
-        >>> import tape
-        >>> d2 = tape.grad(tape.grad(lambda x: x ** 3))
-        >>> d2(tape.tensor(2.0)).item()
-        12.0
-    """
-    vg = value_and_grad(f, argnums)
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        return vg(*args, **kwargs)[1]
 
     return wrapper

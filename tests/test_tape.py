@@ -414,6 +414,45 @@ def test_grad_of_a_python_float_argument():
     assert d.dtype == np.float32 and d.item() == 12.0
 
 
+def test_jacobian_and_hessian_match_jax():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    x0 = np.array([[0.3, -1.2, 0.8], [1.5, 0.1, -0.4]])
+    w0 = np.array([0.7, -0.2, 1.1])
+
+    def f(xp, x, w):
+        return xp.tanh(x @ w) * xp.sum(x**2, axis=1)
+
+    def scalar(xp, x, w):
+        return xp.sum(xp.exp(f(xp, x, w)))
+
+    jx, jw = tape.jacobian(lambda x, w: f(tape, x, w), argnums=(0, 1))(f64(x0), f64(w0))
+    want_x, want_w = jax.jacrev(lambda x, w: f(jnp, x, w), argnums=(0, 1))(x0, w0)
+    assert jx.shape == (2, 2, 3) and jw.shape == (2, 3)
+    np.testing.assert_allclose(jx.numpy(), want_x, rtol=1e-12)
+    np.testing.assert_allclose(jw.numpy(), want_w, rtol=1e-12)
+    for argnum, arg in ((0, x0), (1, w0)):
+        h = tape.hessian(lambda x, w: scalar(tape, x, w), argnum)(f64(x0), f64(w0))
+        want = jax.hessian(lambda x, w: scalar(jnp, x, w), argnum)(x0, w0)
+        assert h.shape == arg.shape + arg.shape
+        np.testing.assert_allclose(h.numpy(), want, rtol=1e-10)
+    # jacobians nest: the third derivative of a cubic
+    third = tape.jacobian(tape.jacobian(tape.grad(lambda x: tape.sum(x**3))))(f64(w0))
+    want3 = jax.jacrev(jax.jacrev(jax.grad(lambda x: jnp.sum(x**3))))(w0)
+    np.testing.assert_allclose(third.numpy(), want3, rtol=1e-12)
+
+
+def test_jacobian_of_an_unused_argument_is_zeros_and_bad_input_is_clear():
+    j = tape.jacobian(lambda x, y: x * 2.0, argnums=1)(f64([1.0, 2.0]), f64([3.0, 4.0, 5.0]))
+    np.testing.assert_array_equal(j.numpy(), np.zeros((2, 3)))
+    with pytest.raises(tape.GradientError, match=r"jacobian of .*float tensor, got int64"):
+        tape.jacobian(lambda x: tape.argmax(x))(f64([1.0, 2.0]))
+    with pytest.raises(tape.GradientError, match=r"jacobian of .*argument 0.*int64"):
+        tape.jacobian(lambda n: n * 2)(tape.tensor([1, 2]))
+    with pytest.raises(TypeError, match="hessian: argnum must be one int"):
+        tape.hessian(lambda x, y: x * y, (0, 1))
+
+
 # ---- integer and bool sources -----------------------------------------------------------
 
 
