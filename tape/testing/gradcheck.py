@@ -7,6 +7,8 @@ scalar disagrees does the check fall back to per-element differences, to say whe
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import tape
@@ -37,8 +39,11 @@ def check_gradients(f, *args, order=1, eps=None, rtol=None, atol=None, seed=0) -
     tests Hessian-vector products; higher orders recurse the same way.
 
     Integer and bool arguments are passed to ``f`` unchanged, as constants (indices, masks);
-    at least one argument must be float. Variables that ``f`` closes over are not checked:
-    pass them as arguments.
+    at least one argument must be float. A ``Variable`` argument is checked in place: the
+    finite differences assign shifted values to it (restored afterwards, also on failure),
+    so ``check_gradients(lambda x, *w: layer(x), x, *layer.trainable_weights)`` checks a
+    layer's weight gradients; build the layer with ``dtype="float64"`` for float64 checks.
+    Variables that ``f`` uses but that are not arguments are not checked.
 
     Defaults come from the least precise float dtype among the arguments as given (Python
     numbers and lists count as float64) and ``f``'s output on the float64 copies:
@@ -117,6 +122,11 @@ def _convert(args):
     """float64 tensor copies of the float arguments; others become constant tensors."""
     xs, diff, given = [], [], []
     for i, a in enumerate(args):
+        if isinstance(a, tape.Variable) and a.dtype.kind == "f":
+            xs.append(a)  # checked in place, in its own dtype
+            diff.append(i)
+            given.append(a.dtype)
+            continue
         array = np.asarray(a)  # Python floats give float64; tensors keep their dtype
         kind = array.dtype.kind
         if kind == "f":
@@ -163,11 +173,23 @@ def _vjp(fn, xs, diff, make_v):
     return v, [tape.zeros_like(xs[i]) if gr is None else gr for i, gr in zip(diff, grads)]
 
 
+@contextlib.contextmanager
 def _shifted(xs, diff, us, step):
-    out = list(xs)
-    for i, u in zip(diff, us):
-        out[i] = tape.tensor(xs[i].numpy() + step * u)
-    return out
+    """The arguments moved by ``step * u_i``: new tensors, or Variables assigned in place
+    and restored on leaving."""
+    out, saved = list(xs), []
+    try:
+        for i, u in zip(diff, us):
+            x = xs[i]
+            if isinstance(x, tape.Variable):
+                saved.append((x, x.numpy().copy()))
+                x.assign((saved[-1][1] + step * u).astype(x.dtype))
+            else:
+                out[i] = tape.tensor(x.numpy() + step * u)
+        yield out
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
 
 
 def _check_first_order(fn, xs, diff, tols, rng, name, level):
@@ -188,8 +210,10 @@ def _check_first_order(fn, xs, diff, tols, rng, name, level):
             )
     gs = [np.asarray(gr.numpy(), dtype=np.float64) for gr in grads]
     analytic = sum(float(np.vdot(gr, u)) for gr, u in zip(gs, us))
-    plus = _inner(v, _call(fn, _shifted(xs, diff, us, eps)))
-    minus = _inner(v, _call(fn, _shifted(xs, diff, us, -eps)))
+    with _shifted(xs, diff, us, eps) as at:
+        plus = _inner(v, _call(fn, at))
+    with _shifted(xs, diff, us, -eps) as at:
+        minus = _inner(v, _call(fn, at))
     numerical = (plus - minus) / (2 * eps)
     scale = max(
         abs(analytic),
@@ -214,16 +238,15 @@ def _projected_gradient(fn, diff, v, us):
 
 def _numerical_grad(fn, xs, i, v, eps):
     """Per-element central differences of <v, fn(xs)> with respect to argument ``i``."""
-    base = xs[i].numpy()
-    out = np.zeros(base.shape, dtype=np.float64)
-    for k in np.ndindex(base.shape):
-        step = np.zeros(base.shape)
-        step[k] = eps
-        shifted = list(xs)
-        shifted[i] = tape.tensor(base + step)
-        plus = _inner(v, _call(fn, shifted))
-        shifted[i] = tape.tensor(base - step)
-        out[k] = (plus - _inner(v, _call(fn, shifted))) / (2 * eps)
+    shape = tuple(xs[i].shape)
+    out = np.zeros(shape, dtype=np.float64)
+    for k in np.ndindex(shape):
+        unit = np.zeros(shape)
+        unit[k] = 1.0
+        with _shifted(xs, [i], [unit], eps) as at:
+            plus = _inner(v, _call(fn, at))
+        with _shifted(xs, [i], [unit], -eps) as at:
+            out[k] = (plus - _inner(v, _call(fn, at))) / (2 * eps)
     return out
 
 

@@ -169,3 +169,26 @@ def test_imports_without_hypothesis():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "tape.testing.strategies needs hypothesis: pip install 'tape[test]'" in out.stdout
+
+
+def test_variable_arguments_are_checked_in_place_and_restored():
+    layer = tape.layers.Dense(3, activation="tanh", dtype="float64")
+    x = np.random.default_rng(0).normal(size=(4, 2))
+    layer(x)
+    before = [w.numpy().copy() for w in layer.weights]
+    check_gradients(lambda x, *weights: layer(x), x, *layer.trainable_weights, order=2)
+    for value, w in zip(before, layer.weights):
+        np.testing.assert_array_equal(w.numpy(), value)
+
+
+def test_a_wrong_variable_gradient_is_caught_and_the_variable_restored():
+    @tape.custom_gradient
+    def doubled_weight_grad(x, w):
+        return x @ w, lambda g: (g @ tape.transpose(w), 2.0 * (tape.transpose(x) @ g))
+
+    w = tape.Variable(np.arange(6.0).reshape(2, 3) / 7)
+    before = w.numpy().copy()
+    x = np.array([[0.5, -1.0], [2.0, 0.25]])
+    with pytest.raises(AssertionError, match=r"worst element: argument 1"):
+        check_gradients(doubled_weight_grad, x, w)
+    np.testing.assert_array_equal(w.numpy(), before)
