@@ -21,6 +21,7 @@ from . import _state, backend, ops, saving
 from . import layers as layers_module
 from .layers import InputLayer, KerasTensor, Layer, nodes_in_order
 from .layers._nest import flatten, map_shapes, map_structure
+from .tensor import Tensor
 from .training import Trainer
 
 __all__ = ["Model", "Sequential", "load_model"]
@@ -95,7 +96,8 @@ class Model(Trainer, Layer):
         self._output_shape = map_structure(lambda t: t.shape, outputs)
 
     def _run_graph(self, inputs):
-        flat = self._match_inputs(inputs)
+        flat = [_in_dtype(x, t.dtype) for t, x in zip(self._input_tensors,
+                                                       self._match_inputs(inputs))]
         values = {id(t): x for t, x in zip(self._input_tensors, flat)}
         for node in self._nodes:
             if node.is_input:
@@ -125,6 +127,11 @@ class Model(Trainer, Layer):
         return flat
 
     # ---- Layer interface -------------------------------------------------------------
+    def _cast_input(self, x):
+        # A functional model's inputs take their Inputs' dtypes (in _run_graph), as Keras
+        # does; a subclassed model's take its own.
+        return x if self._functional else Layer._cast_input(self, x)
+
     def __call__(self, inputs, *args, **kwargs):
         if getattr(self, "_functional", False) and isinstance(inputs, dict):
             # Named inputs become the list in input order (the layers' shape checks expect
@@ -474,3 +481,11 @@ def _shape_text(shape) -> str:
     if isinstance(shape, list):
         return ", ".join(_shape_text(s) for s in shape)
     return str(tuple(shape)) if isinstance(shape, tuple) else str(shape)
+
+
+def _in_dtype(x, dtype):
+    """``x`` in the float ``dtype`` of the Input it feeds, when both are float."""
+    if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != dtype \
+            and np.dtype(dtype).kind == "f":
+        return ops.cast(x, dtype)
+    return x

@@ -407,6 +407,10 @@ class Layer:
                 device = self._weights_device() or backend.default_device()
                 if device != backend.CPU:
                     x = x.to(device)
+        return self._cast_input(x)
+
+    def _cast_input(self, x):
+        """A float input in the layer's dtype."""
         if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype \
                 and np.dtype(self.dtype).kind == "f":
             x = ops.cast(x, self.dtype)
