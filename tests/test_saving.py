@@ -138,3 +138,44 @@ def test_mismatched_weights_and_weights_only_files_are_named(tmp_path):
         load_model(str(path))
     tensors, metadata = saving.read_file(str(path))
     assert metadata["tape_format"] == "weights" and len(tensors) == 4
+
+
+class Doubler(tape.layers.Layer):
+    """A user's layer with no weights."""
+
+    def call(self, x):
+        return 2.0 * x
+
+
+class MinimalCell(tape.layers.Layer):
+    """A user's RNN cell: h = tanh(x W + h U)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = self.state_size = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight("w", (input_shape[-1], self.units))
+        self.u = self.add_weight("u", (self.units, self.units))
+
+    def call(self, x, states):
+        h = tape.tanh(x @ self.w + states[0] @ self.u)
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_custom_objects_reach_layers_nested_in_models_rnns_and_wrappers(tmp_path):
+    tape.random.seed(0)
+    inputs = Input(shape=(4, 3))
+    rnn = tape.layers.Bidirectional(tape.layers.RNN(MinimalCell(2)))
+    model = Model(inputs, Doubler()(rnn(inputs)))
+    path = tmp_path / "custom.safetensors"
+    model.save(str(path))
+    with pytest.raises(ValueError, match="Unknown layer class '(MinimalCell|Doubler)'"):
+        load_model(str(path))
+    loaded = load_model(str(path), custom_objects={"Doubler": Doubler,
+                                                   "MinimalCell": MinimalCell})
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

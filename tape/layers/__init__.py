@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
+
 from ._nest import reset_names
 from .base import InputSpec, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
@@ -106,19 +108,31 @@ def serialize(layer: Layer) -> dict:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A new layer from ``serialize``'s dict; ``custom_objects`` maps names of your own
-    Layer classes to the classes.
+    Layer classes to the classes. They stay known while the layer's ``from_config`` runs,
+    so a model, an RNN's cell or a wrapper's layer inside it finds them too (as Keras'
+    custom object scope does).
 
     Example:
         >>> from tape import layers
         >>> layers.deserialize(layers.serialize(layers.Dense(2, name="out"))).name
         'out'
     """
-    classes = {**ALL_LAYERS, **(custom_objects or {})}
+    custom = {**(_custom_objects.get() or {}), **(custom_objects or {})}
+    classes = {**ALL_LAYERS, **custom}
     name = config.get("class_name")
     if name not in classes:
         raise ValueError(f"Unknown layer class {name!r}; known: {', '.join(sorted(classes))} "
                          "(pass your own classes in custom_objects)")
-    return classes[name].from_config(dict(config.get("config", {})))
+    token = _custom_objects.set(custom)
+    try:
+        return classes[name].from_config(dict(config.get("config", {})))
+    finally:
+        _custom_objects.reset(token)
+
+
+# The custom_objects of the deserialize calls under way (the outermost's and nested ones').
+_custom_objects: contextvars.ContextVar = contextvars.ContextVar("custom_objects",
+                                                                default=None)
 
 
 def get(identifier, custom_objects: dict | None = None) -> Layer:

@@ -324,13 +324,15 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional '{self.name}': merge_mode must be one of "
                              f"{_MERGE_MODES}. Received: merge_mode={merge_mode!r}")
         base = layer.name.removeprefix("forward_").removeprefix("backward_")
+        # The copies are rebuilt from configs: the classes in use (a user's cell too) are known.
+        classes = {type(sub).__name__: type(sub) for sub in layer._flatten_layers()}
         config = serialize(layer)
         config["config"]["name"] = f"forward_{base}"
-        self.forward_layer = deserialize(config)
+        self.forward_layer = deserialize(config, classes)
         if backward_layer is None:
             config = serialize(layer)
             config["config"].update(name=f"backward_{base}", go_backwards=not layer.go_backwards)
-            self.backward_layer = deserialize(config)
+            self.backward_layer = deserialize(config, classes)
             self._custom_backward = False
         else:
             for attr in ("return_sequences", "return_state"):
