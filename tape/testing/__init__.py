@@ -1,5 +1,6 @@
-"""Tools for checking your own gradients: ``check_gradients``, hypothesis ``strategies``
-(needs hypothesis) and a JAX ``oracle`` (needs jax). ``pip install 'tape[test]'`` gets both.
+"""Tools for checking your own gradients and layers: ``check_gradients``, ``check_layer``,
+hypothesis ``strategies`` (needs hypothesis) and a JAX ``oracle`` (needs jax).
+``pip install 'tape[test]'`` gets both.
 
 Example:
     >>> import tape
@@ -15,8 +16,9 @@ import importlib
 
 from . import oracle
 from .gradcheck import check_gradients
+from .layers import check_layer
 
-__all__ = ["check_gradients", "oracle", "strategies"]
+__all__ = ["check_gradients", "check_layer", "oracle", "strategies"]
 
 
 def __getattr__(name: str):
