@@ -38,6 +38,18 @@ def test_shapes_of_a_model_built_on_inputs_stay_symbolic_after_eager_calls():
         assert all(layer.output_shape[0] is None for layer in model.layers)
 
 
+def test_a_functional_model_keeps_each_inputs_dtype():
+    wide, ids = Input(shape=(2,), dtype="float64"), Input(shape=(2,), dtype="int64")
+    model = Model([wide, ids], [Lambda(lambda t: t * 1.0, dtype="float64")(wide),
+                                Lambda(lambda t: t + 0)(ids)])
+    third = np.full((1, 2), 1 / 3)
+    out, index = model([third, np.array([[2**40, 1]])])
+    assert out.dtype == np.float64 and out.numpy()[0, 0] == 1 / 3  # not rounded to float32
+    assert index.dtype == np.int64 and index.numpy()[0, 0] == 2**40
+    narrow = Input(shape=(2,))  # float32 by default: float64 data is cast to it
+    assert Model(narrow, Lambda(lambda t: t)(narrow))(third).dtype == np.float32
+
+
 def test_sequential_takes_an_input_and_builds_lazily_without_one():
     model = Sequential([Input(shape=(5,)), Dense(3)])
     assert model.built and model.output_shape == (None, 3) and len(model.layers) == 1
