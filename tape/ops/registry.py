@@ -23,6 +23,7 @@ from ..errors import (
     IndexOutOfRangeError,
     ShapeError,
     TapeError,
+    TraceError,
     describe,
     user_line,
 )
@@ -301,9 +302,12 @@ def _op_error(op: Op, args, params, error: Exception) -> TapeError:
     message = str(error)
     if message.startswith(f"{op.name}:"):  # NumPy already named the op
         message = message[len(op.name) + 1:].lstrip()
+    message = message.split(" [at ")[0]  # the user's line comes once, at the end
     detail = f"{op.name}: {message} (inputs: {describe(args)}"
     detail += f"; {shown})" if shown else ")"
     detail += f" [at {user_line()}]"
+    if isinstance(error, TraceError | DeviceError):  # keeps its kind, now naming the op
+        return type(error)(detail)
     if isinstance(error, IndexError):
         return IndexOutOfRangeError(detail)
     if isinstance(error, TypeError):

@@ -25,7 +25,19 @@ from ..errors import DTypeError, ShapeError, TraceError, user_line
 from ..tensor import Tensor
 
 
-class Placeholder:
+class _NoValue:
+    """Ops, NumPy and Python reads on a graph's symbol: an error saying how to get a value."""
+
+    def _no_value(self, *args, **kwargs):
+        raise TraceError(f"{self._what()} has no value to compute with: {self._how()} "
+                         f"[at {user_line()}]")
+
+    __array__ = __bool__ = __float__ = __int__ = __len__ = __iter__ = __getitem__ = _no_value
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = _no_value
+    __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _no_value
+
+
+class Placeholder(_NoValue):
     """A named input fed at ``Session.run``; None in ``shape`` accepts any size there."""
 
     def __init__(self, dtype, shape, name: str | None = None):
@@ -60,6 +72,13 @@ class Placeholder:
     def __repr__(self) -> str:
         return f"<placeholder {self.name!r} shape={_shape_text(self.shape)} dtype={self.dtype}>"
 
+    def _what(self) -> str:
+        return f"placeholder {self.name!r}"
+
+    def _how(self) -> str:
+        return ("compute on it inside a @tape.trace function, call that function on the "
+                "placeholder (y = f(x)), then Session.run(y, feed_dict={x: ...})")
+
 
 def placeholder(dtype="float32", shape=None, name: str | None = None) -> Placeholder:
     """An input of a graph, fed by ``Session.run(..., feed_dict={ph: array})``.
@@ -74,7 +93,7 @@ def placeholder(dtype="float32", shape=None, name: str | None = None) -> Placeho
     return Placeholder(dtype, shape, name)
 
 
-class SymbolicTensor:
+class SymbolicTensor(_NoValue):
     """An output of a traced function called on placeholders: a value of a graph, read by
     ``Session.run``."""
 
@@ -89,10 +108,15 @@ class SymbolicTensor:
         return (f"<symbolic tensor {self.function.name}:{self.index} shape="
                 f"{_shape_text(self.shape)} dtype={self.dtype}; run it with Session.run>")
 
-    def __getattr__(self, name):
-        raise TraceError(f"a symbolic tensor (output {self.index} of {self.function.name}) "
-                         f"has no value until Session.run computes it; .{name} is not "
-                         f"available [at {user_line()}]")
+    def __getattr__(self, name):  # .numpy(), .shape's neighbours, an op reading ._data
+        self._no_value()
+
+    def _what(self) -> str:
+        return f"symbolic tensor {self.index} of {self.function.name}"
+
+    def _how(self) -> str:
+        return ("Session.run computes it; put further computation inside the traced function "
+                "(or trace another function that takes it)")
 
 
 def call_symbolic(function, args, kwargs):

@@ -76,6 +76,20 @@ def test_a_contiguous_feed_of_the_right_dtype_is_not_copied():
     assert np.shares_memory(out, feed)
 
 
+@pytest.mark.parametrize("use", [
+    lambda t: t @ tape.ones((3, 2)), lambda t: t + 1.0,
+    lambda t: tape.nn.relu(t), lambda t: tape.matmul(tape.ones((2, 2)), t),
+    lambda t: np.asarray(t), lambda t: float(t), lambda t: t[0],
+], ids=["matmul_operator", "add_operator", "relu", "matmul", "asarray", "float", "index"])
+def test_a_placeholder_or_symbolic_tensor_in_eager_code_says_what_to_do(use):
+    x = tape.placeholder("float32", shape=(None, 3), name="x")
+    y = tape.trace(lambda t: t * 2.0)(x)
+    for symbol, what in ((x, "placeholder 'x'"), (y, "symbolic tensor 0 of .*<lambda>")):
+        with pytest.raises(TraceError, match=f"{what} has no value") as info:
+            use(symbol)
+        assert f"{__file__}:" in str(info.value) and str(info.value).count("[at ") == 1
+
+
 def test_symbolic_tensors_have_no_value_outside_a_session(mlp):
     predict, *_ = mlp
     logits = predict(tape.placeholder("float32", shape=(None, 784)))
