@@ -51,7 +51,9 @@ GPU_DEFAULT_TESTS := tests/layers/test_convolutional.py tests/layers/test_poolin
 	tests/layers/test_base.py tests/test_losses.py tests/test_metrics.py tests/test_tape.py \
 	tests/testing tests/test_callbacks.py tests/test_models.py tests/test_saving.py \
 	tests/test_regularizers.py tests/test_training.py tests/test_initializers.py \
-	tests/test_numpy_interop.py tests/test_errors.py tests/test_data.py
+	tests/test_numpy_interop.py tests/test_errors.py tests/test_data.py \
+	tests/layers/test_reshaping.py tests/layers/test_activation_layers.py \
+	tests/layers/test_noise.py
 
 gpu-double-test: install
 	TAPE_CUPY_DOUBLE=1 TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q -m gpu

@@ -73,10 +73,12 @@ from .recurrent import (  # noqa: E402
     LSTMCell,
     SimpleRNN,
     SimpleRNNCell,
+    TimeDistributed,
 )
 
 _SEQUENCE_LAYERS = (BatchNormalization, Bidirectional, Embedding, GRU, GRUCell, LayerNormalization,
-                    LSTM, LSTMCell, MultiHeadAttention, RNN, SimpleRNN, SimpleRNNCell)
+                    LSTM, LSTMCell, MultiHeadAttention, RNN, SimpleRNN, SimpleRNNCell,
+                    TimeDistributed)
 __all__ += [cls.__name__ for cls in _SEQUENCE_LAYERS] + ["get_mask", "set_mask"]
 ALL_LAYERS.update({cls.__name__: cls for cls in _SEQUENCE_LAYERS})
 
@@ -93,6 +95,28 @@ __all__ += [cls.__name__ for cls in _CONV_AND_POOLING] + [
     "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
     "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D"]
 ALL_LAYERS.update({cls.__name__: cls for cls in _CONV_AND_POOLING})
+
+# Activation layers with arguments, shape layers, training-time noise and Rescaling.
+from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
+from .noise import GaussianNoise, Rescaling, SpatialDropout1D, SpatialDropout2D  # noqa: E402
+from .reshaping import (  # noqa: E402
+    Cropping1D,
+    Cropping2D,
+    Identity,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+
+_ACTIVATION_SHAPE_AND_NOISE = (
+    Cropping1D, Cropping2D, ELU, GaussianNoise, Identity, LeakyReLU, Permute, PReLU, ReLU,
+    RepeatVector, Rescaling, Softmax, SpatialDropout1D, SpatialDropout2D, UpSampling1D,
+    UpSampling2D, ZeroPadding1D, ZeroPadding2D)
+__all__ += [cls.__name__ for cls in _ACTIVATION_SHAPE_AND_NOISE]
+ALL_LAYERS.update({cls.__name__: cls for cls in _ACTIVATION_SHAPE_AND_NOISE})
 
 
 def serialize(layer: Layer) -> dict:

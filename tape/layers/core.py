@@ -164,11 +164,7 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n
                           for n, s in zip(self.noise_shape, inputs.shape, strict=True))
-        # A seeded layer walks its seed's own streams: reproducible, and a fresh mask per
-        # call (at every replay of a traced step too, since the key is a graph op).
-        key = (random.random_key(device=inputs.device) if self.seed is None else
-               random.random_key(seed=int(self.seed), streams=self._streams,
-                                 device=inputs.device))
+        key = next_key(self, inputs.device)
         if shape == inputs.shape:
             return random.dropout(inputs, self.rate, key=key)
         with beside(inputs):
@@ -182,6 +178,15 @@ class Dropout(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
+
+
+def next_key(layer, device):
+    """The next random key of a layer with ``seed`` and ``_streams`` (Dropout, the noise
+    layers). A seeded layer walks its seed's own streams: reproducible, and fresh numbers
+    at every call (at every replay of a traced step too, since the key is a graph op)."""
+    if layer.seed is None:
+        return random.random_key(device=device)
+    return random.random_key(seed=int(layer.seed), streams=layer._streams, device=device)
 
 
 class Flatten(Layer):

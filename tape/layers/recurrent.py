@@ -1,5 +1,5 @@
 """Recurrent layers: the generic ``RNN(cell)`` that runs a cell (``recurrent_cells``) over
-time, SimpleRNN/LSTM/GRU, and Bidirectional.
+time, SimpleRNN/LSTM/GRU, Bidirectional, and TimeDistributed (any layer applied at every step).
 
 The time loop is a Python loop over op-table calls: eager, recorded by tapes, and unrolled when
 traced. Keras' weight layouts and gate orders are kept, so weights port from Keras with
@@ -16,8 +16,8 @@ from ._nest import to_snake_case, unique_name
 from .base import InputSpec, Layer
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "SimpleRNNCell", "LSTMCell",
-           "GRUCell"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "SimpleRNNCell",
+           "LSTMCell", "GRUCell"]
 
 # ---- the time loop ----------------------------------------------------------------------------
 
@@ -435,3 +435,74 @@ class Bidirectional(Layer):
         if config.get("backward_layer") is not None:
             config["backward_layer"] = deserialize(config["backward_layer"])
         return cls(**config)
+
+
+# ---- TimeDistributed --------------------------------------------------------------------------
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step of ``(batch, time, ...)`` inputs: the time axis is
+    folded into the batch, ``layer`` runs once on ``(batch * time, ...)``, and the result is
+    unfolded to ``(batch, time, ...)``. Every step shares ``layer``'s weights.
+
+    Args:
+        layer: Any layer of one tensor (Dense, Conv2D, a Sequential model...).
+
+    The inputs' time mask, if any, passes on to the outputs; ``layer`` itself gets no mask.
+
+    Example:
+        >>> import tape
+        >>> from tape.layers import Dense, TimeDistributed
+        >>> layer = TimeDistributed(Dense(4))
+        >>> layer(tape.ones((2, 5, 3))).shape, [w.shape for w in layer.weights]
+        ((2, 5, 4), [(3, 4), (4,)])
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer, **kwargs):
+        if kwargs.get("dtype") is None and isinstance(layer, Layer):
+            kwargs["dtype"] = layer.dtype
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed '{self.name}': layer must be a Layer. Received: "
+                             f"layer={layer!r}")
+        self.layer = layer
+        self.input_spec = InputSpec(min_ndim=3)
+
+    def build(self, input_shape):
+        self.layer._maybe_build((None, *input_shape[2:]))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = ops.convert(inputs)
+        batch, steps = x.shape[:2]
+        # -1 for the batch (as Flatten does): a graph traced with an input_signature serves any
+        # batch size. A reshape of an empty tensor needs the sizes spelled out.
+        folded = ops.reshape(x, (batch * steps if x.size == 0 else -1, *x.shape[2:]))
+        y = ops.convert(self.layer(folded, training=training))
+        return ops.reshape(y, (batch if y.size == 0 else -1, steps, *y.shape[1:]))
+
+    def compute_output_spec(self, input_shape, input_dtypes):
+        batch, steps = input_shape[:2]
+        folded = None if batch is None or steps is None else batch * steps
+        shape, out_dtypes = self.layer.compute_output_spec((folded, *input_shape[2:]),
+                                                           input_dtypes)
+        if not isinstance(shape, tuple) or any(isinstance(s, tuple | list) for s in shape):
+            raise ValueError(f"TimeDistributed '{self.name}': layer '{self.layer.name}' must "
+                             f"return one tensor; it returns shapes {shape}")
+        return (batch, steps, *shape[1:]), out_dtypes
+
+    def compute_output_shape(self, input_shape):
+        return self.compute_output_spec(input_shape, [self.dtype])[0]
+
+    def get_config(self) -> dict:
+        from . import serialize
+
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        from . import deserialize
+
+        return cls(**{**config, "layer": deserialize(config["layer"])})
