@@ -53,7 +53,8 @@ GPU_DEFAULT_TESTS := tests/layers/test_convolutional.py tests/layers/test_poolin
 	tests/test_regularizers.py tests/test_training.py tests/test_initializers.py \
 	tests/test_numpy_interop.py tests/test_errors.py tests/test_data.py \
 	tests/layers/test_reshaping.py tests/layers/test_activation_layers.py \
-	tests/layers/test_noise.py
+	tests/layers/test_noise.py tests/test_losses_hinge_regression.py \
+	tests/test_metrics_regression.py tests/test_optimizers.py tests/test_optimizers_extra.py
 
 gpu-double-test: install
 	TAPE_CUPY_DOUBLE=1 TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q -m gpu

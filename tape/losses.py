@@ -429,10 +429,37 @@ class SparseCategoricalCrossentropy(_Builtin):
         super().__init__(reduction, name, dtype, from_logits=from_logits)
 
 
+# The hinge and further regression losses live in a sibling module that builds on _Builtin
+# above; imported here (not at the top) so that it finds _Builtin defined.
+from . import hinge_and_regression_losses as _more  # noqa: E402
+from .hinge_and_regression_losses import (  # noqa: E402, F401
+    MAPE,
+    MSLE,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SquaredHinge,
+    categorical_hinge,
+    cosine_similarity,
+    hinge,
+    log_cosh,
+    mape,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    msle,
+    poisson,
+    squared_hinge,
+)
+
 # ---- get() -----------------------------------------------------------------------------------
 _CLASSES = (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
-            CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence)
+            CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, *_more.CLASSES)
 ALIASES = {
+    **_more.ALIASES,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "huber": Huber, "huber_loss": Huber,

@@ -93,6 +93,57 @@ def adagrad_rule(lr, initial=0.1, eps=1e-7):
     return step
 
 
+def nadam_rule(lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    # Dozat (2016) with Keras 3's momentum schedule mu(t) = beta_1 * (1 - 0.5 * 0.96**t);
+    # the product of the mu's is shared by all variables, so it is kept outside `s`.
+    mu = lambda t: beta_1 * (1 - 0.5 * 0.96**t)  # noqa: E731
+    product = {}
+
+    def step(g, x, t, s):
+        prod_t = product.setdefault(t, math.prod(mu(i) for i in range(1, t + 1)))
+        s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
+        s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
+        m_hat = mu(t + 1) * s["m"] / (1 - prod_t * mu(t + 1)) + (1 - mu(t)) * g / (1 - prod_t)
+        return x - lr * m_hat / (np.sqrt(s["v"] / (1 - beta_2**t)) + eps)
+
+    return step
+
+
+def adamax_rule(lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    # Kingma & Ba (2015), section 7.1, with Keras' epsilon added to the infinity norm.
+    def step(g, x, t, s):
+        s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
+        s["u"] = np.maximum(beta_2 * s.get("u", 0.0), np.abs(g))
+        return x - lr / (1 - beta_1**t) * s["m"] / (s["u"] + eps)
+
+    return step
+
+
+def adadelta_rule(lr, rho=0.95, eps=1e-7):
+    # Zeiler (2012), Algorithm 1, with the update scaled by the learning rate (Keras).
+    def step(g, x, t, s):
+        s["eg2"] = rho * s.get("eg2", 0.0) + (1 - rho) * g**2
+        dx = -np.sqrt(s.get("edx2", 0.0) + eps) / np.sqrt(s["eg2"] + eps) * g
+        s["edx2"] = rho * s.get("edx2", 0.0) + (1 - rho) * dx**2
+        return x + lr * dx
+
+    return step
+
+
+def lion_rule(lr, beta_1=0.9, beta_2=0.99):
+    # Chen et al. (2023), Algorithm 2 (without its weight decay term).
+    def step(g, x, t, s):
+        m = s.get("m", 0.0)
+        s["m"] = beta_2 * m + (1 - beta_2) * g
+        return x - lr * np.sign(beta_1 * m + (1 - beta_1) * g)
+
+    return step
+
+
+def clipped(rule, clipnorm):
+    return lambda g, x, t, s: rule(g * clipnorm / max(np.linalg.norm(g), clipnorm), x, t, s)
+
+
 def run_against(opt, rule, steps=STEPS):
     """Step ``opt`` and ``rule`` side by side on the quadratic; compare after each step."""
     variables = [tape.Variable(X0.copy(), name="x"), tape.Variable(Y0.copy(), name="dense/kernel")]
@@ -138,6 +189,37 @@ CASES = {
                      adagrad_rule(f32(0.5), initial=2.0, eps=0.1)),
     "sgd-weight-decay": (lambda: optimizers.SGD(0.1, weight_decay=0.5),
                          lambda g, x, t, s: sgd_rule(f32(0.1))(g, x - x * 0.5 * f32(0.1), t, s)),
+    "nadam": (lambda: optimizers.Nadam(0.1), nadam_rule(f32(0.1))),
+    "nadam-betas": (lambda: optimizers.Nadam(0.05, beta_1=0.5, beta_2=0.8, epsilon=0.01),
+                    nadam_rule(f32(0.05), 0.5, 0.8, eps=0.01)),
+    "nadam-clipnorm": (lambda: optimizers.Nadam(0.1, clipnorm=1.0),
+                       clipped(nadam_rule(f32(0.1)), 1.0)),
+    "adamax": (lambda: optimizers.Adamax(0.1), adamax_rule(f32(0.1))),
+    "adamax-betas": (lambda: optimizers.Adamax(0.2, beta_1=0.5, beta_2=0.7, epsilon=0.1),
+                     adamax_rule(f32(0.2), 0.5, 0.7, eps=0.1)),
+    "adamax-clipvalue": (lambda: optimizers.Adamax(0.1, clipvalue=0.5),
+                         lambda g, x, t, s: adamax_rule(f32(0.1))(np.clip(g, -0.5, 0.5), x, t, s)),
+    "adadelta": (lambda: optimizers.Adadelta(1.0), adadelta_rule(1.0)),
+    "adadelta-rho": (lambda: optimizers.Adadelta(0.5, rho=0.7, epsilon=1e-3),
+                     adadelta_rule(0.5, rho=0.7, eps=1e-3)),
+    "adadelta-weight-decay": (
+        lambda: optimizers.Adadelta(1.0, epsilon=1e-3, weight_decay=0.1),
+        lambda g, x, t, s: adadelta_rule(1.0, eps=1e-3)(g, x - x * 0.1, t, s)),
+    # A schedule is evaluated at iterations = t - 1; the rules keep their state in `s`.
+    "nadam-schedule": (lambda: optimizers.Nadam(schedules.ExponentialDecay(0.1, 2, 0.5)),
+                       lambda g, x, t, s: nadam_rule(f32(0.1 * 0.5 ** ((t - 1) / 2)))(g, x, t, s)),
+    "adamax-schedule": (
+        lambda: optimizers.Adamax(schedules.PiecewiseConstantDecay([2], [0.1, 0.02])),
+        lambda g, x, t, s: adamax_rule(f32(0.1 if t <= 3 else 0.02))(g, x, t, s)),
+    "lion": (lambda: optimizers.Lion(0.1), lion_rule(f32(0.1))),
+    "lion-betas": (lambda: optimizers.Lion(0.05, beta_1=0.5, beta_2=0.8),
+                   lion_rule(f32(0.05), 0.5, 0.8)),
+    # Large steps overshoot, so momentum and gradient disagree in sign: the order of Lion's
+    # two lines (update with the old momentum, then decay it) matters here.
+    "lion-overshoot": (lambda: optimizers.Lion(1.5, beta_1=0.99, beta_2=0.5),
+                       lion_rule(1.5, 0.99, 0.5)),
+    "lion-global-clipnorm": (lambda: optimizers.Lion(0.1, global_clipnorm=1.0),
+                             lion_rule(f32(0.1))),  # sign() ignores a common positive scale
 }
 
 
@@ -371,7 +453,8 @@ def test_exclude_from_weight_decay():
 # ---- minimize -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam",
+                                  "adamax", "adadelta", "lion"])
 def test_minimize_reduces_a_quadratic(name):
     x = tape.Variable(X0.copy(), name="x")
     a, b = tape.tensor(A), tape.tensor(B)
@@ -381,6 +464,8 @@ def test_minimize_reduces_a_quadratic(name):
 
     opt = optimizers.get(name)
     opt.learning_rate = 0.1
+    if name == "adadelta":  # its steps start at about sqrt(epsilon), whatever the rate
+        opt = optimizers.Adadelta(1.0, epsilon=1e-3)
     start = float(loss())
     for _ in range(50):
         value = opt.minimize(loss, [x])
@@ -436,7 +521,8 @@ def test_variables_are_named_ordered_and_unique():
 
 
 @pytest.mark.parametrize("name, slots", [("sgd", 0), ("adam", 2), ("adamw", 2), ("rmsprop", 1),
-                                         ("adagrad", 1)])
+                                         ("adagrad", 1), ("nadam", 3), ("adamax", 2),
+                                         ("adadelta", 2), ("lion", 1)])
 def test_slot_counts(name, slots):
     opt = optimizers.get(name)
     opt.build([tape.Variable([1.0], name="w")])
@@ -449,7 +535,9 @@ def test_slot_counts(name, slots):
 @pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.1, amsgrad=True),
                                   lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
                                   lambda: optimizers.SGD(0.1, momentum=0.9),
-                                  lambda: optimizers.Adagrad(0.1)])
+                                  lambda: optimizers.Adagrad(0.1),
+                                  lambda: optimizers.Nadam(0.1), lambda: optimizers.Adamax(0.1),
+                                  lambda: optimizers.Adadelta(1.0), lambda: optimizers.Lion(0.1)])
 def test_state_is_restored_by_assigning_variables(make):
     def fresh():
         return [tape.Variable(X0.copy(), name="x"), tape.Variable(Y0.copy(), name="y")]
@@ -500,6 +588,10 @@ def test_learning_rate_is_a_settable_variable():
     lambda: optimizers.RMSprop(0.1, rho=0.8, momentum=0.1, centered=True),
     lambda: optimizers.Adagrad(0.1, initial_accumulator_value=0.5),
     lambda: optimizers.Adam(schedules.CosineDecay(0.1, 100, alpha=0.1)),
+    lambda: optimizers.Nadam(0.2, beta_1=0.8, epsilon=1e-3, clipnorm=2.0, name="nd"),
+    lambda: optimizers.Adamax(schedules.ExponentialDecay(0.1, 10, 0.5), beta_2=0.9),
+    lambda: optimizers.Adadelta(1.0, rho=0.9, epsilon=1e-6, weight_decay=0.01),
+    lambda: optimizers.Lion(1e-4, beta_1=0.95, beta_2=0.98, global_clipnorm=1.0),
 ])
 def test_config_round_trip(make):
     opt = make()
@@ -513,14 +605,16 @@ def test_config_round_trip(make):
 def test_get_resolves_names_instances_and_configs():
     for name, cls in [("sgd", optimizers.SGD), ("Adam", optimizers.Adam),
                       ("ADAMW", optimizers.AdamW), ("rmsprop", optimizers.RMSprop),
-                      ("adagrad", optimizers.Adagrad)]:
+                      ("adagrad", optimizers.Adagrad), ("nadam", optimizers.Nadam),
+                      ("adamax", optimizers.Adamax), ("Adadelta", optimizers.Adadelta),
+                      ("lion", optimizers.Lion)]:
         assert type(optimizers.get(name)) is cls
     opt = optimizers.Adam()
     assert optimizers.get(opt) is opt
     from_dict = optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.2}})
     assert float(from_dict.learning_rate) == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="adagrad, adam, adamw, rmsprop, sgd"):
-        optimizers.get("adamax")
+    with pytest.raises(ValueError, match="adadelta, adagrad, adam, adamax, adamw, lion, nadam"):
+        optimizers.get("adafactor")
     with pytest.raises(ValueError, match="Could not interpret"):
         optimizers.get(3)
 

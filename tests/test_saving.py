@@ -14,13 +14,14 @@ from tape.models import Model, Sequential, load_model
 from tape.saving import WeightsFileError
 
 
-def trained(seed=0):
+def trained(seed=0, optimizer=None):
     tape.random.seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, 5)).astype(np.float32)
     y = rng.integers(0, 3, 40)
     model = Sequential([Dense(8, activation="relu", input_dim=5), Dense(3, activation="softmax")])
-    model.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer or optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     return model, x, y
 
@@ -36,21 +37,26 @@ def test_weights_round_trip_exactly(tmp_path, suffix):
     np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
-def test_model_round_trip_includes_optimizer_state(tmp_path, suffix):
-    model, x, y = trained()
+@pytest.mark.parametrize("suffix,optimizer", [
+    (".safetensors", "adam"), (".npz", "adam"), (".safetensors", "nadam"),
+    (".safetensors", "adamax"), (".safetensors", "adadelta"), (".safetensors", "lion"),
+])
+def test_model_round_trip_includes_optimizer_state(tmp_path, suffix, optimizer):
+    optimizer = optimizers.get({"class_name": optimizer, "config": {"learning_rate": 0.01}})
+    model, x, y = trained(optimizer=optimizer)
     path = tmp_path / f"m{suffix}"
     model.save(str(path))
     loaded = load_model(str(path))
-    assert isinstance(loaded, Sequential)
+    assert isinstance(loaded, Sequential) and type(loaded.optimizer) is type(optimizer)
+    assert loaded.optimizer.get_config() == optimizer.get_config()
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [v.name for v in loaded.optimizer.variables] == [
         v.name for v in model.optimizer.variables]
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert int(loaded.optimizer.iterations.numpy()) == 10
-    # Training on from here gives the very same weights as the original would (Adam's
-    # moments and step count came along).
+    # Training on from here gives the very same weights as the original would (the slots,
+    # Nadam's u_product and the step count came along).
     model.train_on_batch(x[:8], y[:8])
     loaded.train_on_batch(x[:8], y[:8])
     for a, b in zip(model.get_weights(), loaded.get_weights()):

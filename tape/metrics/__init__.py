@@ -2,11 +2,14 @@
 non-trainable Variables), the built-in metrics, ``get()`` and ``resolve_accuracy()``.
 
 The package is split by what each module owns: ``base`` (Metric, Sum, Mean,
-MeanMetricWrapper), ``averaged`` (accuracies, regression and crossentropy metrics) and
-``confusion`` (Precision, Recall, AUC).
+MeanMetricWrapper), ``averaged`` (accuracies, MSE/MAE and crossentropy metrics),
+``regression`` (RMSE, MAPE, MSLE, log-cosh, cosine similarity, hinges, KL divergence,
+Poisson) and ``confusion`` (Precision, Recall, AUC).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -21,25 +24,54 @@ from .averaged import (
     MeanSquaredError,
     SparseCategoricalAccuracy,
     SparseCategoricalCrossentropy,
+    SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
     accuracy,
     binary_accuracy,
     categorical_accuracy,
     sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
 from .base import Mean, MeanMetricWrapper, Metric, Sum, reduce_to_samplewise_values
 from .confusion import AUC, Precision, Recall
+from .regression import (
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    RootMeanSquaredError,
+    SquaredHinge,
+    cosine_similarity,
+)
 
 # ---- get() and resolve_accuracy() ----------------------------------------------------------
 _CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-            TopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError, MeanAbsoluteError,
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
+            MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError,
+            MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError,
+            CosineSimilarity, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
             BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
+
+
+def _keras_snake(name: str) -> str:
+    """Keras' ``to_snake_case``: ``'SparseTopKCategoricalAccuracy'`` ->
+    ``'sparse_top_k_categorical_accuracy'``, ``'KLDivergence'`` -> ``'kl_divergence'``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# Keras 3's registry: class names, their snake_case, and the short names.
 ALIASES = {
     **{cls.__name__: cls for cls in _CLASSES},
-    **{losses._snake(cls.__name__): cls for cls in _CLASSES},
-    "acc": Accuracy, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "mse": MeanSquaredError, "mae": MeanAbsoluteError, "bce": BinaryCrossentropy,
+    **{_keras_snake(cls.__name__): cls for cls in _CLASSES},
+    "acc": Accuracy, "mse": MeanSquaredError, "mae": MeanAbsoluteError,
+    "bce": BinaryCrossentropy, "mape": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
 }
 
 

@@ -55,6 +55,22 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     return ops.cast(_in_top_k(targets, y_pred, k), dtype=np.dtype("float32"))
 
 
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_ids: bool = False):
+    """1.0 where the integer label's score is in the top ``k`` (ties count as in); with
+    ``from_sorted_ids``, ``y_pred`` holds class ids sorted by score and the label must be among
+    the first ``k``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    if from_sorted_ids:
+        top = y_pred[..., :k]
+        hit = ops.any(ops.equal(ops.expand_dims(ops.cast(y_true, dtype=top.dtype), -1), top),
+                      axis=-1)
+    else:
+        hit = _in_top_k(ops.cast(y_true, dtype=np.dtype("int64")), y_pred, k)
+    return ops.cast(hit, dtype=np.dtype("float32"))
+
+
 # ---- MeanMetricWrapper metrics ---------------------------------------------------------------
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels exactly.
@@ -121,6 +137,23 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k: int = 5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the ``k`` highest scores (or, with
+    ``from_sorted_ids=True``, among the first ``k`` of the sorted class ids in ``y_pred``).
+
+    Example:
+        >>> from tape import metrics
+        >>> m = metrics.SparseTopKCategoricalAccuracy(k=1)
+        >>> m([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]).item()
+        0.5
+    """
+
+    def __init__(self, k: int = 5, name="sparse_top_k_categorical_accuracy", dtype=None,
+                 from_sorted_ids: bool = False):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
 
 
 class MeanSquaredError(MeanMetricWrapper):

@@ -15,13 +15,18 @@ Example:
 from __future__ import annotations
 
 from . import schedules
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .base import Optimizer
+from .lion import Lion
+from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+            "nadam": Nadam, "adamax": Adamax, "adadelta": Adadelta, "lion": Lion}
 
 
 def serialize(optimizer: Optimizer) -> dict:
@@ -57,5 +62,5 @@ def get(identifier) -> Optimizer:
                      f"among {', '.join(sorted(_BY_NAME))}, a config dict or an Optimizer)")
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get",
-           "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax",
+           "Adadelta", "Lion", "schedules", "get", "serialize", "deserialize"]

@@ -247,6 +247,13 @@ class Optimizer:
         variable's dtype, and ``iterations`` still counts the updates before this one."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step()")
 
+    def _backend_update_step(self, grads, variables, lr_by_dtype: dict) -> None:
+        """``update_step`` for each variable (the generic path). A subclass with state that
+        all variables share, updated once per step (Nadam's ``u_product``), updates it here
+        before calling this, as Keras does."""
+        for g, v in zip(grads, variables):
+            self.update_step(g, v, lr_by_dtype[v.dtype])
+
     def apply_gradients(self, grads_and_vars) -> Variable:
         """``apply`` on ``(gradient, variable)`` pairs; returns ``iterations`` as Keras does."""
         pairs = list(grads_and_vars)
@@ -303,8 +310,7 @@ class Optimizer:
                     lr_by_dtype[v.dtype] = ops.cast(lr, dtype=v.dtype)
             if not fused_apply(self, grads, variables, lr_by_dtype):  # the GPU eager path
                 self._apply_weight_decay(variables, lr_by_dtype)
-                for g, v in zip(grads, variables):
-                    self.update_step(g, v, lr_by_dtype[v.dtype])
+                self._backend_update_step(grads, variables, lr_by_dtype)
             self._iterations.assign_add(1)
 
     def minimize(self, loss, var_list, tape: GradientTape | None = None) -> Tensor:
@@ -415,6 +421,25 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+class MomentsOptimizer(Optimizer):
+    """The constructor and config that Nadam and Adamax share with Adam: ``beta_1``,
+    ``beta_2``, ``epsilon`` (Adam keeps its own, so that its fused GPU update reaches Adam and
+    AdamW only). The default name is the class name in snake_case."""
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name: str | None = None):
+        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
 
 
 def _as_gradient(g, variable: Variable) -> Tensor:
