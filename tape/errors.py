@@ -47,6 +47,24 @@ class TraceError(TapeError):
     """Something that cannot be baked into a traced graph."""
 
 
+class NoValue:
+    """A symbol with no value (a KerasTensor, a placeholder, a Session's symbolic tensor):
+    ops, NumPy and Python reads on it call ``_no_value()``, which raises an error saying what
+    to do instead."""
+
+    __slots__ = ()
+
+    def _no_value(self):
+        raise NotImplementedError
+
+    def _read(self, *args, **kwargs):
+        self._no_value()
+
+    __array__ = __bool__ = __float__ = __int__ = __len__ = __iter__ = __getitem__ = _read
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = _read
+    __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _read
+
+
 def user_line(skip_package: bool = True) -> str:
     """Return ``'file:line: source'`` for the innermost frame outside the tape package.
 

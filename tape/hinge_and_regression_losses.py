@@ -34,16 +34,19 @@ def hinge(y_true, y_pred):
         >>> losses.hinge([[0.0, 1.0]], [[0.5, 0.5]]).numpy().tolist()
         [1.0]
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    margin = ops.subtract(1.0, ops.multiply(convert_binary_labels_to_hinge(y_true), y_pred))
-    return ops.mean(ops.maximum(margin, 0.0), axis=-1)
+    return ops.mean(_hinge_margin(y_true, y_pred), axis=-1)
 
 
 def squared_hinge(y_true, y_pred):
     """``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``, labels as :func:`hinge`."""
+    return ops.mean(ops.square(_hinge_margin(y_true, y_pred)), axis=-1)
+
+
+def _hinge_margin(y_true, y_pred):
+    """``maximum(1 - y_true * y_pred, 0)``, labels -1/1 (0/1 converted)."""
     y_true, y_pred = _pair(y_true, y_pred)
     margin = ops.subtract(1.0, ops.multiply(convert_binary_labels_to_hinge(y_true), y_pred))
-    return ops.mean(ops.square(ops.maximum(margin, 0.0)), axis=-1)
+    return ops.maximum(margin, 0.0)
 
 
 def categorical_hinge(y_true, y_pred):

@@ -21,7 +21,7 @@ from . import _state, backend, ops, saving
 from . import layers as layers_module
 from .layers import InputLayer, KerasTensor, Layer, nodes_in_order
 from .layers._nest import flatten, map_shapes, map_structure
-from .tensor import Tensor
+from .layers.base import cast_float
 from .training import Trainer
 
 __all__ = ["Model", "Sequential", "load_model"]
@@ -96,8 +96,8 @@ class Model(Trainer, Layer):
         self._output_shape = map_structure(lambda t: t.shape, outputs)
 
     def _run_graph(self, inputs):
-        flat = [_in_dtype(x, t.dtype) for t, x in zip(self._input_tensors,
-                                                       self._match_inputs(inputs))]
+        flat = [cast_float(x, t.dtype) for t, x in zip(self._input_tensors,
+                                                        self._match_inputs(inputs))]
         values = {id(t): x for t, x in zip(self._input_tensors, flat)}
         for node in self._nodes:
             if node.is_input:
@@ -481,11 +481,3 @@ def _shape_text(shape) -> str:
     if isinstance(shape, list):
         return ", ".join(_shape_text(s) for s in shape)
     return str(tuple(shape)) if isinstance(shape, tuple) else str(shape)
-
-
-def _in_dtype(x, dtype):
-    """``x`` in the float ``dtype`` of the Input it feeds, when both are float."""
-    if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != dtype \
-            and np.dtype(dtype).kind == "f":
-        return ops.cast(x, dtype)
-    return x

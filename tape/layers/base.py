@@ -411,10 +411,7 @@ class Layer:
 
     def _cast_input(self, x):
         """A float input in the layer's dtype."""
-        if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != self.dtype \
-                and np.dtype(self.dtype).kind == "f":
-            x = ops.cast(x, self.dtype)
-        return x
+        return cast_float(x, self.dtype)
 
     def _maybe_build(self, shapes) -> None:
         if not self.built:
@@ -510,6 +507,14 @@ def _attach_masks(outputs, masks) -> None:
             _attach_masks(out, m)
     else:
         set_mask(outputs, masks)
+
+
+def cast_float(x, dtype):
+    """A float tensor ``x`` in the float ``dtype``; anything else as it is."""
+    if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != dtype \
+            and np.dtype(dtype).kind == "f":
+        return ops.cast(x, dtype)
+    return x
 
 
 def _build_device(inputs):

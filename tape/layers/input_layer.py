@@ -41,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import dtypes
-from ..errors import DTypeError
+from ..errors import DTypeError, NoValue
 from ._nest import flatten, flatten_shapes, is_shape, map_shapes, map_structure
 from .base import Layer
 
@@ -52,7 +52,7 @@ class KerasHistory(NamedTuple):
     tensor_index: int
 
 
-class KerasTensor:
+class KerasTensor(NoValue):
     """A symbolic tensor: a shape (None where unknown), a dtype and where it came from.
 
     It has no value: calling ops or reading values on it is an error; call layers on it
@@ -86,15 +86,11 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
 
-    def _no_value(self, *args, **kwargs):
+    def _no_value(self):
         raise DTypeError(
             f"KerasTensor {self.name!r} is symbolic (shape {self.shape}): it has no value for "
             "ops or NumPy. Call layers on it (tape.layers.Lambda wraps any function), then "
             "build a Model(inputs, outputs) and call that on data")
-
-    __array__ = __bool__ = __float__ = __int__ = __len__ = __iter__ = __getitem__ = _no_value
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = _no_value
-    __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __neg__ = _no_value
 
 
 class Node:

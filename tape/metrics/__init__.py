@@ -9,11 +9,10 @@ Poisson) and ``confusion`` (Precision, Recall, AUC).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from .. import _config, losses, nn
+from ..layers._nest import to_snake_case
 from .averaged import (
     Accuracy,
     BinaryAccuracy,
@@ -58,17 +57,10 @@ _CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
 
 
-def _keras_snake(name: str) -> str:
-    """Keras' ``to_snake_case``: ``'SparseTopKCategoricalAccuracy'`` ->
-    ``'sparse_top_k_categorical_accuracy'``, ``'KLDivergence'`` -> ``'kl_divergence'``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 # Keras 3's registry: class names, their snake_case, and the short names.
 ALIASES = {
     **{cls.__name__: cls for cls in _CLASSES},
-    **{_keras_snake(cls.__name__): cls for cls in _CLASSES},
+    **{to_snake_case(cls.__name__): cls for cls in _CLASSES},  # sparse_top_k_categorical...
     "acc": Accuracy, "mse": MeanSquaredError, "mae": MeanAbsoluteError,
     "bce": BinaryCrossentropy, "mape": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError,

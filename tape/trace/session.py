@@ -21,20 +21,16 @@ import numpy as np
 
 from .. import dtypes
 from ..autodiff import _flatten, _unflatten
-from ..errors import DTypeError, ShapeError, TraceError, user_line
+from ..errors import DTypeError, NoValue, ShapeError, TraceError, user_line
 from ..tensor import Tensor
 
 
-class _NoValue:
-    """Ops, NumPy and Python reads on a graph's symbol: an error saying how to get a value."""
+class _NoValue(NoValue):
+    """A graph's symbol: reading it is a TraceError saying how to get a value."""
 
-    def _no_value(self, *args, **kwargs):
+    def _no_value(self):
         raise TraceError(f"{self._what()} has no value to compute with: {self._how()} "
                          f"[at {user_line()}]")
-
-    __array__ = __bool__ = __float__ = __int__ = __len__ = __iter__ = __getitem__ = _no_value
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = _no_value
-    __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _no_value
 
 
 class Placeholder(_NoValue):
