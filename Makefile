@@ -27,12 +27,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(STAMP): pyproject.toml setup.cfg setup.py | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test,examples]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute]'
 	touch $@
 
 # torch, jax, autograd and mygrad for the comparisons; only `make bench` pays for them.
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e '.[test,examples,bench]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute,bench]'
 	touch $@
 
 lint: install
@@ -84,7 +84,7 @@ $(NVCC_STAMP): | $(BIN)/python
 
 # CuPy for the GPU path (a machine with a CUDA driver).
 $(GPU_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e '.[test,examples,gpu]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute,gpu]'
 	touch $@
 
 # The whole suite with the GPU cases on: where no GPU is usable they fail instead of skipping.
