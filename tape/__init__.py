@@ -15,6 +15,7 @@ from . import (
     callbacks,
     cuda,
     data,
+    distribute,
     initializers,
     layers,
     losses,
@@ -33,6 +34,7 @@ from .backend import device
 from .errors import (
     DeviceError,
     DeviceUnavailableError,
+    DistributedError,
     DTypeError,
     GradientError,
     IndexOutOfRangeError,
@@ -53,9 +55,9 @@ __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
     "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
     "layers", "losses",
-    "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
+    "metrics", "models", "callbacks", "data", "distribute", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "testing", "TapeError",
-    "DeviceError", "DeviceUnavailableError", "OutOfMemoryError", "cuda", "device",
-    "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
+    "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]

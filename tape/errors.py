@@ -47,6 +47,11 @@ class TraceError(TapeError):
     """Something that cannot be baked into a traced graph."""
 
 
+class DistributedError(TapeError):
+    """The ranks of a data-parallel run cannot go on together (``tape.distribute``): one
+    has died or stopped taking part in the collectives."""
+
+
 class NoValue:
     """A symbol with no value (a KerasTensor, a placeholder, a Session's symbolic tensor):
     ops, NumPy and Python reads on it call ``_no_value()``, which raises an error saying what
