@@ -9,6 +9,7 @@ when the process was started by an MPI launcher, so a plain ``python`` run never
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -123,7 +124,18 @@ class Group:
 
     def check_agree(self, what: str, value) -> None:
         """Raise ShapeError on every rank (not a hang in the next collective) when the
-        ranks' ``value`` differ, naming rank 0's and the first differing rank's."""
+        ranks' ``value`` (JSON-able) differ, naming rank 0's and the first differing rank's.
+        One small all-reduce of a digest; the values themselves travel only on a mismatch."""
+        if self.comm is None:
+            return
+        from mpi4py import MPI
+
+        digest = int.from_bytes(hashlib.sha256(json.dumps(value).encode()).digest()[:7], "big")
+        extremes = np.empty(2, dtype=np.int64)
+        self._wait(self.comm.Iallreduce(np.array([digest, -digest], np.int64), extremes,
+                                        op=MPI.MIN), f"agreement on {what}")
+        if extremes[0] == -extremes[1]:  # the smallest digest is also the largest
+            return
         values = self.allgather_json(value)
         for rank, other in enumerate(values):
             if other != values[0]:
@@ -190,10 +202,13 @@ def abort_on_uncaught_error(comm) -> None:
     """After an uncaught exception is printed, abort every rank (as ``python -m mpi4py``
     does), so that the others stop at once instead of waiting in their next collective."""
     previous = sys.excepthook
+    if getattr(previous, "aborts_mpi", False):
+        return
 
     def hook(kind, value, traceback):
         previous(kind, value, traceback)
         sys.stderr.flush()
         comm.Abort(1)
 
+    hook.aborts_mpi = True
     sys.excepthook = hook

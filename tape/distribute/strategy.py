@@ -61,7 +61,6 @@ class DataParallel:
             _group = Group(comm, timeout) if comm.Get_size() > 1 else None
         self._group = _group
         self.bucket_bytes = int(bucket_bytes)
-        self._checked: set = set()  # gradient layouts all ranks were seen to agree on
         if _group is not None and _group.comm is not None:
             abort_on_uncaught_error(_group.comm)
             seed = _group.broadcast(np.array([random_ops._global["seed"]], np.int64))
@@ -111,19 +110,15 @@ class DataParallel:
         if not all(isinstance(t, Tensor) for t in leaves):
             raise TypeError("all_reduce: takes tensors (or None); got "
                             f"{sorted({type(t).__name__ for t in leaves})}")
-        self._check_layout(leaves)
+        # Every call (a traced step: at its tracing only), so that all ranks take part alike.
+        self._group.check_agree("all_reduce: the tensors (shapes, dtypes)",
+                                [[list(t.shape), str(t.dtype)] for t in leaves])
         reduced = {}
         for bucket in self._buckets(leaves):
             for t, r in zip(bucket, self._reduce_bucket(bucket, reduce, weight)):
                 reduced[id(t)] = r
         return map_structure(lambda t: None if t is None else reduced[id(t)], values)
 
-    def _check_layout(self, leaves) -> None:
-        layout = [[list(t.shape), str(t.dtype)] for t in leaves]
-        key = repr(layout)
-        if key not in self._checked:
-            self._group.check_agree("all_reduce: the tensors (shapes, dtypes)", layout)
-            self._checked.add(key)
 
     def _buckets(self, leaves) -> list[list]:
         """Consecutive tensors of one device and dtype, up to ``bucket_bytes`` each."""
