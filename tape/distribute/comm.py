@@ -2,22 +2,26 @@
 (``cupy.cuda.nccl``) for GPU arrays, its unique id sent over MPI.
 
 Nothing here is home-made transport: a ``Group`` only picks the engine by where the array
-lives, waits with a time limit (a rank that died makes the others fail with a message, not
-hang), and checks that the ranks agree before they exchange data. mpi4py is imported only
-when the process was started by an MPI launcher, so a plain ``python`` run never loads it.
+lives, watches MPI calls with a time limit (a rank that died makes the others fail with a
+message, not hang), and checks that the ranks agree before they exchange data. mpi4py is
+imported only when the process was started by an MPI launcher, so a plain ``python`` run
+never loads it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import linecache
 import os
 import sys
+import threading
 import time
 
 import numpy as np
 
-from ..errors import DistributedError, ShapeError, user_line
+from ..errors import DistributedError, ShapeError, _in_package, user_line
 
 # What MPI launchers put in each process's environment: MPICH/Hydra and Intel MPI (PMI),
 # Open MPI, MVAPICH, and Slurm's srun with PMIx.
@@ -44,9 +48,10 @@ def world():
 
 class Group:
     """The ranks of one communicator: ``all_reduce`` (a sum) and ``broadcast`` of one
-    array, on MPI for NumPy arrays and on NCCL for CuPy arrays, each waiting at most
-    ``timeout`` seconds (MPI only: a NCCL call cannot be abandoned once queued). ``comm``
-    None is a group of one process (what the NCCL path is tested with on one GPU)."""
+    array, on MPI for NumPy arrays and on NCCL for CuPy arrays. An MPI call that waits more
+    than ``timeout`` seconds for the other ranks aborts the launch with a message (NCCL
+    calls are queued on the GPU's stream and not watched). ``comm`` None is a group of one
+    process (what the NCCL path is tested with on one GPU)."""
 
     def __init__(self, comm=None, timeout: float | None = None):
         self.comm = comm
@@ -56,22 +61,45 @@ class Group:
             timeout = float(os.environ.get("TAPE_DISTRIBUTE_TIMEOUT", DEFAULT_TIMEOUT))
         self.timeout = timeout
         self._nccl = None
-        self.calls = 0  # collectives run (all_reduce and broadcast), for tests and benchmarks
+        # Collectives run (all_reduce and broadcast) and the seconds spent in them, waiting
+        # for the other ranks included: for tests and benchmarks.
+        self.calls = 0
+        self.seconds = 0.0
+        self._watchdog = None  # started at the first blocking MPI call
+        self._buffers: dict = {}  # (size, dtype) -> kept reduction buffer, in use order
 
     # ---- one array ----------------------------------------------------------------------
     def all_reduce(self, array):
         """The elementwise sum of ``array`` over the ranks, as a new array."""
+        start = time.perf_counter()
         self.calls += 1
         if type(array) is not np.ndarray:
-            return self._nccl_all_reduce(array)
-        array = np.ascontiguousarray(array)
-        out = np.empty_like(array)
-        if self.comm is None:
-            out[...] = array
-            return out
-        self._wait(self.comm.Iallreduce(array, out), f"all_reduce of {array.size} "
-                   f"{array.dtype} values")
+            out = self._nccl_all_reduce(array)
+        elif self.comm is None:
+            out = np.array(array, order="C", copy=True)
+        else:
+            from mpi4py import MPI
+
+            buffer = self._buffer(array.size, array.dtype)
+            np.copyto(buffer, array.reshape(-1))
+            with self._watched(f"all_reduce of {array.size} {array.dtype} values"):
+                self.comm.Allreduce(MPI.IN_PLACE, buffer)
+            out = buffer.reshape(array.shape).copy()
+        self.seconds += time.perf_counter() - start
         return out
+
+    def _buffer(self, size: int, dtype) -> np.ndarray:
+        """A buffer kept for reductions of ``size`` values of ``dtype``: MPICH over UCX
+        registers each new buffer address, which made a 4 MB all-reduce into a fresh array
+        5x as slow as into a kept one here (two copies cost less)."""
+        key = (size, np.dtype(dtype))
+        buffer = self._buffers.pop(key, None)
+        if buffer is None:
+            buffer = np.empty(size, dtype)
+            if len(self._buffers) >= 32:  # the least recently used goes
+                self._buffers.pop(next(iter(self._buffers)))
+        self._buffers[key] = buffer
+        return buffer
 
     def broadcast(self, array, root: int = 0):
         """``root``'s ``array`` on every rank (a new array of the same shape and dtype)."""
@@ -80,28 +108,9 @@ class Group:
             return self._nccl_broadcast(array, root)
         out = np.array(array, order="C", copy=True)
         if self.comm is not None:
-            self._wait(self.comm.Ibcast(out, root=root),
-                       f"broadcast of {out.size} {out.dtype} values")
+            with self._watched(f"broadcast of {out.size} {out.dtype} values"):
+                self.comm.Bcast(out, root=root)
         return out
-
-    def _wait(self, request, what: str) -> None:
-        """Poll ``request`` until done or ``timeout`` passes (MPI's blocking calls would wait
-        for a dead rank forever); the pauses grow to 1 ms, so a quick collective is not
-        slowed."""
-        if request.Test():
-            return
-        deadline = time.monotonic() + self.timeout
-        pause = 1e-5
-        while not request.Test():
-            if time.monotonic() > deadline:
-                raise DistributedError(
-                    f"rank {self.rank} of {self.size}: {what} waited {self.timeout:g} s for "
-                    "the other ranks; one of them has died, hangs, or runs a different "
-                    "program (a rank that raised an error stops taking part). Change the "
-                    "limit with DataParallel(timeout=...) or TAPE_DISTRIBUTE_TIMEOUT "
-                    f"[at {user_line()}]")
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
 
     # ---- agreement ----------------------------------------------------------------------
     def allgather_json(self, value) -> list:
@@ -113,13 +122,12 @@ class Group:
 
         data = np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)
         counts = np.empty(self.size, dtype=np.int64)
-        self._wait(self.comm.Iallgather(np.array([data.size], dtype=np.int64), counts),
-                   "allgather of the ranks' descriptions")
-        out = np.empty(int(counts.sum()), dtype=np.uint8)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        self._wait(self.comm.Iallgatherv(data, [out, (counts.tolist(), offsets.tolist()),
-                                                MPI.BYTE]),
-                   "allgather of the ranks' descriptions")
+        offsets = np.zeros(self.size, dtype=np.int64)
+        with self._watched("allgather of the ranks' descriptions"):
+            self.comm.Allgather(np.array([data.size], dtype=np.int64), counts)
+            offsets[1:] = np.cumsum(counts)[:-1]
+            out = np.empty(int(counts.sum()), dtype=np.uint8)
+            self.comm.Allgatherv(data, [out, (counts.tolist(), offsets.tolist()), MPI.BYTE])
         return [json.loads(out[a:a + n].tobytes()) for a, n in zip(offsets, counts)]
 
     def check_agree(self, what: str, value) -> None:
@@ -132,8 +140,8 @@ class Group:
 
         digest = int.from_bytes(hashlib.sha256(json.dumps(value).encode()).digest()[:7], "big")
         extremes = np.empty(2, dtype=np.int64)
-        self._wait(self.comm.Iallreduce(np.array([digest, -digest], np.int64), extremes,
-                                        op=MPI.MIN), f"agreement on {what}")
+        with self._watched(f"agreement on {what}"):
+            self.comm.Allreduce(np.array([digest, -digest], np.int64), extremes, op=MPI.MIN)
         if extremes[0] == -extremes[1]:  # the smallest digest is also the largest
             return
         values = self.allgather_json(value)
@@ -144,6 +152,68 @@ class Group:
                     f"{what} differ between ranks: rank 0 has {mine}, rank {rank} has "
                     f"{theirs} (every rank must build the same model and run the same "
                     f"steps) [at {user_line()}]")
+
+    # ---- the time limit -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _watched(self, what: str):
+        """Run a blocking MPI call under the watchdog: past ``timeout`` it prints why and
+        aborts every rank. MPI's blocking calls are the fast ones (a nonblocking call polled
+        from Python took 4x as long for 4 MB here), but none can be abandoned, so the time
+        limit ends the launch, as PyTorch's NCCL watchdog does."""
+        if self._watchdog is None:
+            self._watchdog = _Watchdog(self)
+        self._watchdog.arm(what)
+        try:
+            yield
+        finally:
+            self._watchdog.disarm()
+
+
+class _Watchdog:
+    """A daemon thread that checks, a few times a second, whether the collective now
+    running has passed its deadline; then it prints a DistributedError naming the rank, the
+    collective and the user's line in the main thread, and calls ``MPI_Abort``."""
+
+    def __init__(self, group: Group):
+        self.group = group
+        self.deadline = None
+        self.what = ""
+        self.main = threading.main_thread().ident
+        threading.Thread(target=self._run, name="tape-distribute-watchdog", daemon=True).start()
+
+    def arm(self, what: str) -> None:
+        self.what = what
+        self.deadline = time.monotonic() + self.group.timeout
+
+    def disarm(self) -> None:
+        self.deadline = None
+
+    def _run(self) -> None:
+        group = self.group
+        while True:
+            time.sleep(min(0.25, group.timeout / 4))
+            deadline = self.deadline
+            if deadline is None or time.monotonic() < deadline:
+                continue
+            error = DistributedError(
+                f"rank {group.rank} of {group.size}: {self.what} waited {group.timeout:g} s "
+                "for the other ranks; one of them has died, hangs, or runs a different "
+                "program. Aborting every rank (change the limit with "
+                "DataParallel(timeout=...) or TAPE_DISTRIBUTE_TIMEOUT) "
+                f"[at {_line_of(sys._current_frames().get(self.main))}]")
+            print(f"{type(error).__module__}.{type(error).__name__}: {error}", file=sys.stderr,
+                  flush=True)
+            group.comm.Abort(1)
+
+
+def _line_of(frame) -> str:
+    """``file:line: source`` of the innermost frame of ``frame``'s stack outside tape."""
+    while frame is not None and _in_package(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" + (f": {source}" if source else "")
 
     # ---- NCCL, for arrays on a GPU --------------------------------------------------------
     def _nccl_comm(self):

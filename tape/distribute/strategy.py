@@ -41,8 +41,9 @@ class DataParallel:
     Args:
         bucket_bytes: Gradients are flattened into buckets of about this many bytes and
             reduced with one collective per bucket (PyTorch DDP's default, 25 MiB).
-        timeout: Seconds a collective waits for the other ranks before it raises
-            ``DistributedError`` (default ``TAPE_DISTRIBUTE_TIMEOUT`` or 300).
+        timeout: Seconds an MPI collective waits for the other ranks before it prints a
+            ``DistributedError`` and aborts the launch (default ``TAPE_DISTRIBUTE_TIMEOUT``
+            or 300).
 
     Example:
         >>> import tape

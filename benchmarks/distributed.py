@@ -1,0 +1,198 @@
+"""Data-parallel training (``tape.distribute``) on 2 ranks against 1 process.
+
+    python -m benchmarks.distributed [--quick] [--epochs N]
+
+Three models through ``fit`` (traced steps, ``verbose=0``) on scikit-learn's digits (1797
+samples, global batch 256, no shuffling): the digits MLP 64-128-10, a small CNN on the
+8x8x1 images (Conv2D 16 3x3 relu, MaxPooling 2, Dense 10), and a wide MLP 64-1024-1024-10,
+the compute-bound case (11 GFLOP an epoch, against 0.1 for the digits MLP). Each is timed
+
+- in 1 process with 2 BLAS/OpenMP threads (the whole machine, the fair comparison here),
+- in 1 process with 1 thread (what each rank has), and
+- on 2 ranks (``mpiexec -n 2``) with 1 thread each,
+
+as samples per second over ``--epochs`` epochs after two warm-up epochs (the traces of
+the full and the last batch, and their first replays). On 2
+ranks it also reports the share of the step spent in collectives (the gradient all-reduce,
+the logs' metric sums and the stop flag; waiting for the slower rank included, since that is
+where an imbalance shows). Scaling efficiency = 2-rank throughput / (2 x 1-thread
+throughput); speed-up = 2-rank throughput / 2-thread throughput.
+
+Then the all-reduce alone: the MLP's 4 gradients, inside a traced function as in a traced
+step, in one bucket (the default) against one collective per tensor, beside the MLP's
+traced step on a shard of 128 rows.
+
+The numbers move with the machine's load (2 cores shared with other jobs): compare within
+one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from . import environment
+
+GLOBAL_BATCH = 256
+MODELS = ("mlp", "cnn", "mlp-wide")
+
+
+def _threads_env(threads: int) -> dict:
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    for name in environment._THREAD_VARIABLES:
+        env[name] = str(threads)
+    return env
+
+
+def build(name: str):
+    import tape
+    from tape import layers
+
+    tape.random.seed(0)
+    if name.startswith("mlp"):
+        width = 1024 if name == "mlp-wide" else 128
+        hidden = [layers.Dense(width, activation="relu")
+                  for _ in range(2 if name == "mlp-wide" else 1)]
+        model = tape.models.Sequential([layers.Input((64,)), *hidden, layers.Dense(10)])
+    else:
+        model = tape.models.Sequential([
+            layers.Input((8, 8, 1)), layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10)])
+    model.compile(tape.optimizers.SGD(0.05),
+                  tape.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def digits(name: str):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    return (x.reshape(-1, 8, 8, 1) if name == "cnn" else x), y
+
+
+def measure_fit(name: str, epochs: int, strategy) -> dict:
+    x, y = digits(name)
+    if strategy is None:
+        model = build(name)
+    else:
+        with strategy.scope():
+            model = build(name)
+    model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=2, shuffle=False, verbose=0)  # traces
+    group = getattr(strategy, "_group", None)
+    if group is not None:
+        strategy.any(False)  # start together
+        calls, seconds = group.calls, group.seconds
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0)
+    took = time.perf_counter() - start
+    out = {"samples_per_s": epochs * len(x) / took, "seconds": took}
+    if group is not None:
+        out["collective_share"] = (group.seconds - seconds) / took
+        out["collectives_per_step"] = (group.calls - calls) / (
+            epochs * -(-len(x) // GLOBAL_BATCH))
+    return out
+
+
+def measure_all_reduce(strategy, rounds: int) -> dict:
+    """Median seconds of one traced all-reduce of the MLP's gradients, in one bucket and
+    one per tensor, and of the MLP's traced training step on a shard of 128 rows."""
+    import numpy as np
+
+    import tape
+
+    model = build("mlp")
+    x, y = digits("mlp")
+    xb, yb = tape.tensor(x[:GLOBAL_BATCH // 2]), tape.tensor(y[:GLOBAL_BATCH // 2])
+    grads = [tape.tensor(np.random.default_rng(i).normal(size=w.shape).astype(np.float32))
+             for i, w in enumerate(model.trainable_variables)]
+    variants = {}
+    for label, bucket_bytes in (("one bucket", 25 << 20), ("one call per tensor", 1)):
+        strategy.bucket_bytes = bucket_bytes
+        variants[label] = tape.trace(lambda *g: strategy.all_reduce(list(g)))
+    strategy.bucket_bytes = 25 << 20
+    step = tape.trace(model.train_step)
+    variants["the MLP's traced step (128 rows)"] = lambda *_: step((xb, yb, None))
+    times = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, fn in variants.items():
+            strategy.any(False)  # start together
+            start = time.perf_counter()
+            for _ in range(20):
+                fn(*grads)
+            times[label].append((time.perf_counter() - start) / 20)
+    sizes = [int(np.prod(g.shape)) for g in grads]
+    return {"tensors": len(grads), "values": sum(sizes),
+            "seconds": {label: statistics.median(t) for label, t in times.items()}}
+
+
+def worker(args) -> None:
+    """One measurement in this process (under mpiexec: on every rank); rank 0 prints it."""
+    import tape
+
+    strategy = tape.distribute.DataParallel() if args.ranks else None
+    result = {name: measure_fit(name, args.epochs, strategy) for name in MODELS}
+    if args.ranks:
+        result["all_reduce"] = measure_all_reduce(strategy, 5 if args.quick else 30)
+    if strategy is None or strategy.rank == 0:
+        print("RESULT " + json.dumps(result), flush=True)
+
+
+def _run(command: list, threads: int) -> dict:
+    done = subprocess.run(command, env=_threads_env(threads), capture_output=True, text=True,
+                          timeout=1800)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}"
+                       f"\n{done.stderr[-3000:]}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 epoch, few rounds")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ranks", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 1
+    if args.worker:
+        return worker(args)
+    me = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--epochs",
+          str(args.epochs)] + (["--quick"] if args.quick else [])
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    print(f"- command: `python -m benchmarks.distributed{' --quick' if args.quick else ''}` "
+          f"(tape commit {environment.git_commit()}), {args.epochs} epochs after 2 warm-up")
+    print(f"- machine: {environment.cpu_model()}, {os.cpu_count()} cores; load average at "
+          f"start {environment.load_average()}")
+    one_2 = _run(me, threads=2)
+    one_1 = _run(me, threads=1)
+    two = _run([mpiexec, "-n", "2", *me, "--ranks"], threads=1)
+    print("\n| model (fit, global batch 256) | 1 process, 2 threads | 1 process, 1 thread | "
+          "2 ranks, 1 thread each | speed-up vs 2 threads | scaling efficiency | time in "
+          "collectives | collectives per step |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in MODELS:
+        a, b, c = one_2[name], one_1[name], two[name]
+        print(f"| {name} | {a['samples_per_s']:,.0f}/s | {b['samples_per_s']:,.0f}/s | "
+              f"{c['samples_per_s']:,.0f}/s | {c['samples_per_s'] / a['samples_per_s']:.2f} | "
+              f"{c['samples_per_s'] / (2 * b['samples_per_s']):.2f} | "
+              f"{100 * c['collective_share']:.0f}% | {c['collectives_per_step']:.0f} |")
+    reduce = two["all_reduce"]
+    print(f"\nAll-reduce of the MLP's {reduce['tensors']} gradients ({reduce['values']:,} float32 "
+          "values) on 2 ranks, traced, median per call:\n")
+    print("| what | µs |")
+    print("|---|---:|")
+    for label, seconds in reduce["seconds"].items():
+        print(f"| {label} | {1e6 * seconds:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
