@@ -12,7 +12,8 @@ the compute-bound case (11 GFLOP an epoch, against 0.1 for the digits MLP). Each
 - on 2 ranks (``mpiexec -n 2``) with 1 thread each,
 
 as samples per second over ``--epochs`` epochs after two warm-up epochs (the traces of
-the full and the last batch, and their first replays). On 2
+the full and the last batch, and their first replays); each configuration is launched
+``--repeats`` times, interleaved, and the median launch is shown. On 2
 ranks it also reports the share of the step spent in collectives (the gradient all-reduce,
 the logs' metric sums and the stop flag; waiting for the slower rank included, since that is
 where an imbalance shows). Scaling efficiency = 2-rank throughput / (2 x 1-thread
@@ -154,15 +155,36 @@ def _run(command: list, threads: int) -> dict:
                        f"\n{done.stderr[-3000:]}")
 
 
+def _median_run(runs: list) -> dict:
+    """Per model, the launch with the median throughput (its other figures with it)."""
+    out = {}
+    for key in runs[0]:
+        if key == "all_reduce":
+            out[key] = sorted(runs, key=lambda r: r[key]["seconds"]["one bucket"])[
+                len(runs) // 2][key]
+        else:
+            out[key] = sorted((r[key] for r in runs), key=lambda m: m["samples_per_s"])[
+                len(runs) // 2]
+    return out
+
+
+def _rate(chosen: dict, runs: list, name: str) -> str:
+    rates = [r[name]["samples_per_s"] for r in runs]
+    spread = f" [{min(rates):,.0f}-{max(rates):,.0f}]" if len(rates) > 1 else ""
+    return f"{chosen['samples_per_s']:,.0f}/s{spread}"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 epoch, few rounds")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="launches of each configuration (1 with --quick)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ranks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs = 1
+        args.epochs, args.repeats = 1, 1
     if args.worker:
         return worker(args)
     me = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--epochs",
@@ -172,17 +194,22 @@ def main(argv=None) -> None:
           f"(tape commit {environment.git_commit()}), {args.epochs} epochs after 2 warm-up")
     print(f"- machine: {environment.cpu_model()}, {os.cpu_count()} cores; load average at "
           f"start {environment.load_average()}")
-    one_2 = _run(me, threads=2)
-    one_1 = _run(me, threads=1)
-    two = _run([mpiexec, "-n", "2", *me, "--ranks"], threads=1)
+    runs = {"one_2": [], "one_1": [], "two": []}
+    for _ in range(args.repeats):  # interleaved, so that a slow minute hits all three
+        runs["one_2"].append(_run(me, threads=2))
+        runs["one_1"].append(_run(me, threads=1))
+        runs["two"].append(_run([mpiexec, "-n", "2", *me, "--ranks"], threads=1))
+    one_2, one_1, two = (_median_run(runs[k]) for k in ("one_2", "one_1", "two"))
+    print(f"- {args.repeats} launches of each configuration, interleaved; the median launch "
+          "of each (by throughput) is shown, and the range over the launches in brackets")
     print("\n| model (fit, global batch 256) | 1 process, 2 threads | 1 process, 1 thread | "
           "2 ranks, 1 thread each | speed-up vs 2 threads | scaling efficiency | time in "
           "collectives | collectives per step |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in MODELS:
         a, b, c = one_2[name], one_1[name], two[name]
-        print(f"| {name} | {a['samples_per_s']:,.0f}/s | {b['samples_per_s']:,.0f}/s | "
-              f"{c['samples_per_s']:,.0f}/s | {c['samples_per_s'] / a['samples_per_s']:.2f} | "
+        print(f"| {name} | {_rate(a, runs['one_2'], name)} | {_rate(b, runs['one_1'], name)} | "
+              f"{_rate(c, runs['two'], name)} | {c['samples_per_s'] / a['samples_per_s']:.2f} | "
               f"{c['samples_per_s'] / (2 * b['samples_per_s']):.2f} | "
               f"{100 * c['collective_share']:.0f}% | {c['collectives_per_step']:.0f} |")
     reduce = two["all_reduce"]
