@@ -62,6 +62,21 @@ def test_fit_on_two_ranks_equals_one_process(strategy, optimizer, eager):
     assert same_on_every_rank(strategy, weights)[1] == weights
 
 
+def test_shuffled_fit_on_two_ranks_equals_one_process_from_the_same_seed(strategy):
+    # The ranks agree on tape.random's seed, so they draw the one process's order.
+    x, y = data(40)
+    tape.random.seed(5)
+    reference = mlp()
+    reference.compile("sgd", loss())
+    reference.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    tape.random.seed(5)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss())
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert max_difference(model.get_weights(), reference.get_weights()) < TOL
+
+
 def test_fit_on_a_dataset_of_global_batches_equals_one_process(strategy):
     x, y = data(36)
     batches = tape.data.Dataset.from_tensor_slices((x, y)).batch(12)
