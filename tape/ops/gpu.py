@@ -1,18 +1,17 @@
-"""GPU overrides: binds ops' ``kernel`` slots to the launchers in ``tape.kernels.launch``.
+"""GPU overrides: adapters from an op's arrays to the launchers in ``tape.kernels.launch``.
 
-``Op._general`` calls ``op.kernel(xp, *arrays, **params)`` in place of the xp forward when
-the arrays are CuPy arrays. An override returns ``NotImplemented`` for what its kernel does
-not cover (another axis, mixed dtypes, integer inputs, a broadcast it does not do), and
-the op's generic xp forward runs instead; so an override never changes what an op means,
-only how fast it runs. The kernels are tested against the xp forwards (tests/kernels).
-``runtime`` is for those tests: a CPU emulation runtime in place of CuPy's.
+Each op binds its adapter beside its declaration (``softmax.defkernel(gpu.softmax_kernel)``),
+and ``Op.run`` calls it in place of the xp forward on CuPy arrays. An adapter returns
+``NotImplemented`` for what its kernel does not cover (another axis, mixed dtypes, integer
+inputs, a broadcast it does not do), and the op's generic xp forward runs instead; so an
+override never changes what an op means, only how fast it runs. The kernels are tested
+against the xp forwards (tests/kernels). ``runtime`` is for those tests: a CPU emulation
+runtime in place of CuPy's. This module imports nothing of the op table.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from .registry import REGISTRY
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
@@ -126,29 +125,3 @@ def dropout_kernel(xp, x, key, rate=0.5, runtime=None, **other):
     if key.dtype != np.uint64 or key.size != 2:
         return NotImplemented
     return _launch().dropout(x, key, float(rate), runtime=runtime)
-
-
-OVERRIDES = {
-    "bias_act": bias_act_kernel,
-    "bias_act_grad": bias_act_grad_kernel,
-    "softmax": softmax_kernel,
-    "log_softmax": log_softmax_kernel,
-    "softmax_grad": softmax_grad_kernel,
-    "log_softmax_grad": log_softmax_grad_kernel,
-    "softmax_xent": softmax_xent_kernel,
-    "softmax_xent_grad": softmax_xent_grad_kernel,
-    "layer_norm": layer_norm_kernel,
-    "layer_norm_grad": layer_norm_grad_kernel,
-    "dropout": dropout_kernel,
-}
-
-
-def register() -> list[str]:
-    """Set the ``kernel`` slot of every op in ``OVERRIDES`` that the table has (``dropout``
-    only once ``tape.ops.random`` declares it); returns their names."""
-    bound = []
-    for name, kernel in OVERRIDES.items():
-        if name in REGISTRY:
-            REGISTRY[name].kernel = kernel
-            bound.append(name)
-    return bound
