@@ -18,6 +18,7 @@ import numpy as np
 from . import _state
 from . import tensor as _tensor
 from .errors import GradientError, describe, user_line
+from .nest import flatten, unflatten
 from .tensor import Tensor, Variable
 
 _ONE_NEEDED = (True,)
@@ -106,26 +107,6 @@ def _is_trainable(x) -> bool:
     return isinstance(x, Variable) and x.trainable and x._data.dtype.kind == "f"
 
 
-def _flatten(structure, out: list):
-    if isinstance(structure, dict):
-        for key in structure:
-            _flatten(structure[key], out)
-    elif isinstance(structure, list | tuple):
-        for item in structure:
-            _flatten(item, out)
-    else:
-        out.append(structure)
-    return out
-
-
-def _unflatten(structure, flat_iter):
-    if isinstance(structure, dict):
-        return {key: _unflatten(value, flat_iter) for key, value in structure.items()}
-    if isinstance(structure, list | tuple):
-        return type(structure)(_unflatten(item, flat_iter) for item in structure)
-    return next(flat_iter)
-
-
 class GradientTape:
     """Records ops on watched tensors so that ``gradient`` can differentiate them.
 
@@ -168,7 +149,7 @@ class GradientTape:
         """Record the ops that use ``tensor`` (or every tensor in a nested structure)."""
         if self._used:
             return  # a spent non-persistent tape records nothing more
-        for t in _flatten(tensor, []):
+        for t in flatten(tensor):
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
             if t.dtype.kind != "f":
@@ -218,7 +199,7 @@ class GradientTape:
             raise ValueError(
                 f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}"
             )
-        flat_sources = _flatten(sources, [])
+        flat_sources = flatten(sources)
         grads = self._walk(target, flat_sources, output_gradients, free=not self.persistent)
         results = []
         for s, g in zip(flat_sources, grads):
@@ -227,7 +208,7 @@ class GradientTape:
             results.append(g)
         if isinstance(sources, Tensor):
             return results[0]
-        return _unflatten(sources, iter(results))
+        return unflatten(sources, results)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
         """Full Jacobian of shape ``target.shape + source.shape``, one backward pass per
@@ -266,9 +247,9 @@ class GradientTape:
         for s in sources:
             if not isinstance(s, Tensor):
                 raise TypeError(f"gradient() sources must be tensors, got {type(s).__name__}")
-        targets = _flatten(target, [])
+        targets = flatten(target)
         seeds = (
-            _flatten(output_gradients, [])
+            flatten(output_gradients)
             if output_gradients is not None
             else [None] * len(targets)
         )
