@@ -36,7 +36,8 @@ class Tensor:
         20.0
     """
 
-    __slots__ = ("_data", "_id", "__weakref__")
+    # _logits: set only on probabilities made by tape.logits (read with getattr)
+    __slots__ = ("_data", "_id", "_logits", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor
 
     def __init__(self, value, dtype=None):

@@ -3,19 +3,12 @@ of leaves), automatic layer names, and config serialization."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from .._config import to_snake_case  # noqa: F401 - the layers' name for it
 from ..nest import flatten, map_structure  # noqa: F401 - the layers' names for them
 
 _name_counts: dict[str, int] = {}
-
-
-def to_snake_case(name: str) -> str:
-    """``'Dense'`` -> ``'dense'``, ``'InputLayer'`` -> ``'input_layer'``, as Keras names layers."""
-    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base: str) -> str:

@@ -25,6 +25,7 @@ from ._nest import (
     to_snake_case,
     unique_name,
 )
+from .symbolic import KerasTensor, symbolic_call
 
 # Layer-private call state (nothing outside tape.layers reads it, so it is not in _state):
 # whether a Layer.__call__ is running (the outermost one clears the last call's losses), and
@@ -126,6 +127,8 @@ class Layer:
         ((2, 3), [(3,)])
     """
 
+    is_input_layer = False  # InputLayer: its symbolic Node starts a graph
+
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
                  input_shape=None, input_dim: int | None = None, activity_regularizer=None,
                  **kwargs):
@@ -167,8 +170,6 @@ class Layer:
         if "_own_weights" not in vars(self):
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__()")
         if any(_is_symbolic(x) for x in flatten(inputs)):
-            from .input_layer import symbolic_call  # deferred: input_layer subclasses Layer
-
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
         shapes = map_structure(lambda x: tuple(x.shape) if hasattr(x, "shape") else None, inputs)
@@ -493,8 +494,6 @@ class Layer:
 def _is_symbolic(x) -> bool:
     if x is None or isinstance(x, Tensor | np.ndarray | np.generic | int | float | str):
         return False
-    from .input_layer import KerasTensor  # deferred: input_layer subclasses Layer
-
     return isinstance(x, KerasTensor)
 
 
