@@ -1,7 +1,7 @@
 """GradientTape: a Wengert list of what ran, walked in reverse to compute gradients.
 
 Also custom_gradient, stop_gradient and detect_anomaly (the functional forms, grad and
-jacobian, are in tape.functional).
+jacobian, are in tape.transforms).
 Ops record themselves through ``record`` (called by ``Op.__call__``); VJPs run as
 ordinary tape ops, so an outer tape records the backward pass of an inner one and
 higher-order gradients come for free.

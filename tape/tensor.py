@@ -358,6 +358,21 @@ class Variable(Tensor):
         self.trainable = bool(trainable)
         self._version = 0
 
+    def move_to(self, device: str) -> Variable:
+        """Move the value to ``device`` (``'cpu'``, ``'gpu'``, ``'gpu:N'``) in place: the same
+        Variable, so the models, optimizers and tapes that hold it keep holding it. Returns
+        the Variable. (``v.to(device)`` is a copy, as for any tensor.)
+
+        Example:
+            >>> import tape
+            >>> tape.Variable([1.0, 2.0]).move_to("cpu").device
+            'cpu'
+        """
+        device = backend.parse_device(device)
+        if self.device != device:
+            self._data = backend.to_device(self._data, device)
+        return self
+
     def _snapshot(self) -> Tensor:
         """A plain tensor with this Variable's identity and current value, for a tape."""
         t = object.__new__(Tensor)

@@ -255,7 +255,7 @@ class Layer:
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)
-        var._data = backend.to_default_device(var._data)  # inside `with tape.device(...)`
+        var.move_to(backend.default_device())  # inside `with tape.device(...)`
         self._own_weights.append(var)
         self._declared_trainable[id(var)] = declared
         regularizer = regularizers.get(regularizer)
@@ -335,7 +335,7 @@ class Layer:
         """
         device = backend.parse_device(device)
         for var in self.weights:
-            var._data = backend.to_device(var._data, device)
+            var.move_to(device)
         return self
 
     def count_params(self) -> int:
