@@ -36,8 +36,9 @@ class Tensor:
         20.0
     """
 
-    # _logits: set only on probabilities made by tape.logits (read with getattr)
-    __slots__ = ("_data", "_id", "_logits", "__weakref__")
+    # Set on few tensors and read with getattr: _logits on probabilities made by tape.logits,
+    # _keras_mask on a layer's masked output (tape.layers.get_mask), as in Keras.
+    __slots__ = ("_data", "_id", "_logits", "_keras_mask", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor
 
     def __init__(self, value, dtype=None):

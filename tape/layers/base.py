@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import weakref
 from contextvars import ContextVar
 
 import numpy as np
@@ -36,11 +35,6 @@ _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
 
-# Keras masks travel beside tensors (Keras' ``_keras_mask``). Tensor has __slots__, so a mask
-# is kept here under its tensor's id, with a weak reference that drops it when the tensor dies.
-_masks: dict[int, tuple] = {}
-
-
 def get_mask(x):
     """The Keras mask a layer attached to ``x`` (e.g. ``Embedding(mask_zero=True)``), or None.
 
@@ -50,19 +44,13 @@ def get_mask(x):
         >>> get_mask(Embedding(5, 2, mask_zero=True)(tape.tensor([[3, 0]]))).numpy().tolist()
         [[True, False]]
     """
-    entry = _masks.get(id(x))
-    return entry[1] if entry is not None and entry[0]() is x else None
+    return getattr(x, "_keras_mask", None)  # it rides on the tensor, as in Keras
 
 
 def set_mask(x, mask) -> None:
     """Attach ``mask`` to the tensor ``x`` (None detaches it); other values are ignored."""
-    if not isinstance(x, Tensor):
-        return
-    key = id(x)
-    if mask is None:
-        _masks.pop(key, None)
-    else:
-        _masks[key] = (weakref.ref(x, lambda _, key=key: _masks.pop(key, None)), mask)
+    if isinstance(x, Tensor):
+        x._keras_mask = mask
 
 
 class InputSpec:
@@ -185,7 +173,7 @@ class Layer:
         if self._call_takes_training():
             kwargs["training"] = training
         mask = kwargs.get("mask")
-        if mask is None and _masks:
+        if mask is None:
             mask = map_structure(get_mask, inputs)
             if all(m is None for m in flatten(mask)):
                 mask = None

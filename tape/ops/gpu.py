@@ -125,3 +125,23 @@ def dropout_kernel(xp, x, key, rate=0.5, runtime=None, **other):
     if key.dtype != np.uint64 or key.size != 2:
         return NotImplemented
     return _launch().dropout(x, key, float(rate), runtime=runtime)
+
+
+# ---- multi-tensor optimizer updates (the optimizers' fused GPU path) -------------------------
+# Not op-table records: one launch updates every variable of a dtype and returns new arrays
+# for several of them, where an op returns one tensor. They live here so that only ops load
+# kernels (DESIGN.md); tape.optimizers.fused decides when they run.
+
+
+def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: bool,
+               runtime=None):
+    """One SGD step over all tensors in one launch: (new params, new momentums)."""
+    return _launch().sgd_update(params, grads, momentums, lr, decays, momentum, nesterov,
+                                runtime=runtime)
+
+
+def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, beta_2: float,
+                epsilon: float, runtime=None):
+    """One Adam step over all tensors in one launch: (new params, new m, new u)."""
+    return _launch().adam_update(params, grads, ms, us, lr, iterations, decays, beta_1, beta_2,
+                                 epsilon, runtime=runtime)
