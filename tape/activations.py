@@ -50,6 +50,11 @@ def silu(x):
     return nn.silu(x)
 
 
+def mish(x):
+    """``x * tanh(softplus(x))``, one op (one GPU kernel)."""
+    return nn.mish(x)
+
+
 def softplus(x):
     """``log(1 + exp(x))``, computed stably."""
     return nn.softplus(x)
@@ -90,8 +95,9 @@ def softmax(x, axis: int = -1):
 
 ALL = {
     "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
-    "gelu": gelu, "silu": silu, "swish": silu, "softplus": softplus, "softsign": softsign,
-    "tanh": tanh, "exponential": exponential, "sigmoid": sigmoid, "softmax": softmax,
+    "gelu": gelu, "silu": silu, "swish": silu, "mish": mish, "softplus": softplus,
+    "softsign": softsign, "tanh": tanh, "exponential": exponential, "sigmoid": sigmoid,
+    "softmax": softmax,
 }
 
 

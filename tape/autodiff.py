@@ -87,11 +87,8 @@ def _shape_only(t):
     if zero is None:
         zero = _zeros[data.dtype] = np.zeros((), data.dtype)
         zero.flags.writeable = False  # so every view of it is read-only too
-    light = _new(Tensor)
     # A zero-strided view of one element (what np.broadcast_to makes, 6x cheaper)
-    light._data = np.ndarray(data.shape, data.dtype, zero, 0, (0,) * data.ndim)
-    light._id = t._id
-    return light
+    return Tensor._wrap(np.ndarray(data.shape, data.dtype, zero, 0, (0,) * data.ndim), t._id)
 
 
 def _saved(inputs: tuple) -> tuple:

@@ -47,12 +47,13 @@ class Tensor:
         self._data = dtypes.to_array(value, dtype)
         self._id = _next_id()
 
-    @classmethod
-    def _wrap(cls, array) -> Tensor:
-        """Wrap a raw array without copying or checking (the op hot path)."""
+    @staticmethod
+    def _wrap(array, tensor_id: int | None = None) -> Tensor:
+        """A Tensor over a raw array, without copying or checking (the op hot path): a new
+        identity, or ``tensor_id``'s (a tape's snapshot of a Variable's current value)."""
         t = object.__new__(Tensor)
         t._data = array
-        t._id = _next_id()
+        t._id = _next_id() if tensor_id is None else tensor_id
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -376,10 +377,7 @@ class Variable(Tensor):
 
     def _snapshot(self) -> Tensor:
         """A plain tensor with this Variable's identity and current value, for a tape."""
-        t = object.__new__(Tensor)
-        t._data = self._data
-        t._id = self._id
-        return t
+        return Tensor._wrap(self._data, self._id)
 
     def assign(self, value) -> Variable:
         """Replace the value; shape and dtype must stay the same."""

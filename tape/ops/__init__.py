@@ -83,6 +83,7 @@ from .nn import (
     layer_norm_grad,
     log_softmax,
     log_softmax_grad,
+    mish,
     relu,
     softmax,
     softmax_grad,

@@ -32,6 +32,39 @@ def _last_axis(x, axis) -> bool:
     return x.ndim >= 1 and isinstance(axis, int | np.integer) and axis in (-1, x.ndim - 1)
 
 
+class ElementwiseKernel:
+    """The GPU override of an elementwise op, generated from the CUDA C ``body`` of its
+    per-element formula: ``y`` from the inputs ``x`` (and ``x1``, ``x2``... for more), all
+    in the accumulation type ``A`` (float for float16/float32), e.g.
+    ``"y = x / (A(1) + fabs(x));"``. ``tape.kernels.compile_elementwise`` makes the source
+    (``code``), compiled at first use; float inputs of one dtype only (else the forward).
+
+    Example:
+        >>> from tape.ops.gpu import ElementwiseKernel
+        >>> "softsign_f32" in ElementwiseKernel("softsign", "y = x / (A(1) + fabs(x));").code
+        True
+    """
+
+    def __init__(self, name: str, body: str, nin: int = 1):
+        self.name, self.body = f"tape_{name}", body
+        self.inputs = ("x",) + tuple(f"x{k}" for k in range(1, nin))
+
+    @property
+    def code(self) -> str:
+        """The generated CUDA source."""
+        return self._compiled().code
+
+    def _compiled(self):
+        from ..kernels import compile_elementwise  # CuPy is imported only when it runs
+
+        return compile_elementwise(self.name, self.body, self.inputs, ("y",))
+
+    def __call__(self, xp, *arrays, runtime=None):
+        if len(arrays) != len(self.inputs) or not _floats(*arrays):
+            return NotImplemented
+        return self._compiled()(*arrays, runtime=runtime)[0]
+
+
 def bias_act_kernel(xp, x, bias, activation="relu", runtime=None):
     launch = _launch()
     if (x.ndim == 0 or bias.shape != x.shape[-1:] or not _floats(x, bias)

@@ -27,14 +27,14 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import Tensor, Variable, _next_id
+from ..tensor import Tensor, Variable
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
 _recorder = _state.recorder
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
-_new = object.__new__
+_wrap = Tensor._wrap
 _TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
 _SCALARS = frozenset({float, int})  # Python numbers the hot path makes weak-typed tensors of
 
@@ -206,9 +206,7 @@ class Op:
             args, params, out = self._general(args, params)
         if type(out) is not _ndarray:
             out = get_array_module(out).asarray(out)
-        result = _new(Tensor)
-        result._data = out
-        result._id = _next_id()
+        result = _wrap(out)
         recorder = _recorder.get()
         if recorder is not None:
             recorder.op(self, args, result, params)
@@ -342,10 +340,7 @@ def _weak_scalar(value, beside):
     data = beside._data
     if type(data) is not _ndarray or dtypes.weak_scalar_dtype(value, data.dtype) != data.dtype:
         return value
-    scalar = _new(Tensor)
-    scalar._data = np.asarray(value, dtype=data.dtype)
-    scalar._id = _next_id()
-    return scalar
+    return _wrap(np.asarray(value, dtype=data.dtype))
 
 
 def coerce(args) -> tuple:

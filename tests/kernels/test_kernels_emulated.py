@@ -127,6 +127,26 @@ def test_bias_act_forward_and_backward_match_the_op(data, dtype, activation):
     assert_close(got, want, dtype, f"bias_act {activation} backward")
 
 
+# Ops whose GPU kernel is generated from a CUDA body (``gpu.ElementwiseKernel``): each row is
+# the op's name and the domain to draw from; tests/ops/test_op_record.py holds every such op
+# to a row here.
+GENERATED = {"mish": (-20.0, 20.0)}
+
+
+@settings(max_examples=EXAMPLES)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES), name=st.sampled_from(sorted(GENERATED)))
+def test_generated_elementwise_kernels_match_the_op_forward(data, dtype, name):
+    rt = runtime(data.draw)
+    shape = data.draw(row_shapes())
+    x = _values(data.draw, shape, dtype, *GENERATED[name])
+    op = REGISTRY[name]
+    assert isinstance(op.kernel, gpu.ElementwiseKernel)
+    got = op.kernel(np, x, runtime=rt)
+    assert got.dtype == x.dtype and got.shape == x.shape
+    assert_close(got, reference(op.forward, dtype, x), dtype, name)
+    assert rt.launches
+
+
 def test_overrides_decline_what_their_kernels_do_not_cover():
     """NotImplemented sends the op to its generic forward: another axis, mixed dtypes,
     integers, a 0-d input, an unknown activation."""

@@ -725,6 +725,8 @@ ROWS = (
         values=each(nonzero()), covers=("relu",), dtypes=True),
     Row("softplus", tape.softplus, jax.nn.softplus, UNARY, wide=wide_unary(),
         values=each(real(-3.0, 3.0)), covers=("softplus",)),
+    Row("mish", tape.nn.mish, jax.nn.mish, UNARY, wide=wide_unary(),
+        values=each(real(-3.0, 3.0)), covers=("mish",), dtypes=True),
     Row("softmax", tape.softmax, jax.nn.softmax, UNARY_ND, wide=wide_unary(1),
         params=softmax_params, covers=("softmax",), dtypes=True),
     Row("log_softmax", tape.log_softmax, jax.nn.log_softmax, UNARY_ND, wide=wide_unary(1),
