@@ -33,21 +33,27 @@ def _last_axis(x, axis) -> bool:
 
 
 class ElementwiseKernel:
-    """The GPU override of an elementwise op, generated from the CUDA C ``body`` of its
-    per-element formula: ``y`` from the inputs ``x`` (and ``x1``, ``x2``... for more), all
-    in the accumulation type ``A`` (float for float16/float32), e.g.
-    ``"y = x / (A(1) + fabs(x));"``. ``tape.kernels.compile_elementwise`` makes the source
-    (``code``), compiled at first use; float inputs of one dtype only (else the forward).
+    """The GPU override of an elementwise op, generated from the CUDA template it declares
+    for fused graph nodes (``Op.deffusion``): ``op.defkernel(ElementwiseKernel(op))``. The
+    template's inputs become ``x``, ``x1``... and its literals the accumulation type ``A``
+    (float for float16/float32), and ``tape.kernels.compile_elementwise`` makes the source
+    (``code``), compiled at first use. Float inputs of one dtype and shape only (anything
+    else runs the forward).
 
     Example:
+        >>> import tape
         >>> from tape.ops.gpu import ElementwiseKernel
-        >>> "softsign_f32" in ElementwiseKernel("softsign", "y = x / (A(1) + fabs(x));").code
+        >>> "tape_mish_f32" in ElementwiseKernel(tape.ops.REGISTRY["mish"]).code
         True
     """
 
-    def __init__(self, name: str, body: str, nin: int = 1):
-        self.name, self.body = f"tape_{name}", body
-        self.inputs = ("x",) + tuple(f"x{k}" for k in range(1, nin))
+    def __init__(self, op):
+        numexpr, cuda, typing, _ = op.fusion
+        assert typing == "result", f"{op.name}: a generated kernel computes in the result type"
+        self.name = f"tape_{op.name}"
+        self.inputs = ("x",) + tuple(f"x{k}" for k in range(1, op.nin))
+        literals = {"zero": "A(0)", "half": "A(0.5)", "one": "A(1)", "T": "A"}
+        self.body = f"y = {cuda.format(*self.inputs, **literals)};"
 
     @property
     def code(self) -> str:
@@ -60,7 +66,8 @@ class ElementwiseKernel:
         return compile_elementwise(self.name, self.body, self.inputs, ("y",))
 
     def __call__(self, xp, *arrays, runtime=None):
-        if len(arrays) != len(self.inputs) or not _floats(*arrays):
+        if (len(arrays) != len(self.inputs) or not _floats(*arrays)
+                or any(a.shape != arrays[0].shape for a in arrays)):
             return NotImplemented
         return self._compiled()(*arrays, runtime=runtime)[0]
 

@@ -255,7 +255,7 @@ def _tanh_vjp(ctx, g):
     return tanh_grad(ctx.out, g)
 
 
-@defop("tanh_grad", nin=2, fresh=True)
+@defop("tanh_grad", nin=2, fresh=True, elementwise=True)
 def tanh_grad(xp, y, g):
     """``g * (1 - y**2)``: tanh's VJP as one op, so backward costs one dispatch."""
     return g * (1 - y * y)
@@ -269,7 +269,7 @@ def _tanh_grad_vjp(ctx, gg):
     return gy, gg_
 
 
-@defop("sigmoid", fresh=True)
+@defop("sigmoid", fresh=True, elementwise=True)
 def sigmoid(xp, x):
     """Elementwise logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``."""
     return xp.tanh(x * 0.5) * 0.5 + 0.5
@@ -280,7 +280,7 @@ def _sigmoid_vjp(ctx, g):
     return sigmoid_grad(ctx.out, g)
 
 
-@defop("sigmoid_grad", nin=2, fresh=True)
+@defop("sigmoid_grad", nin=2, fresh=True, elementwise=True)
 def sigmoid_grad(xp, y, g):
     """``g * y * (1 - y)``: the sigmoid VJP as one op."""
     return g * (y * (1 - y))
@@ -394,19 +394,34 @@ logical_or = defufunc("logical_or", nin=2, differentiable=False)
 logical_xor = defufunc("logical_xor", nin=2, differentiable=False)
 
 
+def _where_numexpr(args, arg_dtypes, dtype, literal):
+    """numexpr's where takes a bool condition only."""
+    return f"where({args[0]}, {args[1]}, {args[2]})" if arg_dtypes[0] == "bool" else None
+
+
+def _cast_numexpr(args, arg_dtypes, dtype, literal):
+    """numexpr has no cast: bool to float as a where, float32 to float64 as a product."""
+    source = arg_dtypes[0]
+    if source == "bool" and dtype != "bool":
+        return f"where({args[0]}, {literal(1.0, dtype)}, {literal(0.0, dtype)})"
+    if (source, dtype) == ("float32", "float64"):
+        return f"({args[0]} * {literal(1.0, dtype)})"
+    return args[0] if source == dtype else None
+
+
 # ---- lowerings for fused elementwise nodes (tape.trace's fusion pass) -------------------------
 # Each op's expression as a numexpr template and as a CUDA C template ({0}, {1}: the inputs;
 # {zero}, {half}, {one}: typed literals; {T}: the C type). Kept beside the ops they lower, and
 # tested against each op's own forward (tests/trace/test_fusion.py). maximum/minimum propagate
-# NaN as NumPy does (a comparison with NaN is false); numexpr has no cast: None keeps the
-# NumPy engine for it.
+# NaN as NumPy does (a comparison with NaN is false); where and cast build their numexpr
+# text for the dtypes numexpr can express (above).
 add.deffusion('({0} + {1})', '{0} + {1}')
 subtract.deffusion('({0} - {1})', '{0} - {1}')
 multiply.deffusion('({0} * {1})', '{0} * {1}')
 divide.deffusion('({0} / {1})', '{0} / {1}')
 negative.deffusion('(-{0})', '-{0}')
 square.deffusion('({0} * {0})', '{0} * {0}')
-power.deffusion('({0} ** {1})', 'pow({0}, {1})')
+power.deffusion('({0} ** {1})', 'pow({0}, {1})', scalar_constants=(1,))
 abs.deffusion('abs({0})', 'fabs({0})')
 exp.deffusion('exp({0})', 'exp({0})')
 expm1.deffusion('expm1({0})', 'expm1({0})')
@@ -423,7 +438,7 @@ maximum.deffusion('where(({0} != {0}) | ({0} >= {1}), {0}, {1})',
                   '({0} != {0} || {0} >= {1}) ? {0} : {1}')
 minimum.deffusion('where(({0} != {0}) | ({0} <= {1}), {0}, {1})',
                   '({0} != {0} || {0} <= {1}) ? {0} : {1}')
-where.deffusion('where({0}, {1}, {2})', '{0} ? {1} : {2}', cuda_inputs="condition")
+where.deffusion(_where_numexpr, '{0} ? {1} : {2}', cuda_inputs="condition")
 greater.deffusion('({0} > {1})', '{0} > {1}', cuda_inputs="common")
 greater_equal.deffusion('({0} >= {1})', '{0} >= {1}', cuda_inputs="common")
 less.deffusion('({0} < {1})', '{0} < {1}', cuda_inputs="common")
@@ -433,7 +448,7 @@ not_equal.deffusion('({0} != {1})', '{0} != {1}', cuda_inputs="common")
 logical_and.deffusion('({0} & {1})', '{0} && {1}', cuda_inputs="as_is")
 logical_or.deffusion('({0} | {1})', '{0} || {1}', cuda_inputs="as_is")
 logical_not.deffusion('(~{0})', '!{0}', cuda_inputs="as_is")
-cast.deffusion(None, '({T})({0})', cuda_inputs="as_is")
+cast.deffusion(_cast_numexpr, '({T})({0})', cuda_inputs="as_is")
 
 
 # ---- what each VJP reads (Op.defsaves): the rest a tape keeps as shapes only -------------

@@ -16,7 +16,7 @@ from .reduce import mean, sum
 from .registry import defop
 
 
-@defop("relu", fresh=True)
+@defop("relu", fresh=True, elementwise=True)
 def relu(xp, x):
     """``max(x, 0)``."""
     return xp.maximum(x, 0)
@@ -39,10 +39,10 @@ def _softplus_vjp(ctx, g):
     return multiply(g, sigmoid(ctx.inputs[0]))
 
 
-@defop("mish", fresh=True)
+@defop("mish", fresh=True, elementwise=True)
 def mish(xp, x):
     """``x * tanh(softplus(x))`` (Misra, 2019): one op, so that a GPU computes it in one
-    pass (its kernel is generated from the CUDA body below) instead of four.
+    pass (its kernel is generated from its CUDA template below) instead of four.
 
     Example:
         >>> import tape
@@ -59,7 +59,9 @@ def _mish_vjp(ctx, g):
     return multiply(g, add(t, multiply(multiply(x, subtract(1, multiply(t, t))), sigmoid(x))))
 
 
-mish.defkernel(gpu.ElementwiseKernel("mish", "y = x * tanh(log1p(exp(x)));"))
+# exp overflows to inf for large x, and then log1p and tanh give 1: mish(x) = x, as it is.
+mish.deffusion('({0} * tanh(log1p(exp({0}))))', '{0} * tanh(log1p(exp({0})))')
+mish.defkernel(gpu.ElementwiseKernel(mish))
 
 
 @defop("softmax", fresh=True)

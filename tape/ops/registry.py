@@ -123,15 +123,22 @@ class Op:
         assert set(what) <= {"inputs", "out"}, what
         self.saves = what
 
-    def deffusion(self, numexpr: str | None, cuda: str, cuda_inputs: str = "result") -> None:
+    def deffusion(self, numexpr, cuda: str, cuda_inputs: str = "result",
+                  scalar_constants: tuple = ()) -> None:
         """Declare this elementwise op's expression for fused graph nodes: a numexpr template
-        (None: numexpr cannot express it) and a CUDA C one, ``{0}``, ``{1}`` for the inputs.
+        and a CUDA C one, ``{0}``, ``{1}`` for the inputs and ``{zero}``, ``{half}``,
+        ``{one}``, ``{T}`` for typed literals and the C type. The numexpr form may instead
+        be ``fn(args, arg_dtypes, dtype, literal) -> str | None`` (None: numexpr cannot
+        express it for these dtypes) or None (never).
+
         ``cuda_inputs`` says how the CUDA inputs are typed: ``"result"`` cast to the op's
         result type (NumPy casts operands before computing), ``"common"`` to the inputs'
         common type (comparisons), ``"condition"`` the first as it is and the others to the
-        result type (where), ``"as_is"`` not cast (cast, logical ops)."""
+        result type (where), ``"as_is"`` not cast (cast, logical ops).
+        ``scalar_constants``: the inputs that must be constant scalars for the op to fuse
+        (power's exponent)."""
         assert cuda_inputs in ("result", "common", "condition", "as_is"), cuda_inputs
-        self.fusion = (numexpr, cuda, cuda_inputs)
+        self.fusion = (numexpr, cuda, cuda_inputs, tuple(scalar_constants))
 
     def defkernel(self, kernel):
         """Register the GPU override ``kernel(xp, *arrays, **params)``: on CuPy arrays it
@@ -413,7 +420,7 @@ def _op_error(op: Op, args, params, error: Exception) -> TapeError:
 # ---- the one op dispatch itself uses -------------------------------------------------------
 
 
-@defop("cast", noop_if_same=True)
+@defop("cast", noop_if_same=True, elementwise=True)
 def cast(xp, x, dtype):
     """``x`` converted to ``dtype``; the gradient flows between float dtypes. Declared here,
     not with the other math, because ``coerce`` and ``convert`` convert through it (an op,

@@ -195,9 +195,10 @@ def fuse_elementwise(g: Graph, cpu_engine: str | None = None) -> Graph:
 def _fusable(g: Graph, node: Node) -> bool:
     if node.op.fusion is None:
         return False
-    if node.op.name == "power":  # a constant scalar exponent only
-        exponent = g.constants.get(node.inputs[1])
-        return exponent is not None and np.size(exponent) == 1
+    for k in node.op.fusion[3]:  # inputs that must be constant scalars (power's exponent)
+        value = g.constants.get(node.inputs[k])
+        if value is None or np.size(value) != 1:
+            return False
     return True
 
 
@@ -249,22 +250,17 @@ def _numexpr_program(op: FusedOp):
         args = [texts[r] for r in m.refs]
         dtype = m.info[1]
         arg_dtypes = [dtypes[r] for r in m.refs]
-        name = m.op.name
-        if name == "cast":
-            if arg_dtypes[0] == "bool" and dtype != "bool":
-                text = f"where({args[0]}, {literal(1.0, dtype)}, {literal(0.0, dtype)})"
-            elif (arg_dtypes[0], dtype) == ("float32", "float64"):
-                text = f"({args[0]} * {literal(1.0, dtype)})"
-            elif arg_dtypes[0] == dtype:
-                text = args[0]
-            else:
-                return None
-        elif name == "where" and arg_dtypes[0] != "bool":
+        template = m.op.fusion[0]
+        if template is None:
             return None
+        if callable(template):  # the op builds its own text for these dtypes, or cannot
+            text = template(args, arg_dtypes, dtype, literal)
+            if text is None:
+                return None
         else:
             lits = {k: literal(v, dtype) for k, v in _LITERALS.items()
-                    if "{" + k + "}" in m.op.fusion[0]}
-            text = m.op.fusion[0].format(*args, **lits)
+                    if "{" + k + "}" in template}
+            text = template.format(*args, **lits)
         texts.append(text)
     expression = texts[-1]
     if len(expression) > _MAX_NUMEXPR_CHARS:
@@ -300,7 +296,7 @@ def _cuda_kernel_args(op: FusedOp):
     for k, m in enumerate(op.members):
         ctype = _C_TYPES[m.info[1]]
         arg_dtypes = [dtypes[r] for r in m.refs]
-        _, template, typing = m.op.fusion
+        _, template, typing, _ = m.op.fusion
         if typing == "common":  # comparisons
             common = _C_TYPES[str(np.result_type(*arg_dtypes))]
             args = [f"(({common}){names[r]})" for r in m.refs]

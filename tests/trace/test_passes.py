@@ -264,30 +264,3 @@ def test_cpu_graphs_are_fused_by_default_only_for_the_numexpr_engine(monkeypatch
     assert out.nodes[0].op.engine == expected
 
 
-OUT_OPS = sorted(name for name, op in tape.ops.REGISTRY.items() if op.out is not None)
-
-
-def test_the_ops_that_replay_computes_into_buffers():
-    # The table's own declarations, against the list this test was written for: a new one
-    # is added here once its out= function is checked below like the others.
-    assert OUT_OPS == sorted([
-        "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "sin",
-        "cos", "sqrt", "square", "abs", "maximum", "minimum", "matmul", "expm1", "log1p",
-        "power"])
-
-
-@pytest.mark.parametrize("name", OUT_OPS)
-def test_each_out_function_computes_exactly_the_op_forward(name):
-    op = tape.ops.REGISTRY[name]
-    rng = np.random.default_rng(0)
-    if name == "matmul":
-        args = [rng.uniform(0.5, 2, (3, 4)), rng.uniform(0.5, 2, (4, 2))]
-    else:
-        args = [rng.uniform(0.5, 2, (3, 4)) for _ in range(op.nin)]
-    for dtype in ("float32", "float64"):
-        arrays = [a.astype(dtype) for a in args]
-        want = op.forward(np, *arrays)
-        out = np.empty_like(want)
-        got = op.out_function(np)(*arrays, out=out)
-        assert got is out
-        np.testing.assert_array_equal(out, want)
