@@ -26,7 +26,6 @@ from . import (
     optimizers,
     regularizers,
     saving,
-    testing,
     training,
 )
 from .autodiff import GradientTape, custom_gradient, detect_anomaly, stop_gradient
@@ -43,12 +42,12 @@ from .errors import (
     TapeError,
     TraceError,
 )
-from .functional import grad, hessian, jacobian, value_and_grad
 from .ops import *  # noqa: F403 - the NumPy-named functions (tape.sum, tape.exp...)
 from .ops import __all__ as _ops_all
 from .ops import random
 from .tensor import Tensor, Variable
 from .trace import Session, TensorSpec, placeholder, run_eagerly, trace
+from .transforms import grad, hessian, jacobian, value_and_grad
 
 __version__ = "0.1.0"
 __all__ = [
@@ -56,8 +55,18 @@ __all__ = [
     "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
     "layers", "losses",
     "metrics", "models", "callbacks", "data", "distribute", "saving", "training", "nn", "ops",
-    "optimizers", "random", "regularizers", "testing", "TapeError",
+    "optimizers", "random", "regularizers", "TapeError",
     "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
     "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]
+
+
+def __getattr__(name: str):
+    # tape.testing is built on the public API above (it imports tape), so it loads on first
+    # use rather than while tape itself is being imported.
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module 'tape' has no attribute {name!r}")

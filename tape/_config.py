@@ -4,6 +4,8 @@ and ``Configurable`` gives the get_config/from_config/repr they have in common."
 
 from __future__ import annotations
 
+import re
+
 
 class Configurable:
     """``get_config``/``from_config`` round trip and a repr built from the config."""
@@ -46,3 +48,10 @@ def resolve(identifier, *, kind: str, base: type, aliases: dict, wrap_callable=N
     if callable(identifier):
         return wrap_callable(identifier) if wrap_callable is not None else identifier
     raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}")
+
+
+def to_snake_case(name: str) -> str:
+    """``'Dense'`` -> ``'dense'``, ``'KLDivergence'`` -> ``'kl_divergence'``: how Keras names
+    layers, losses and metrics after their class."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

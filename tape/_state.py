@@ -7,6 +7,7 @@ each mode has a ``with`` helper that restores the previous value on exit.
 from __future__ import annotations
 
 import contextlib
+import os
 from contextvars import ContextVar
 
 # The tapes that record right now, innermost last. A paused tape is simply absent.
@@ -17,6 +18,10 @@ anomaly_mode: ContextVar[bool] = ContextVar("tape_anomaly_mode", default=False)
 # is then an error), and the recorder that turns each op call into a graph node.
 tracing: ContextVar[str | None] = ContextVar("tape_tracing", default=None)
 recorder: ContextVar = ContextVar("tape_recorder", default=None)
+# Every @trace function runs as plain Python (tape.run_eagerly(True), TAPE_RUN_EAGERLY=1).
+run_eagerly: ContextVar[bool] = ContextVar(
+    "tape_run_eagerly",
+    default=os.environ.get("TAPE_RUN_EAGERLY", "").lower() in ("1", "true", "yes"))
 # Keras-style training flag (dropout, batch norm).
 training: ContextVar[bool] = ContextVar("tape_training", default=False)
 

@@ -2,28 +2,17 @@
 
 Every activation is a named function of one tensor built from tape ops, so it is
 differentiable to any order. ``softmax`` and ``sigmoid`` go through
-``tape.losses.softmax_with_logits``/``sigmoid_with_logits`` when that module provides them:
-the output then remembers its logits, and a crossentropy loss on it is computed fused and
-stable (as Keras' TensorFlow backend does with ``_keras_logits``).
+``tape.logits.softmax_with_logits``/``sigmoid_with_logits``: the output then remembers its
+logits, and a crossentropy loss on it is computed fused and stable (as Keras' TensorFlow
+backend does with ``_keras_logits``).
 """
 
 from __future__ import annotations
 
-import importlib
-
-from . import nn, ops
+from . import logits, nn, ops
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _losses():
-    # tape.losses sits to the right of layers in the import direction (DESIGN.md), so it
-    # is looked up when an activation runs, never at import; None when it cannot load.
-    try:
-        return importlib.import_module("tape.losses")
-    except ImportError:
-        return None
 
 
 def linear(x):
@@ -61,6 +50,11 @@ def silu(x):
     return nn.silu(x)
 
 
+def mish(x):
+    """``x * tanh(softplus(x))``, one op (one GPU kernel)."""
+    return nn.mish(x)
+
+
 def softplus(x):
     """``log(1 + exp(x))``, computed stably."""
     return nn.softplus(x)
@@ -84,10 +78,7 @@ def exponential(x):
 
 def sigmoid(x):
     """``1 / (1 + exp(-x))``; binary crossentropy of the result can use ``x`` directly."""
-    losses = _losses()
-    if losses is not None and hasattr(losses, "sigmoid_with_logits"):
-        return losses.sigmoid_with_logits(x)
-    return nn.sigmoid(x)
+    return logits.sigmoid_with_logits(x)
 
 
 def softmax(x, axis: int = -1):
@@ -99,16 +90,14 @@ def softmax(x, axis: int = -1):
         >>> activations.get("softmax")(tape.tensor([[0.0, 0.0]])).numpy().tolist()
         [[0.5, 0.5]]
     """
-    losses = _losses()
-    if losses is not None and hasattr(losses, "softmax_with_logits"):
-        return losses.softmax_with_logits(x, axis=axis)
-    return nn.softmax(x, axis=axis)
+    return logits.softmax_with_logits(x, axis=axis)
 
 
 ALL = {
     "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
-    "gelu": gelu, "silu": silu, "swish": silu, "softplus": softplus, "softsign": softsign,
-    "tanh": tanh, "exponential": exponential, "sigmoid": sigmoid, "softmax": softmax,
+    "gelu": gelu, "silu": silu, "swish": silu, "mish": mish, "softplus": softplus,
+    "softsign": softsign, "tanh": tanh, "exponential": exponential, "sigmoid": sigmoid,
+    "softmax": softmax,
 }
 
 

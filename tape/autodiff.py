@@ -1,7 +1,7 @@
 """GradientTape: a Wengert list of what ran, walked in reverse to compute gradients.
 
 Also custom_gradient, stop_gradient and detect_anomaly (the functional forms, grad and
-jacobian, are in tape.functional).
+jacobian, are in tape.transforms).
 Ops record themselves through ``record`` (called by ``Op.__call__``); VJPs run as
 ordinary tape ops, so an outer tape records the backward pass of an inner one and
 higher-order gradients come for free.
@@ -18,6 +18,7 @@ import numpy as np
 from . import _state
 from . import tensor as _tensor
 from .errors import GradientError, describe, user_line
+from .nest import flatten, unflatten
 from .tensor import Tensor, Variable
 
 _ONE_NEEDED = (True,)
@@ -86,11 +87,8 @@ def _shape_only(t):
     if zero is None:
         zero = _zeros[data.dtype] = np.zeros((), data.dtype)
         zero.flags.writeable = False  # so every view of it is read-only too
-    light = _new(Tensor)
     # A zero-strided view of one element (what np.broadcast_to makes, 6x cheaper)
-    light._data = np.ndarray(data.shape, data.dtype, zero, 0, (0,) * data.ndim)
-    light._id = t._id
-    return light
+    return Tensor._wrap(np.ndarray(data.shape, data.dtype, zero, 0, (0,) * data.ndim), t._id)
 
 
 def _saved(inputs: tuple) -> tuple:
@@ -104,26 +102,6 @@ def _saved(inputs: tuple) -> tuple:
 
 def _is_trainable(x) -> bool:
     return isinstance(x, Variable) and x.trainable and x._data.dtype.kind == "f"
-
-
-def _flatten(structure, out: list):
-    if isinstance(structure, dict):
-        for key in structure:
-            _flatten(structure[key], out)
-    elif isinstance(structure, list | tuple):
-        for item in structure:
-            _flatten(item, out)
-    else:
-        out.append(structure)
-    return out
-
-
-def _unflatten(structure, flat_iter):
-    if isinstance(structure, dict):
-        return {key: _unflatten(value, flat_iter) for key, value in structure.items()}
-    if isinstance(structure, list | tuple):
-        return type(structure)(_unflatten(item, flat_iter) for item in structure)
-    return next(flat_iter)
 
 
 class GradientTape:
@@ -168,7 +146,7 @@ class GradientTape:
         """Record the ops that use ``tensor`` (or every tensor in a nested structure)."""
         if self._used:
             return  # a spent non-persistent tape records nothing more
-        for t in _flatten(tensor, []):
+        for t in flatten(tensor):
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
             if t.dtype.kind != "f":
@@ -218,7 +196,7 @@ class GradientTape:
             raise ValueError(
                 f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}"
             )
-        flat_sources = _flatten(sources, [])
+        flat_sources = flatten(sources)
         grads = self._walk(target, flat_sources, output_gradients, free=not self.persistent)
         results = []
         for s, g in zip(flat_sources, grads):
@@ -227,7 +205,7 @@ class GradientTape:
             results.append(g)
         if isinstance(sources, Tensor):
             return results[0]
-        return _unflatten(sources, iter(results))
+        return unflatten(sources, results)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
         """Full Jacobian of shape ``target.shape + source.shape``, one backward pass per
@@ -266,9 +244,9 @@ class GradientTape:
         for s in sources:
             if not isinstance(s, Tensor):
                 raise TypeError(f"gradient() sources must be tensors, got {type(s).__name__}")
-        targets = _flatten(target, [])
+        targets = flatten(target)
         seeds = (
-            _flatten(output_gradients, [])
+            flatten(output_gradients)
             if output_gradients is not None
             else [None] * len(targets)
         )
@@ -294,114 +272,141 @@ class GradientTape:
         return out
 
     def _backward(self, targets, seeds, sources, free: bool) -> dict:
-        ops = _tensor._ops
+        """The reverse walk: the entries on a path from the sources, popped last to first,
+        each handing its output's gradient to its inputs (``BackwardWalk.step``)."""
         entries = self._entries
         if free:
             self._entries = None  # from here on only the walk holds the entries
-        # Every recorded entry lies on a path from a watched root. When the sources cover
-        # all roots that is exactly the path to walk; otherwise prune to the entries on a
-        # path from the sources (STYLE P5). Only float tensors are ever marked.
+        path, relevant = self._path(entries, sources)
+        walk = BackwardWalk(relevant, {s._id for s in sources})
+        walk.seed(targets, seeds)
+        # A freeing walk pops from the tape's own list, so each entry's saved arrays go as
+        # soon as its VJP has run.
+        stack = path if free else list(path)
+        step = walk.step
+        while stack:
+            step(stack.pop())
+        return walk.grads
+
+    def _path(self, entries: list, sources) -> tuple[list, set]:
+        """The entries on a path from the float sources, and the ids of the tensors on it.
+
+        Every recorded entry lies on a path from a watched root. When the sources cover all
+        roots that is exactly the path to walk; otherwise prune to the entries on a path
+        from the sources (STYLE P5). Only float tensors are ever marked."""
         float_ids = {s._id for s in sources if _is_float_source(s)}
         if float_ids >= self._roots:
-            relevant = self._watched
-            path = entries
-        else:
-            relevant = set(float_ids)
-            path = []
-            for entry in entries:
-                for x in entry.inputs:
-                    if x._id in relevant:
-                        path.append(entry)
-                        if entry.out._data.dtype.kind == "f":
-                            relevant.add(entry.out._id)
-                        break
-        source_ids = {s._id for s in sources}
-        grads: dict = {}
+            return entries, self._watched
+        relevant = set(float_ids)
+        path = []
+        for entry in entries:
+            for x in entry.inputs:
+                if x._id in relevant:
+                    path.append(entry)
+                    if entry.out._data.dtype.kind == "f":
+                        relevant.add(entry.out._id)
+                    break
+        return path, relevant
+
+
+class BackwardWalk:
+    """One reverse walk's state: the gradient so far of each tensor (by id), and which of
+    those arrays the walk made and may still add into in place.
+
+    ``step(entry)`` runs one entry: an op's own ``walk`` hook where it has one (getitem),
+    else the VJP, whose gradients are brought to each input's shape and dtype (STYLE P4),
+    checked under detect_anomaly, and added to what the input already has.
+    """
+
+    __slots__ = ("grads", "relevant", "source_ids", "owned", "in_place", "anomaly")
+
+    def __init__(self, relevant: set, source_ids: set):
+        self.grads: dict = {}
+        self.relevant = relevant
+        self.source_ids = source_ids
+        # ids whose gradient array the walk made and has not handed to a VJP or the caller;
+        # only when nothing records the walk (no outer tape, no trace).
+        self.owned: set = set()
+        self.in_place = not _state.active_tapes.get() and _state.recorder.get() is None
+        self.anomaly = _state.anomaly_mode.get()
+
+    def seed(self, targets, seeds) -> None:
+        """Start from ones (or the given output gradients) at each float target."""
         for t, seed in zip(targets, seeds):
-            if not isinstance(t, Tensor) or not t.dtype.kind == "f":
+            if isinstance(t, Tensor) and t.dtype.kind == "f":
+                self.add(t, _tensor._ops.ones_like(t) if seed is None else _as_seed(seed, t))
+
+    # ---- what an op's walk hook uses ----------------------------------------------------
+    def gradient_of(self, x):
+        return self.grads.get(x._id)
+
+    def owns(self, x) -> bool:
+        """Whether the walk alone holds ``x``'s gradient array (so may add into it)."""
+        return x._id in self.owned
+
+    def set_fresh_gradient(self, x, g) -> None:
+        """``x``'s gradient is now ``g``, a new array made by the walk."""
+        self.grads[x._id] = g
+        if self.in_place:
+            self.owned.add(x._id)
+
+    def add(self, x, gx) -> None:
+        """Add ``gx`` to ``x``'s gradient."""
+        prev = self.grads.get(x._id)
+        if prev is None:
+            self.grads[x._id] = gx
+        else:
+            self.set_fresh_gradient(x, prev + gx)
+
+    # ---- the walk -----------------------------------------------------------------------
+    def step(self, entry) -> None:
+        out_id = entry.out._id
+        grads = self.grads
+        # A source keeps its gradient (the caller asks for it); others hand theirs over.
+        g = grads.get(out_id) if out_id in self.source_ids else grads.pop(out_id, None)
+        if g is None:
+            return
+        self.owned.discard(out_id)  # handed to a VJP from here on
+        check = self.anomaly or entry.where is not None
+        if entry.op.walk is not None and not check:
+            entry.op.walk(self, entry, g)
+        elif len(entry.inputs) == 1:
+            self._one_input(entry, g, check)
+        else:
+            self._inputs(entry, g, check)
+
+    def _one_input(self, entry, g, check: bool) -> None:
+        """A recorded one-input op is on the path only through its input, and by the VJP
+        contract (see ops.registry) returns that input's shape and dtype."""
+        entry.needs_grad = _ONE_NEEDED
+        gx = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
+        if gx is not None:
+            if check:
+                _check_finite(entry, gx)
+            self.add(entry.inputs[0], gx)
+
+    def _inputs(self, entry, g, check: bool) -> None:
+        inputs, relevant = entry.inputs, self.relevant
+        needs = tuple([x._id in relevant for x in inputs])
+        entry.needs_grad = needs
+        gxs = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
+        for x, gx, need in zip(inputs, gxs, needs):
+            if gx is None or not need:
                 continue
-            g = ops.ones_like(t) if seed is None else _as_seed(seed, t)
-            prev = grads.get(t._id)
-            grads[t._id] = g if prev is None else prev + g
-        anomaly = _state.anomaly_mode.get()
-        sum_to, cast = ops.sum_to, ops.cast
-        # Slices of one tensor (an RNN's x[:, t]) add their gradients into one array, not a
-        # zero array of x's size each: in place where only this walk holds that array and
-        # nothing records the walk (no outer tape, no trace), else by the index_add_into op.
-        getitem, index_add_into = ops.REGISTRY["getitem"], ops.REGISTRY["index_add_into"]
-        in_place = not _state.active_tapes.get() and _state.recorder.get() is None
-        owned: set = set()  # ids whose gradient array the walk made and has not handed out
-        # Pop entries last to first; a freeing walk pops from the tape's own list, so each
-        # entry's saved arrays go as soon as its VJP has run.
-        stack = path if free else list(path)
-        while stack:
-            entry = stack.pop()
-            out_id = entry.out._id
-            g = grads.get(out_id) if out_id in source_ids else grads.pop(out_id, None)
-            if g is None:
-                continue
-            owned.discard(out_id)  # handed to a VJP from here on
-            check = anomaly or entry.where is not None
-            inputs = entry.inputs
-            if entry.op is getitem and not check:  # on the path through x (inputs[0])
-                x, arrays, index = inputs[0], inputs[1:], entry.params["index"]
-                total = grads.get(x._id)
-                if total is None:  # the first slice: the VJP's fresh zero array, g at index
-                    entry.needs_grad = (True,) + (False,) * len(arrays)
-                    gx = entry.op.vjp(entry, g)
-                    grads[x._id] = gx[0] if type(gx) is tuple else gx
-                elif x._id in owned:
-                    _add_slice(total, index, arrays, g)
-                    continue
-                else:
-                    grads[x._id] = index_add_into(total, g, *arrays, index=index)
-                if in_place:
-                    owned.add(x._id)
-                continue
-            if len(inputs) == 1:
-                # A recorded one-input op is on the path only through its input, and by the
-                # VJP contract (see ops.registry) returns that input's shape and dtype.
-                entry.needs_grad = _ONE_NEEDED
-                gx = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
-                if gx is not None:
-                    if check:
-                        _check_finite(entry, gx)
-                    x_id = inputs[0]._id
-                    prev = grads.get(x_id)
-                    grads[x_id] = gx if prev is None else prev + gx
-                    if prev is not None and in_place:
-                        owned.add(x_id)  # a sum is a fresh array
-                continue
-            if len(inputs) == 2:
-                needs = (inputs[0]._id in relevant, inputs[1]._id in relevant)
-            else:
-                needs = tuple([x._id in relevant for x in inputs])
-            entry.needs_grad = needs
-            gxs = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
-            for x, gx, need in zip(inputs, gxs, needs):
-                if gx is None or not need:
-                    continue
-                x_data, g_data = x._data, gx._data
-                if g_data.shape != x_data.shape:  # undo broadcasting (STYLE P4)
-                    gx = sum_to(gx, x_data.shape)
-                if g_data.dtype is not x_data.dtype and g_data.dtype != x_data.dtype:
-                    gx = cast(gx, dtype=x_data.dtype)
-                if check:
-                    _check_finite(entry, gx)
-                prev = grads.get(x._id)
-                grads[x._id] = gx if prev is None else prev + gx
-                if prev is not None and in_place:
-                    owned.add(x._id)  # a sum is a fresh array
-        return grads
+            gx = _fitted(gx, x)
+            if check:
+                _check_finite(entry, gx)
+            self.add(x, gx)
 
 
-def _add_slice(total: Tensor, index: tuple, arrays: tuple, g: Tensor) -> None:
-    """``total[index] += g`` in place (``index`` with ``arrays`` in its slots)."""
-    from .backend import get_array_module
-    from .ops._helpers import add_at, fill_index
-
-    data = total._data
-    add_at(get_array_module(data), data, fill_index(index, [a._data for a in arrays]), g._data)
+def _fitted(gx, x):
+    """``gx`` summed over broadcast axes and cast to ``x``'s dtype (STYLE P4)."""
+    x_data, g_data = x._data, gx._data
+    if g_data.shape != x_data.shape:
+        gx = _tensor._ops.sum_to(gx, x_data.shape)
+    if g_data.dtype is not x_data.dtype and g_data.dtype != x_data.dtype:
+        gx = _tensor._ops.cast(gx, dtype=x_data.dtype)
+    return gx
 
 
 def _is_float_source(t) -> bool:

@@ -346,7 +346,7 @@ class Model(Trainer, Layer):
         for metric in self.metrics:
             state += metric.variables
         for var in state:
-            var._data = backend.to_device(var._data, device)
+            var.move_to(device)
         self._device = device
         return self
 

@@ -1,6 +1,6 @@
 """Neural-network functions: activations and losses from logits, built on the op table.
 
-Activations that are primitives (relu, softplus, softmax, log_softmax, sigmoid, tanh)
+Activations that are primitives (relu, softplus, mish, softmax, log_softmax, sigmoid, tanh)
 come from ``tape.ops``; the rest are compositions, differentiable to any order.
 """
 
@@ -10,7 +10,7 @@ import math as _math
 
 from . import _state, ops
 from .errors import user_line
-from .ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .ops import log_softmax, mish, relu, sigmoid, softmax, softplus, tanh
 from .ops.conv import (
     conv1d,
     conv2d,
@@ -23,7 +23,7 @@ from .ops.creation import beside, constant_like
 from .ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool
 
 __all__ = [
-    "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax",
+    "relu", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh", "softmax",
     "log_softmax", "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
 ]

@@ -36,7 +36,9 @@ class Tensor:
         20.0
     """
 
-    __slots__ = ("_data", "_id", "__weakref__")
+    # Set on few tensors and read with getattr: _logits on probabilities made by tape.logits,
+    # _keras_mask on a layer's masked output (tape.layers.get_mask), as in Keras.
+    __slots__ = ("_data", "_id", "_logits", "_keras_mask", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor
 
     def __init__(self, value, dtype=None):
@@ -45,12 +47,13 @@ class Tensor:
         self._data = dtypes.to_array(value, dtype)
         self._id = _next_id()
 
-    @classmethod
-    def _wrap(cls, array) -> Tensor:
-        """Wrap a raw array without copying or checking (the op hot path)."""
+    @staticmethod
+    def _wrap(array, tensor_id: int | None = None) -> Tensor:
+        """A Tensor over a raw array, without copying or checking (the op hot path): a new
+        identity, or ``tensor_id``'s (a tape's snapshot of a Variable's current value)."""
         t = object.__new__(Tensor)
         t._data = array
-        t._id = _next_id()
+        t._id = _next_id() if tensor_id is None else tensor_id
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -357,12 +360,24 @@ class Variable(Tensor):
         self.trainable = bool(trainable)
         self._version = 0
 
+    def move_to(self, device: str) -> Variable:
+        """Move the value to ``device`` (``'cpu'``, ``'gpu'``, ``'gpu:N'``) in place: the same
+        Variable, so the models, optimizers and tapes that hold it keep holding it. Returns
+        the Variable. (``v.to(device)`` is a copy, as for any tensor.)
+
+        Example:
+            >>> import tape
+            >>> tape.Variable([1.0, 2.0]).move_to("cpu").device
+            'cpu'
+        """
+        device = backend.parse_device(device)
+        if self.device != device:
+            self._data = backend.to_device(self._data, device)
+        return self
+
     def _snapshot(self) -> Tensor:
         """A plain tensor with this Variable's identity and current value, for a tape."""
-        t = object.__new__(Tensor)
-        t._data = self._data
-        t._id = self._id
-        return t
+        return Tensor._wrap(self._data, self._id)
 
     def assign(self, value) -> Variable:
         """Replace the value; shape and dtype must stay the same."""

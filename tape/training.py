@@ -424,7 +424,7 @@ class Trainer:
         for metric in self.metrics:
             for v in metric.variables:
                 if v.device != self._device:
-                    v._data = backend.to_device(v._data, self._device)
+                    v.move_to(self._device)
 
     def _on_device(self, batch):
         if self._device == "cpu":

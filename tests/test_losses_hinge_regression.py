@@ -1,4 +1,4 @@
-"""The hinge and further regression losses (tape/hinge_and_regression_losses.py) against
+"""The hinge and further regression losses (tape/losses/hinge.py, regression.py) against
 formulas written out here in NumPy and against scikit-learn: per-sample values, every
 reduction with sample weights, float64 gradients away from kinks, Keras names and configs."""
 

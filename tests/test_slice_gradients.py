@@ -12,7 +12,6 @@ import pytest
 
 import tape
 from tape.ops import REGISTRY
-from tape.trace.passes import INDEX_ADD_IN_PLACE
 
 STEPS = 5
 
@@ -102,5 +101,5 @@ def test_traced_backward_adds_the_slices_in_place_and_replays_repeat(data):
         np.testing.assert_allclose(gradient(x_np).numpy(), want, rtol=1e-12)
     kinds = [node.op.name for node in gradient.graph.nodes]
     assert kinds.count("index_add") == 1
-    assert kinds.count(INDEX_ADD_IN_PLACE.name) == STEPS + 1
+    assert kinds.count(tape.ops.REGISTRY["index_add_into"].in_place.name) == STEPS + 1
     assert "index_add_into" not in kinds

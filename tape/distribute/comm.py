@@ -153,6 +153,38 @@ class Group:
                     f"{theirs} (every rank must build the same model and run the same "
                     f"steps) [at {user_line()}]")
 
+    # ---- NCCL, for arrays on a GPU --------------------------------------------------------
+    def _nccl_comm(self):
+        if self._nccl is None:
+            from cupy.cuda import nccl
+
+            uid = np.array(nccl.get_unique_id() if self.rank == 0 else [0] * 128, np.int64)
+            if self.comm is not None:  # rank 0's id reaches the others over MPI
+                uid = self.broadcast(uid)
+            self._nccl = nccl.NcclCommunicator(self.size, tuple(int(c) for c in uid),
+                                               self.rank)
+        return self._nccl
+
+    def _nccl_all_reduce(self, array):
+        import cupy
+        from cupy.cuda import nccl
+
+        array = cupy.ascontiguousarray(array)
+        out = cupy.empty_like(array)
+        self._nccl_comm().allReduce(array.data.ptr, out.data.ptr, array.size,
+                                    _nccl_dtype(array.dtype), nccl.NCCL_SUM,
+                                    cupy.cuda.get_current_stream().ptr)
+        return out
+
+    def _nccl_broadcast(self, array, root: int):
+        import cupy
+
+        out = cupy.array(array, order="C", copy=True)
+        self._nccl_comm().bcast(out.data.ptr, out.size, _nccl_dtype(out.dtype), root,
+                                cupy.cuda.get_current_stream().ptr)
+        return out
+
+
     # ---- the time limit -------------------------------------------------------------------
     @contextlib.contextmanager
     def _watched(self, what: str):
@@ -214,38 +246,6 @@ def _line_of(frame) -> str:
         return "<unknown>"
     source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" + (f": {source}" if source else "")
-
-    # ---- NCCL, for arrays on a GPU --------------------------------------------------------
-    def _nccl_comm(self):
-        if self._nccl is None:
-            from cupy.cuda import nccl
-
-            uid = np.array(nccl.get_unique_id() if self.rank == 0 else [0] * 128, np.int64)
-            if self.comm is not None:  # rank 0's id reaches the others over MPI
-                uid = self.broadcast(uid)
-            self._nccl = nccl.NcclCommunicator(self.size, tuple(int(c) for c in uid),
-                                               self.rank)
-        return self._nccl
-
-    def _nccl_all_reduce(self, array):
-        import cupy
-        from cupy.cuda import nccl
-
-        array = cupy.ascontiguousarray(array)
-        out = cupy.empty_like(array)
-        self._nccl_comm().allReduce(array.data.ptr, out.data.ptr, array.size,
-                                    _nccl_dtype(array.dtype), nccl.NCCL_SUM,
-                                    cupy.cuda.get_current_stream().ptr)
-        return out
-
-    def _nccl_broadcast(self, array, root: int):
-        import cupy
-
-        out = cupy.array(array, order="C", copy=True)
-        self._nccl_comm().bcast(out.data.ptr, out.size, _nccl_dtype(out.dtype), root,
-                                cupy.cuda.get_current_stream().ptr)
-        return out
-
 
 def _nccl_dtype(dtype) -> int:
     from cupy.cuda import nccl

@@ -14,14 +14,13 @@ import numpy as np
 
 from .. import ops
 from ..callbacks import Callback
-from ..layers._nest import flatten, map_structure
+from ..nest import flatten, map_structure
 from ..ops import collective
 from ..ops import random as random_ops
 from ..tensor import Tensor
 from .comm import Group, abort_on_uncaught_error, launched, world
 
 _current: ContextVar = ContextVar("tape_distribute_strategy", default=None)
-_REDUCTIONS = ("mean", "sum")
 
 
 def get_strategy():
@@ -103,8 +102,8 @@ class DataParallel:
             >>> strategy.all_reduce([tape.ones((2,))])[0].numpy().tolist()
             [1.0, 1.0]
         """
-        if reduce not in _REDUCTIONS:
-            raise ValueError(f"all_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
+        if reduce != "mean" and reduce != "sum":
+            raise ValueError(f"all_reduce: reduce must be 'mean' or 'sum', got {reduce!r}")
         if self._group is None:
             return values
         leaves = [t for t in flatten(values) if t is not None]

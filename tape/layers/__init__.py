@@ -18,7 +18,7 @@ from ._nest import reset_names
 from .base import InputSpec, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
-from .input_layer import Input, InputLayer, KerasHistory, KerasTensor, Node, nodes_in_order
+from .input_layer import Input, InputLayer
 from .merge import (
     Add,
     Average,
@@ -46,6 +46,7 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from .symbolic import KerasHistory, KerasTensor, Node, nodes_in_order
 
 __all__ = [
     "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Input",

@@ -3,17 +3,12 @@ of leaves), automatic layer names, and config serialization."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from .._config import to_snake_case  # noqa: F401 - the layers' name for it
+from ..nest import flatten, map_structure  # noqa: F401 - the layers' names for them
+
 _name_counts: dict[str, int] = {}
-
-
-def to_snake_case(name: str) -> str:
-    """``'Dense'`` -> ``'dense'``, ``'InputLayer'`` -> ``'input_layer'``, as Keras names layers."""
-    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base: str) -> str:
@@ -40,25 +35,6 @@ def map_shapes(fn, shapes, *parallel):
     if is_shape(shapes):
         return fn(tuple(shapes), *parallel)
     return [map_shapes(fn, *items) for items in zip(shapes, *parallel, strict=True)]
-
-
-def map_structure(fn, *structures):
-    """Apply ``fn`` to the leaves of parallel nested lists/tuples/dicts."""
-    first = structures[0]
-    if isinstance(first, list | tuple):
-        return type(first)(map_structure(fn, *items) for items in zip(*structures, strict=True))
-    if isinstance(first, dict):
-        return {k: map_structure(fn, *(s[k] for s in structures)) for k in first}
-    return fn(*structures)
-
-
-def flatten(structure) -> list:
-    """The leaves of a nested list/tuple/dict, in order."""
-    if isinstance(structure, list | tuple):
-        return [leaf for item in structure for leaf in flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for item in structure.values() for leaf in flatten(item)]
-    return [structure]
 
 
 def flatten_shapes(shapes) -> list:

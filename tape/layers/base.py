@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import weakref
 from contextvars import ContextVar
 
 import numpy as np
@@ -25,6 +24,7 @@ from ._nest import (
     to_snake_case,
     unique_name,
 )
+from .symbolic import KerasTensor, symbolic_call
 
 # Layer-private call state (nothing outside tape.layers reads it, so it is not in _state):
 # whether a Layer.__call__ is running (the outermost one clears the last call's losses), and
@@ -35,11 +35,6 @@ _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
 
-# Keras masks travel beside tensors (Keras' ``_keras_mask``). Tensor has __slots__, so a mask
-# is kept here under its tensor's id, with a weak reference that drops it when the tensor dies.
-_masks: dict[int, tuple] = {}
-
-
 def get_mask(x):
     """The Keras mask a layer attached to ``x`` (e.g. ``Embedding(mask_zero=True)``), or None.
 
@@ -49,19 +44,13 @@ def get_mask(x):
         >>> get_mask(Embedding(5, 2, mask_zero=True)(tape.tensor([[3, 0]]))).numpy().tolist()
         [[True, False]]
     """
-    entry = _masks.get(id(x))
-    return entry[1] if entry is not None and entry[0]() is x else None
+    return getattr(x, "_keras_mask", None)  # it rides on the tensor, as in Keras
 
 
 def set_mask(x, mask) -> None:
     """Attach ``mask`` to the tensor ``x`` (None detaches it); other values are ignored."""
-    if not isinstance(x, Tensor):
-        return
-    key = id(x)
-    if mask is None:
-        _masks.pop(key, None)
-    else:
-        _masks[key] = (weakref.ref(x, lambda _, key=key: _masks.pop(key, None)), mask)
+    if isinstance(x, Tensor):
+        x._keras_mask = mask
 
 
 class InputSpec:
@@ -126,6 +115,8 @@ class Layer:
         ((2, 3), [(3,)])
     """
 
+    is_input_layer = False  # InputLayer: its symbolic Node starts a graph
+
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
                  input_shape=None, input_dim: int | None = None, activity_regularizer=None,
                  **kwargs):
@@ -167,8 +158,6 @@ class Layer:
         if "_own_weights" not in vars(self):
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__()")
         if any(_is_symbolic(x) for x in flatten(inputs)):
-            from .input_layer import symbolic_call  # deferred: input_layer subclasses Layer
-
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
         shapes = map_structure(lambda x: tuple(x.shape) if hasattr(x, "shape") else None, inputs)
@@ -184,7 +173,7 @@ class Layer:
         if self._call_takes_training():
             kwargs["training"] = training
         mask = kwargs.get("mask")
-        if mask is None and _masks:
+        if mask is None:
             mask = map_structure(get_mask, inputs)
             if all(m is None for m in flatten(mask)):
                 mask = None
@@ -254,7 +243,7 @@ class Layer:
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)
-        var._data = backend.to_default_device(var._data)  # inside `with tape.device(...)`
+        var.move_to(backend.default_device())  # inside `with tape.device(...)`
         self._own_weights.append(var)
         self._declared_trainable[id(var)] = declared
         regularizer = regularizers.get(regularizer)
@@ -334,7 +323,7 @@ class Layer:
         """
         device = backend.parse_device(device)
         for var in self.weights:
-            var._data = backend.to_device(var._data, device)
+            var.move_to(device)
         return self
 
     def count_params(self) -> int:
@@ -493,8 +482,6 @@ class Layer:
 def _is_symbolic(x) -> bool:
     if x is None or isinstance(x, Tensor | np.ndarray | np.generic | int | float | str):
         return False
-    from .input_layer import KerasTensor  # deferred: input_layer subclasses Layer
-
     return isinstance(x, KerasTensor)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _config, losses, nn
-from ..layers._nest import to_snake_case
+from .._config import to_snake_case
 from .averaged import (
     Accuracy,
     BinaryAccuracy,

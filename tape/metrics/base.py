@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _state, initializers, losses, ops
+from .. import _config, _state, initializers, logits, ops
 from ..losses import squeeze_or_expand_to_same_rank
 from ..tensor import Tensor, Variable
 
@@ -29,11 +29,7 @@ def _pair(y_true, y_pred) -> tuple[Tensor, Tensor]:
 def _predictions(y_pred) -> Tensor:
     """``_tensor(y_pred)``, keeping the logits a softmax/sigmoid output was made from, so that
     crossentropy metrics take the same stable path as the losses."""
-    out = _tensor(y_pred)
-    entry = losses._LOGITS.get(id(y_pred))
-    if entry is not None and entry[0]() is y_pred:
-        losses.remember_logits(out, ops.stop_gradient(entry[3]), entry[1], entry[2])
-    return out
+    return logits.carry_logits(y_pred, _tensor(y_pred))
 
 
 def _divide_no_nan(a, b):
@@ -64,7 +60,7 @@ class Metric:
     """
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or losses._snake(type(self).__name__)
+        self.name = name or _config.to_snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or "float32")
         self._variables: list[Variable] = []
         self._initial: list[np.ndarray] = []

@@ -22,9 +22,6 @@ from .creation import (
 from .fused import (
     bias_act,
     bias_act_grad,
-    layer_norm_grad,
-    log_softmax_grad,
-    softmax_grad,
     softmax_xent,
     softmax_xent_grad,
     sparse_softmax_xent,
@@ -81,7 +78,17 @@ from .math import (
     to_device,
     where,
 )
-from .nn import layer_norm, log_softmax, relu, softmax, softplus
+from .nn import (
+    layer_norm,
+    layer_norm_grad,
+    log_softmax,
+    log_softmax_grad,
+    mish,
+    relu,
+    softmax,
+    softmax_grad,
+    softplus,
+)
 from .reduce import (
     all,
     any,
@@ -95,7 +102,6 @@ from .reduce import (
     prod,
     std,
     sum,
-    sum_to,
     var,
 )
 from .registry import REGISTRY, Op, convert, defop
@@ -114,6 +120,7 @@ from .shape import (
     split,
     squeeze,
     stack,
+    sum_to,
     swapaxes,
     take,
     take_along_axis,
@@ -152,6 +159,3 @@ from . import conv, pool  # noqa: E402
 
 _tensor.bind_ops(__import__(__name__, fromlist=["_"]))
 
-from . import gpu as _gpu  # noqa: E402 - after every op module has declared its ops
-
-_gpu.register()

@@ -10,7 +10,9 @@ from __future__ import annotations
 from .registry import defop
 
 
-@defop("all_reduce", differentiable=False)
+# stateful: the result depends on the other ranks, and every rank must run the same
+# collectives, so graph passes never fold, merge or drop it.
+@defop("all_reduce", differentiable=False, stateful=True, fresh=True)
 def all_reduce(xp, x, group):
     """The elementwise sum of ``x`` over the ranks of ``group`` (each rank passes its own
     ``x`` of the same shape and dtype and gets the same sum)."""

@@ -1,13 +1,11 @@
 """Fused primitives: one op where a composite would cost several passes over memory, each
-the xp reference of a GPU kernel (kernels/*.cu, bound in ``ops.gpu``).
+the xp reference of a GPU kernel (kernels/*.cu, bound with ``defkernel``).
 
 - ``bias_act(x, bias, activation)``: ``act(x + bias)`` (Dense's last step), and
   ``bias_act_grad``, its input gradient ``g * act'(x + bias)``.
-- ``softmax_grad``/``log_softmax_grad``: the VJPs of softmax and log_softmax as one op.
 - ``softmax_xent(labels, logits)``: softmax cross-entropy over the last axis, stable for any
   logits, and ``softmax_xent_grad``, its logits gradient; ``sparse_softmax_xent`` and
   ``sparse_softmax_xent_grad`` the same for integer class labels.
-- ``layer_norm_grad``: the input gradient of ``layer_norm``.
 
 Each ``*_grad`` op has its own VJP in tape ops, so gradients stay differentiable to any
 order.
@@ -17,11 +15,12 @@ from __future__ import annotations
 
 import math as _math
 
+from . import gpu
 from .creation import ones_like
 from .math import add, erf, exp, multiply, negative, sigmoid, square, subtract, tanh
-from .nn import log_softmax, relu, softmax
-from .reduce import mean, sum
-from .registry import REGISTRY, defop
+from .nn import log_softmax, relu, softmax, softmax_grad
+from .reduce import sum
+from .registry import defop
 from .shape import expand_dims
 
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "sigmoid")
@@ -127,44 +126,6 @@ def _bias_act_grad_vjp(ctx, u):
     return dz, dz, dg
 
 
-@defop("softmax_grad", nin=2)
-def softmax_grad(xp, y, g, axis=-1):
-    """``y * (g - sum(g * y, axis))``: softmax's VJP from its output ``y``, as one op."""
-    return y * (g - (g * y).sum(axis=axis, keepdims=True))
-
-
-@softmax_grad.defvjp
-def _softmax_grad_vjp(ctx, u):
-    y, g = ctx.inputs
-    axis = ctx.params.get("axis", -1)
-    dy = dg = None
-    if ctx.needs_grad[0]:
-        s = sum(multiply(g, y), axis=axis, keepdims=True)
-        dy = subtract(multiply(u, subtract(g, s)),
-                      multiply(g, sum(multiply(u, y), axis=axis, keepdims=True)))
-    if ctx.needs_grad[1]:
-        dg = softmax_grad(y, u, axis=axis)
-    return dy, dg
-
-
-@defop("log_softmax_grad", nin=2)
-def log_softmax_grad(xp, y, g, axis=-1):
-    """``g - exp(y) * sum(g, axis)``: log_softmax's VJP from its output ``y``, as one op."""
-    return g - xp.exp(y) * g.sum(axis=axis, keepdims=True)
-
-
-@log_softmax_grad.defvjp
-def _log_softmax_grad_vjp(ctx, u):
-    y, g = ctx.inputs
-    axis = ctx.params.get("axis", -1)
-    dy = dg = None
-    if ctx.needs_grad[0]:
-        dy = negative(multiply(multiply(u, exp(y)), sum(g, axis=axis, keepdims=True)))
-    if ctx.needs_grad[1]:
-        dg = subtract(u, sum(multiply(u, exp(y)), axis=axis, keepdims=True))
-    return dy, dg
-
-
 @defop("softmax_xent", nin=2)
 def softmax_xent(xp, labels, logits):
     """Softmax cross-entropy of ``labels`` (probabilities, e.g. one-hot) against ``logits``
@@ -177,7 +138,7 @@ def softmax_xent(xp, labels, logits):
         >>> round(loss.item(), 4)
         0.6931
     """
-    return -(labels * REGISTRY["log_softmax"].forward(xp, logits)).sum(axis=-1)
+    return -(labels * log_softmax.forward(xp, logits)).sum(axis=-1)
 
 
 @softmax_xent.defvjp
@@ -195,7 +156,7 @@ def _softmax_xent_vjp(ctx, g):
 def softmax_xent_grad(xp, labels, logits, g):
     """``g[..., None] * (softmax(logits) * sum(labels, -1) - labels)``: softmax_xent's
     logits gradient as one op."""
-    p = REGISTRY["softmax"].forward(xp, logits)
+    p = softmax.forward(xp, logits)
     return g[..., None] * (p * labels.sum(axis=-1, keepdims=True) - labels)
 
 
@@ -252,7 +213,7 @@ sparse_softmax_xent.defsaves("inputs")
 def sparse_softmax_xent_grad(xp, labels, logits, g):
     """``g[..., None] * (softmax(logits) - one_hot(labels))``: sparse_softmax_xent's
     logits gradient as one op."""
-    p = REGISTRY["softmax"].forward(xp, logits)  # a fresh array: reshape is a view
+    p = softmax.forward(xp, logits)  # a fresh array: reshape is a view
     p.reshape(-1, logits.shape[-1])[_label_index(xp, labels)] -= 1
     p *= g[..., None]
     return p
@@ -269,43 +230,7 @@ def _sparse_softmax_xent_grad_vjp(ctx, u):
     return None, dlogits, dg
 
 
-@defop("layer_norm_grad", nin=3)
-def layer_norm_grad(xp, x, gamma, g, epsilon=1e-3):
-    """layer_norm's gradient with respect to ``x`` (last axis), as one op:
-    ``rstd * (gx - mean(gx) - xhat * mean(gx * xhat))`` with ``gx = g * gamma``."""
-    mean_ = x.mean(axis=-1, keepdims=True)
-    centered = x - mean_
-    rstd = 1 / xp.sqrt((centered * centered).mean(axis=-1, keepdims=True) + epsilon)
-    xhat = centered * rstd
-    gx = g * gamma
-    dx = rstd * (gx - gx.mean(axis=-1, keepdims=True)
-                 - xhat * (gx * xhat).mean(axis=-1, keepdims=True))
-    return dx.astype(x.dtype, copy=False)
-
-
-def layer_norm_dx(x, gamma, g, epsilon):
-    """layer_norm_grad's value composed from tape ops (its VJP differentiates this)."""
-    from .math import divide, sqrt
-
-    centered = subtract(x, mean(x, axis=-1, keepdims=True))
-    rstd = divide(1, sqrt(add(mean(multiply(centered, centered), axis=-1, keepdims=True),
-                              epsilon)))
-    xhat = multiply(centered, rstd)
-    gx = multiply(g, gamma)
-    return multiply(rstd, subtract(subtract(gx, mean(gx, axis=-1, keepdims=True)),
-                                   multiply(xhat, mean(multiply(gx, xhat), axis=-1,
-                                                       keepdims=True))))
-
-
-@layer_norm_grad.defvjp
-def _layer_norm_grad_vjp(ctx, u):
-    # The second derivative of a normalization is long by hand; differentiate the composite
-    # instead (an outer tape, if any, records this too: third order works).
-    from ..autodiff import GradientTape
-
-    x, gamma, g = ctx.inputs
-    with GradientTape() as inner:
-        inner.watch([x, gamma, g])
-        dx = layer_norm_dx(x, gamma, g, ctx.params.get("epsilon", 1e-3))
-    return tuple(inner.gradient(dx, [x, gamma, g], output_gradients=u,
-                                unconnected_gradients="zero"))
+bias_act.defkernel(gpu.bias_act_kernel)
+bias_act_grad.defkernel(gpu.bias_act_grad_kernel)
+softmax_xent.defkernel(gpu.softmax_xent_kernel)
+softmax_xent_grad.defkernel(gpu.softmax_xent_grad_kernel)

@@ -1,18 +1,17 @@
-"""GPU overrides: binds ops' ``kernel`` slots to the launchers in ``tape.kernels.launch``.
+"""GPU overrides: adapters from an op's arrays to the launchers in ``tape.kernels.launch``.
 
-``Op._general`` calls ``op.kernel(xp, *arrays, **params)`` in place of the xp forward when
-the arrays are CuPy arrays. An override returns ``NotImplemented`` for what its kernel does
-not cover (another axis, mixed dtypes, integer inputs, a broadcast it does not do), and
-the op's generic xp forward runs instead; so an override never changes what an op means,
-only how fast it runs. The kernels are tested against the xp forwards (tests/kernels).
-``runtime`` is for those tests: a CPU emulation runtime in place of CuPy's.
+Each op binds its adapter beside its declaration (``softmax.defkernel(gpu.softmax_kernel)``),
+and ``Op.run`` calls it in place of the xp forward on CuPy arrays. An adapter returns
+``NotImplemented`` for what its kernel does not cover (another axis, mixed dtypes, integer
+inputs, a broadcast it does not do), and the op's generic xp forward runs instead; so an
+override never changes what an op means, only how fast it runs. The kernels are tested
+against the xp forwards (tests/kernels). ``runtime`` is for those tests: a CPU emulation
+runtime in place of CuPy's. This module imports nothing of the op table.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from .registry import REGISTRY
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
@@ -31,6 +30,46 @@ def _floats(*arrays) -> bool:
 
 def _last_axis(x, axis) -> bool:
     return x.ndim >= 1 and isinstance(axis, int | np.integer) and axis in (-1, x.ndim - 1)
+
+
+class ElementwiseKernel:
+    """The GPU override of an elementwise op, generated from the CUDA template it declares
+    for fused graph nodes (``Op.deffusion``): ``op.defkernel(ElementwiseKernel(op))``. The
+    template's inputs become ``x``, ``x1``... and its literals the accumulation type ``A``
+    (float for float16/float32), and ``tape.kernels.compile_elementwise`` makes the source
+    (``code``), compiled at first use. Float inputs of one dtype and shape only (anything
+    else runs the forward).
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.gpu import ElementwiseKernel
+        >>> "tape_mish_f32" in ElementwiseKernel(tape.ops.REGISTRY["mish"]).code
+        True
+    """
+
+    def __init__(self, op):
+        numexpr, cuda, typing, _ = op.fusion
+        assert typing == "result", f"{op.name}: a generated kernel computes in the result type"
+        self.name = f"tape_{op.name}"
+        self.inputs = ("x",) + tuple(f"x{k}" for k in range(1, op.nin))
+        literals = {"zero": "A(0)", "half": "A(0.5)", "one": "A(1)", "T": "A"}
+        self.body = f"y = {cuda.format(*self.inputs, **literals)};"
+
+    @property
+    def code(self) -> str:
+        """The generated CUDA source."""
+        return self._compiled().code
+
+    def _compiled(self):
+        from ..kernels import compile_elementwise  # CuPy is imported only when it runs
+
+        return compile_elementwise(self.name, self.body, self.inputs, ("y",))
+
+    def __call__(self, xp, *arrays, runtime=None):
+        if (len(arrays) != len(self.inputs) or not _floats(*arrays)
+                or any(a.shape != arrays[0].shape for a in arrays)):
+            return NotImplemented
+        return self._compiled()(*arrays, runtime=runtime)[0]
 
 
 def bias_act_kernel(xp, x, bias, activation="relu", runtime=None):
@@ -128,27 +167,21 @@ def dropout_kernel(xp, x, key, rate=0.5, runtime=None, **other):
     return _launch().dropout(x, key, float(rate), runtime=runtime)
 
 
-OVERRIDES = {
-    "bias_act": bias_act_kernel,
-    "bias_act_grad": bias_act_grad_kernel,
-    "softmax": softmax_kernel,
-    "log_softmax": log_softmax_kernel,
-    "softmax_grad": softmax_grad_kernel,
-    "log_softmax_grad": log_softmax_grad_kernel,
-    "softmax_xent": softmax_xent_kernel,
-    "softmax_xent_grad": softmax_xent_grad_kernel,
-    "layer_norm": layer_norm_kernel,
-    "layer_norm_grad": layer_norm_grad_kernel,
-    "dropout": dropout_kernel,
-}
+# ---- multi-tensor optimizer updates (the optimizers' fused GPU path) -------------------------
+# Not op-table records: one launch updates every variable of a dtype and returns new arrays
+# for several of them, where an op returns one tensor. They live here so that only ops load
+# kernels (DESIGN.md); tape.optimizers.fused decides when they run.
 
 
-def register() -> list[str]:
-    """Set the ``kernel`` slot of every op in ``OVERRIDES`` that the table has (``dropout``
-    only once ``tape.ops.random`` declares it); returns their names."""
-    bound = []
-    for name, kernel in OVERRIDES.items():
-        if name in REGISTRY:
-            REGISTRY[name].kernel = kernel
-            bound.append(name)
-    return bound
+def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: bool,
+               runtime=None):
+    """One SGD step over all tensors in one launch: (new params, new momentums)."""
+    return _launch().sgd_update(params, grads, momentums, lr, decays, momentum, nesterov,
+                                runtime=runtime)
+
+
+def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, beta_2: float,
+                epsilon: float, runtime=None):
+    """One Adam step over all tensors in one launch: (new params, new m, new u)."""
+    return _launch().adam_update(params, grads, ms, us, lr, iterations, decays, beta_1, beta_2,
+                                 epsilon, runtime=runtime)

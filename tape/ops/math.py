@@ -10,13 +10,14 @@ import math
 
 from ..backend import special_module
 from ..tensor import Tensor
-from .registry import defop, defufunc
+from .registry import cast, defop, defufunc
+from .shape import sum_to
 
 # ---- arithmetic ---------------------------------------------------------------------------
 
 
 add = defufunc(
-    "add", nin=2,
+    "add", nin=2, out=True, unit=0, commutative=True,
     doc="Elementwise ``x + y`` with broadcasting. ``tape.add(1.0, tape.ones(2))`` -> [2., 2.]",
 )
 
@@ -26,7 +27,8 @@ def _add_vjp(ctx, g):
     return g, g
 
 
-subtract = defufunc("subtract", nin=2, doc="Elementwise ``x - y`` with broadcasting.")
+subtract = defufunc("subtract", nin=2, out=True, unit=0,
+                    doc="Elementwise ``x - y`` with broadcasting.")
 
 
 @subtract.defvjp
@@ -34,7 +36,8 @@ def _subtract_vjp(ctx, g):
     return g, (negative(g) if ctx.needs_grad[1] else None)
 
 
-multiply = defufunc("multiply", nin=2, doc="Elementwise ``x * y`` with broadcasting.")
+multiply = defufunc("multiply", nin=2, out=True, unit=1, commutative=True,
+                    doc="Elementwise ``x * y`` with broadcasting.")
 
 
 @multiply.defvjp
@@ -44,7 +47,8 @@ def _multiply_vjp(ctx, g):
     return (multiply(g, y) if need_x else None), (multiply(g, x) if need_y else None)
 
 
-divide = defufunc("divide", nin=2, ufunc="true_divide", doc="Elementwise true division ``x / y``.")
+divide = defufunc("divide", nin=2, ufunc="true_divide", out=True, unit=1,
+                  doc="Elementwise true division ``x / y``.")
 
 
 @divide.defvjp
@@ -55,7 +59,7 @@ def _divide_vjp(ctx, g):
     return gx, gy
 
 
-negative = defufunc("negative", doc="Elementwise ``-x``.")
+negative = defufunc("negative", out=True, doc="Elementwise ``-x``.")
 
 
 @negative.defvjp
@@ -63,7 +67,7 @@ def _negative_vjp(ctx, g):
     return negative(g)
 
 
-power = defufunc("power", nin=2, doc="Elementwise ``x ** y``.")
+power = defufunc("power", nin=2, out=True, unit=1, doc="Elementwise ``x ** y``.")
 
 
 @power.defvjp
@@ -89,7 +93,7 @@ def _mod_vjp(ctx, g):
     return g, gy
 
 
-square = defufunc("square", doc="Elementwise ``x * x``.")
+square = defufunc("square", out=True, doc="Elementwise ``x * x``.")
 
 
 @square.defvjp
@@ -97,7 +101,7 @@ def _square_vjp(ctx, g):
     return multiply(g, multiply(ctx.inputs[0], 2))
 
 
-@defop("abs")
+@defop("abs", out="abs", elementwise=True, fresh=True)
 def abs(xp, x):  # noqa: A001 - NumPy's name
     """Elementwise absolute value; its gradient at 0 is 0 (``sign(0)``, as TensorFlow and
     PyTorch; JAX picks 1)."""
@@ -110,7 +114,7 @@ def _abs_vjp(ctx, g):
 
 
 maximum = defufunc(
-    "maximum", nin=2,
+    "maximum", nin=2, out=True,
     doc="Elementwise maximum; where ``x == y`` each side gets half the gradient (as JAX).",
 )
 
@@ -121,7 +125,7 @@ def _maximum_vjp(ctx, g):
 
 
 minimum = defufunc(
-    "minimum", nin=2,
+    "minimum", nin=2, out=True,
     doc="Elementwise minimum; ties split the gradient in half (as JAX).",
 )
 
@@ -154,7 +158,7 @@ def _where_vjp(ctx, g):
     return None, gx, gy
 
 
-@defop("clip")
+@defop("clip", fresh=True)
 def clip(xp, x, min=None, max=None):  # noqa: A002 - NumPy's names
     """Limit values to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
     return xp.clip(x, min, max)
@@ -176,7 +180,7 @@ def _clip_vjp(ctx, g):
 # ---- transcendental ---------------------------------------------------------------------
 
 
-exp = defufunc("exp", doc="Elementwise ``e ** x``.")
+exp = defufunc("exp", out=True, doc="Elementwise ``e ** x``.")
 
 
 @exp.defvjp
@@ -184,7 +188,7 @@ def _exp_vjp(ctx, g):
     return multiply(g, ctx.out)
 
 
-expm1 = defufunc("expm1", doc="Elementwise ``exp(x) - 1``, accurate for small ``x``.")
+expm1 = defufunc("expm1", out=True, doc="Elementwise ``exp(x) - 1``, accurate for small ``x``.")
 
 
 @expm1.defvjp
@@ -193,7 +197,7 @@ def _expm1_vjp(ctx, g):
 
 
 log = defufunc(
-    "log",
+    "log", out=True,
     doc="Elementwise natural logarithm (``log(0) = -inf``, negatives give NaN, as NumPy).",
 )
 
@@ -203,7 +207,7 @@ def _log_vjp(ctx, g):
     return divide(g, ctx.inputs[0])
 
 
-log1p = defufunc("log1p", doc="Elementwise ``log(1 + x)``, accurate for small ``x``.")
+log1p = defufunc("log1p", out=True, doc="Elementwise ``log(1 + x)``, accurate for small ``x``.")
 
 
 @log1p.defvjp
@@ -211,7 +215,7 @@ def _log1p_vjp(ctx, g):
     return divide(g, add(ctx.inputs[0], 1))
 
 
-sqrt = defufunc("sqrt", doc="Elementwise square root.")
+sqrt = defufunc("sqrt", out=True, doc="Elementwise square root.")
 
 
 @sqrt.defvjp
@@ -219,7 +223,7 @@ def _sqrt_vjp(ctx, g):
     return divide(multiply(g, 0.5), ctx.out)
 
 
-sin = defufunc("sin", doc="Elementwise sine.")
+sin = defufunc("sin", out=True, doc="Elementwise sine.")
 
 
 @sin.defvjp
@@ -227,7 +231,7 @@ def _sin_vjp(ctx, g):
     return multiply(g, cos(ctx.inputs[0]))
 
 
-cos = defufunc("cos", doc="Elementwise cosine.")
+cos = defufunc("cos", out=True, doc="Elementwise cosine.")
 
 
 @cos.defvjp
@@ -243,7 +247,7 @@ def _tan_vjp(ctx, g):
     return multiply(g, add(square(ctx.out), 1))
 
 
-tanh = defufunc("tanh", doc="Elementwise hyperbolic tangent.")
+tanh = defufunc("tanh", out=True, doc="Elementwise hyperbolic tangent.")
 
 
 @tanh.defvjp
@@ -251,7 +255,7 @@ def _tanh_vjp(ctx, g):
     return tanh_grad(ctx.out, g)
 
 
-@defop("tanh_grad", nin=2)
+@defop("tanh_grad", nin=2, fresh=True, elementwise=True)
 def tanh_grad(xp, y, g):
     """``g * (1 - y**2)``: tanh's VJP as one op, so backward costs one dispatch."""
     return g * (1 - y * y)
@@ -265,7 +269,7 @@ def _tanh_grad_vjp(ctx, gg):
     return gy, gg_
 
 
-@defop("sigmoid")
+@defop("sigmoid", fresh=True, elementwise=True)
 def sigmoid(xp, x):
     """Elementwise logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``."""
     return xp.tanh(x * 0.5) * 0.5 + 0.5
@@ -276,7 +280,7 @@ def _sigmoid_vjp(ctx, g):
     return sigmoid_grad(ctx.out, g)
 
 
-@defop("sigmoid_grad", nin=2)
+@defop("sigmoid_grad", nin=2, fresh=True, elementwise=True)
 def sigmoid_grad(xp, y, g):
     """``g * y * (1 - y)``: the sigmoid VJP as one op."""
     return g * (y * (1 - y))
@@ -290,7 +294,7 @@ def _sigmoid_grad_vjp(ctx, gg):
     return gy, gg_
 
 
-@defop("erf")
+@defop("erf", fresh=True)
 def erf(xp, x):
     """Elementwise error function."""
     return special_module(xp).erf(x).astype(x.dtype, copy=False)
@@ -305,18 +309,7 @@ def _erf_vjp(ctx, g):
 # ---- casts and identities -----------------------------------------------------------------
 
 
-@defop("cast")
-def cast(xp, x, dtype):
-    """``x`` converted to ``dtype``; the gradient flows between float dtypes."""
-    return x.astype(dtype, copy=False)
-
-
-@cast.defvjp
-def _cast_vjp(ctx, g):
-    return cast(g, dtype=ctx.inputs[0].dtype)
-
-
-@defop("identity")
+@defop("identity", noop_if_same=True)
 def identity(xp, x):
     """The same values, as a new tensor."""
     return x
@@ -364,8 +357,6 @@ def _custom_vjp(ctx, g):
         )
     # The user's grad_fn may return arrays, Python numbers, other dtypes or broadcast shapes:
     # bring each to its input's shape and dtype (the VJP contract, see ops.registry).
-    from .reduce import sum_to
-
     fixed = []
     for x, gx in zip(ctx.inputs, grads):
         if gx is not None:
@@ -403,19 +394,34 @@ logical_or = defufunc("logical_or", nin=2, differentiable=False)
 logical_xor = defufunc("logical_xor", nin=2, differentiable=False)
 
 
+def _where_numexpr(args, arg_dtypes, dtype, literal):
+    """numexpr's where takes a bool condition only."""
+    return f"where({args[0]}, {args[1]}, {args[2]})" if arg_dtypes[0] == "bool" else None
+
+
+def _cast_numexpr(args, arg_dtypes, dtype, literal):
+    """numexpr has no cast: bool to float as a where, float32 to float64 as a product."""
+    source = arg_dtypes[0]
+    if source == "bool" and dtype != "bool":
+        return f"where({args[0]}, {literal(1.0, dtype)}, {literal(0.0, dtype)})"
+    if (source, dtype) == ("float32", "float64"):
+        return f"({args[0]} * {literal(1.0, dtype)})"
+    return args[0] if source == dtype else None
+
+
 # ---- lowerings for fused elementwise nodes (tape.trace's fusion pass) -------------------------
 # Each op's expression as a numexpr template and as a CUDA C template ({0}, {1}: the inputs;
 # {zero}, {half}, {one}: typed literals; {T}: the C type). Kept beside the ops they lower, and
 # tested against each op's own forward (tests/trace/test_fusion.py). maximum/minimum propagate
-# NaN as NumPy does (a comparison with NaN is false); numexpr has no cast: None keeps the
-# NumPy engine for it.
+# NaN as NumPy does (a comparison with NaN is false); where and cast build their numexpr
+# text for the dtypes numexpr can express (above).
 add.deffusion('({0} + {1})', '{0} + {1}')
 subtract.deffusion('({0} - {1})', '{0} - {1}')
 multiply.deffusion('({0} * {1})', '{0} * {1}')
 divide.deffusion('({0} / {1})', '{0} / {1}')
 negative.deffusion('(-{0})', '-{0}')
 square.deffusion('({0} * {0})', '{0} * {0}')
-power.deffusion('({0} ** {1})', 'pow({0}, {1})')
+power.deffusion('({0} ** {1})', 'pow({0}, {1})', scalar_constants=(1,))
 abs.deffusion('abs({0})', 'fabs({0})')
 exp.deffusion('exp({0})', 'exp({0})')
 expm1.deffusion('expm1({0})', 'expm1({0})')
@@ -432,17 +438,17 @@ maximum.deffusion('where(({0} != {0}) | ({0} >= {1}), {0}, {1})',
                   '({0} != {0} || {0} >= {1}) ? {0} : {1}')
 minimum.deffusion('where(({0} != {0}) | ({0} <= {1}), {0}, {1})',
                   '({0} != {0} || {0} <= {1}) ? {0} : {1}')
-where.deffusion('where({0}, {1}, {2})', '{0} ? {1} : {2}')
-greater.deffusion('({0} > {1})', '{0} > {1}')
-greater_equal.deffusion('({0} >= {1})', '{0} >= {1}')
-less.deffusion('({0} < {1})', '{0} < {1}')
-less_equal.deffusion('({0} <= {1})', '{0} <= {1}')
-equal.deffusion('({0} == {1})', '{0} == {1}')
-not_equal.deffusion('({0} != {1})', '{0} != {1}')
-logical_and.deffusion('({0} & {1})', '{0} && {1}')
-logical_or.deffusion('({0} | {1})', '{0} || {1}')
-logical_not.deffusion('(~{0})', '!{0}')
-cast.deffusion(None, '({T})({0})')
+where.deffusion(_where_numexpr, '{0} ? {1} : {2}', cuda_inputs="condition")
+greater.deffusion('({0} > {1})', '{0} > {1}', cuda_inputs="common")
+greater_equal.deffusion('({0} >= {1})', '{0} >= {1}', cuda_inputs="common")
+less.deffusion('({0} < {1})', '{0} < {1}', cuda_inputs="common")
+less_equal.deffusion('({0} <= {1})', '{0} <= {1}', cuda_inputs="common")
+equal.deffusion('({0} == {1})', '{0} == {1}', cuda_inputs="common")
+not_equal.deffusion('({0} != {1})', '{0} != {1}', cuda_inputs="common")
+logical_and.deffusion('({0} & {1})', '{0} && {1}', cuda_inputs="as_is")
+logical_or.deffusion('({0} | {1})', '{0} || {1}', cuda_inputs="as_is")
+logical_not.deffusion('(~{0})', '!{0}', cuda_inputs="as_is")
+cast.deffusion(_cast_numexpr, '({T})({0})', cuda_inputs="as_is")
 
 
 # ---- what each VJP reads (Op.defsaves): the rest a tape keeps as shapes only -------------

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
+from . import gpu
 from .creation import _float_or, _shape
 from .registry import defop
 
@@ -61,7 +62,7 @@ def set_replica(rank: int) -> None:
     _global["replica"] = int(rank)
 
 
-@defop("random_key", nin=0, differentiable=False)
+@defop("random_key", nin=0, differentiable=False, stateful=True)
 def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
     """The key of the next stream: of the global seed, or of ``seed`` counted by
     ``streams`` (a ``Streams``; by a shared counter per seed when None), on ``device``
@@ -144,7 +145,7 @@ def philox_uniform(xp, key, n: int):
     return (words >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
 
 
-@defop("dropout", nin=2)
+@defop("dropout", nin=2, fresh=True)
 def _dropout(xp, x, key, rate):
     """``x`` with a ``rate`` of its elements zeroed and the rest scaled by
     ``1 / (1 - rate)``; the mask is a function of ``key`` and the flat index alone."""
@@ -228,3 +229,6 @@ def dropout(x, rate: float, seed=None, key=None) -> Tensor:
     elif isinstance(key, Tensor) and key.device != x.device:
         key = key.to(x.device)  # two numbers naming a stream, not data: it goes where x is
     return _dropout(x, key, rate=float(rate))
+
+
+_dropout.defkernel(gpu.dropout_kernel)

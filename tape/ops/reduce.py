@@ -7,11 +7,11 @@ import numpy as np
 
 from ..dtypes import DEFAULT_FLOAT
 from ..errors import ShapeError, user_line
-from ._helpers import broadcast_axes, kept_shape, normalize_axes
+from ._helpers import kept_shape, normalize_axes
 from .creation import constant_like
 from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
 from .registry import defop
-from .shape import broadcast_to, flatten, flip, reshape
+from .shape import broadcast_to, flatten, flip, reshape, sum_to  # noqa: F401 - re-exported
 
 
 def _grad_to_input(g, x, axis, keepdims):
@@ -22,7 +22,7 @@ def _grad_to_input(g, x, axis, keepdims):
     return broadcast_to(g, x.shape)
 
 
-@defop("sum")
+@defop("sum", fresh=True)
 def sum(xp, x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
     """Sum over ``axis`` (all axes by default).
 
@@ -54,7 +54,7 @@ def _chooser_vjp(ctx, g):
     return multiply(_grad_to_input(g, x, axis, keepdims), divide(mask, count))
 
 
-@defop("max")
+@defop("max", fresh=True)
 def max(xp, x, axis=None, keepdims=False):  # noqa: A001
     """Largest value over ``axis``; ties share the gradient equally."""
     return x.max(axis=_axis_arg(axis), keepdims=keepdims)
@@ -63,7 +63,7 @@ def max(xp, x, axis=None, keepdims=False):  # noqa: A001
 max.defvjp(_chooser_vjp)
 
 
-@defop("min")
+@defop("min", fresh=True)
 def min(xp, x, axis=None, keepdims=False):  # noqa: A001
     """Smallest value over ``axis``; ties share the gradient equally."""
     return xp.min(x, axis=_axis_arg(axis), keepdims=keepdims)
@@ -72,7 +72,7 @@ def min(xp, x, axis=None, keepdims=False):  # noqa: A001
 min.defvjp(_chooser_vjp)
 
 
-@defop("prod")
+@defop("prod", fresh=True)
 def prod(xp, x, axis=None, keepdims=False):
     """Product over ``axis``."""
     return xp.prod(x, axis=_axis_arg(axis), keepdims=keepdims)
@@ -104,7 +104,7 @@ def _product_of_others(x, axis):
     return moveaxis(reshape(others, moved.shape), tail, axes)
 
 
-@defop("logsumexp")
+@defop("logsumexp", fresh=True)
 def logsumexp(xp, x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
 
@@ -128,25 +128,25 @@ def _logsumexp_vjp(ctx, g):
     return multiply(_grad_to_input(g, x, axis, keepdims), softmax)
 
 
-@defop("argmax", differentiable=False)
+@defop("argmax", differentiable=False, fresh=True)
 def argmax(xp, x, axis=None, keepdims=False):
     """Index of the largest value (the first one on ties); no gradient."""
     return xp.argmax(x, axis=axis, keepdims=keepdims)
 
 
-@defop("argmin", differentiable=False)
+@defop("argmin", differentiable=False, fresh=True)
 def argmin(xp, x, axis=None, keepdims=False):
     """Index of the smallest value (the first one on ties); no gradient."""
     return xp.argmin(x, axis=axis, keepdims=keepdims)
 
 
-@defop("any", differentiable=False)
+@defop("any", differentiable=False, fresh=True)
 def any(xp, x, axis=None, keepdims=False):  # noqa: A001
     """True where any element over ``axis`` is true."""
     return xp.any(x, axis=_axis_arg(axis), keepdims=keepdims)
 
 
-@defop("all", differentiable=False)
+@defop("all", differentiable=False, fresh=True)
 def all(xp, x, axis=None, keepdims=False):  # noqa: A001
     """True where every element over ``axis`` is true."""
     return xp.all(x, axis=_axis_arg(axis), keepdims=keepdims)
@@ -162,7 +162,7 @@ def _count(x, axis) -> int:
     return n
 
 
-@defop("mean")
+@defop("mean", fresh=True)
 def mean(xp, x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis``; integer and bool tensors average to float32.
 
@@ -232,19 +232,6 @@ def cumsum(x, axis=None):
         raise ShapeError(f"cumsum: a 0-d tensor has no axis {axis}; axis=None gives its "
                          f"running sum as shape (1,) [at {user_line()}]")
     return _cumsum(x, axis=normalize_axes(axis, x.ndim)[0])
-
-
-def sum_to(g, shape: tuple):
-    """Sum ``g`` over broadcast axes so that it has ``shape`` (undoes broadcasting)."""
-    shape = tuple(shape)
-    if g.ndim < len(shape):
-        return broadcast_to(g, shape)
-    axes = broadcast_axes(shape, g.shape)
-    if axes and len(axes) == g.ndim - len(shape):  # only new leading axes (a bias): one op
-        return sum(g, axis=axes)
-    if axes:
-        g = sum(g, axis=axes, keepdims=True)
-    return reshape(g, shape) if g.shape != shape else g
 
 
 def _tensor(x):

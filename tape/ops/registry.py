@@ -27,27 +27,67 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import Tensor, Variable, _next_id
+from ..tensor import Tensor, Variable
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
 _recorder = _state.recorder
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
-_new = object.__new__
+_wrap = Tensor._wrap
 _TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
 _SCALARS = frozenset({float, int})  # Python numbers the hot path makes weak-typed tensors of
 
 
 class Op:
-    """One primitive. Call it like a function: ``op(*tensors, **params)``.
+    """One primitive, and every fact about it. Call it like a function: ``op(*tensors, **params)``.
 
     Positional arguments beyond ``nin`` fill the forward's parameters in order, so
     ``sum(x, 1)`` means ``sum(x, axis=1)``. ``nin=-1`` takes any number of tensors.
+
+    Besides its forward and VJP, the record holds what every other part of tape needs to
+    know about the op (DESIGN.md: the record is the only place an op's facts live). Each
+    fact is declared beside the op, as a ``defop``/``defufunc`` keyword or a ``def*``
+    method, and has a safe default here:
     """
 
     __slots__ = ("name", "forward", "numpy_forward", "vjp", "nin", "param_names",
-                 "differentiable", "kernel", "fusion", "saves", "__dict__")
+                 "differentiable", "kernel", "saves", "__dict__")
+
+    # -- facts for graph replay and its passes (trace/replay.py, trace/passes.py) --
+    #: The array-module function that computes the op into an ``out=`` buffer, or None.
+    out: str | None = None
+    #: Elementwise in NumPy's sense (a ufunc): its ``out=`` may be one of its own
+    #: same-shaped inputs, so replay may overwrite an input that dies here, or update a
+    #: Variable in place (``w = w - lr * g`` as ``subtract(w, t, out=w)``).
+    elementwise: bool = False
+    #: Always returns a new array, never a view of an input (reshape, transpose, getitem,
+    #: a same-dtype cast may return views).
+    fresh: bool = False
+    #: Its result depends on more than its inputs (it advances a random stream): never
+    #: folded, merged or dropped.
+    stateful: bool = False
+    #: ``op(x, unit)`` is ``x`` (``x * 1``, ``x + 0``); ``commutative``: also ``op(unit, x)``.
+    unit: float | None = None
+    commutative: bool = False
+    #: Returns its input unchanged when the output has the input's shape and dtype
+    #: (reshape, broadcast_to and cast to what ``x`` already is).
+    noop_if_same: bool = False
+    #: Its result is a new array made to add gradients into (``index_add``): an
+    #: ``in_place`` op may then add into it instead of copying it.
+    accumulator: bool = False
+    #: The graph-only variant that writes into its first input (``defin_place``), or None.
+    in_place: Op | None = None
+    #: ``data_dependent(input_dtypes) -> bool``: the output's shape depends on input values
+    #: (a boolean mask index), so no buffer may be planned for it. None: never.
+    data_dependent = None
+    #: (numexpr template, CUDA template, how CUDA inputs are typed) for fused elementwise
+    #: nodes (``deffusion``), or None.
+    fusion: tuple | None = None
+    # -- facts for the backward walk (autodiff.py) --
+    #: ``walk(step, entry, g)`` replaces the walk's generic step for this op's entries
+    #: (``defwalk``); None: the generic step.
+    walk = None
 
     def __init__(self, name: str, forward, nin: int, differentiable: bool):
         self.name = name
@@ -58,8 +98,7 @@ class Op:
         self.nin = nin
         self.differentiable = differentiable
         self.vjp = None
-        self.kernel = None  # optional GPU override, tested against ``forward`` (GPU issue)
-        self.fusion = None  # optional (numexpr, CUDA C) expression templates (deffusion)
+        self.kernel = None  # the GPU override (``defkernel``), tested against ``forward``
         # What the VJP reads besides shapes and dtypes: a tape keeps the other values only
         # as shapes (see autodiff.record), so they can be freed.
         self.saves = ("inputs", "out")
@@ -84,10 +123,72 @@ class Op:
         assert set(what) <= {"inputs", "out"}, what
         self.saves = what
 
-    def deffusion(self, numexpr: str | None, cuda: str) -> None:
+    def deffusion(self, numexpr, cuda: str, cuda_inputs: str = "result",
+                  scalar_constants: tuple = ()) -> None:
         """Declare this elementwise op's expression for fused graph nodes: a numexpr template
-        (None: numexpr cannot express it) and a CUDA C one, ``{0}``, ``{1}`` for the inputs."""
-        self.fusion = (numexpr, cuda)
+        and a CUDA C one, ``{0}``, ``{1}`` for the inputs and ``{zero}``, ``{half}``,
+        ``{one}``, ``{T}`` for typed literals and the C type. The numexpr form may instead
+        be ``fn(args, arg_dtypes, dtype, literal) -> str | None`` (None: numexpr cannot
+        express it for these dtypes) or None (never).
+
+        ``cuda_inputs`` says how the CUDA inputs are typed: ``"result"`` cast to the op's
+        result type (NumPy casts operands before computing), ``"common"`` to the inputs'
+        common type (comparisons), ``"condition"`` the first as it is and the others to the
+        result type (where), ``"as_is"`` not cast (cast, logical ops).
+        ``scalar_constants``: the inputs that must be constant scalars for the op to fuse
+        (power's exponent)."""
+        assert cuda_inputs in ("result", "common", "condition", "as_is"), cuda_inputs
+        self.fusion = (numexpr, cuda, cuda_inputs, tuple(scalar_constants))
+
+    def defkernel(self, kernel):
+        """Register the GPU override ``kernel(xp, *arrays, **params)``: on CuPy arrays it
+        runs instead of the forward, and returns ``NotImplemented`` for what it does not
+        cover (then the forward runs). It never changes what the op means (tests/kernels
+        check it against ``forward``)."""
+        self.kernel = kernel
+        return kernel
+
+    def defwalk(self, walk):
+        """Register ``walk(step, entry, g)``, which the backward walk calls for this op's
+        entries instead of its generic step (``autodiff.BackwardStep``)."""
+        self.walk = walk
+        return walk
+
+    def defin_place(self, forward) -> Op:
+        """Declare the graph-only variant of this accumulating op that writes into its
+        first input (an op of the table never changes its inputs, so it is not in
+        ``REGISTRY``); graph passes substitute it where that input is theirs alone."""
+        variant = Op(f"{self.name}_in_place", forward, self.nin, False)
+        variant.accumulator = True
+        self.in_place = variant
+        return variant
+
+    @property
+    def writes_out(self) -> bool:
+        """Whether replay can compute the op into a buffer (``out=``)."""
+        return self.out is not None
+
+    def out_function(self, xp):
+        """The array-module function that computes the op into ``out=``, or None."""
+        return None if self.out is None else getattr(xp, self.out)
+
+    def run(self, xp, *arrays, **params):
+        """The forward on raw arrays of module ``xp``: the GPU kernel where the op has one
+        and it covers these arrays, else the ``xp`` forward."""
+        kernel = self.kernel
+        if kernel is not None and xp is not np:
+            out = kernel(xp, *arrays, **params)
+            if out is not NotImplemented:
+                return out
+        return self.forward(xp, *arrays, **params)
+
+    def runner(self, xp, params: dict):
+        """``f(*arrays)``: the op with fixed ``params`` on arrays of module ``xp``."""
+        if xp is np and not params:
+            return self.numpy_forward
+        if xp is np or self.kernel is None:
+            return functools.partial(self.forward, xp, **params)
+        return functools.partial(self.run, xp, **params)
 
     def __call__(self, *args, **params) -> Tensor:
         """Run the op eagerly and record it on the active tapes that watch its inputs.
@@ -112,9 +213,7 @@ class Op:
             args, params, out = self._general(args, params)
         if type(out) is not _ndarray:
             out = get_array_module(out).asarray(out)
-        result = _new(Tensor)
-        result._data = out
-        result._id = _next_id()
+        result = _wrap(out)
         recorder = _recorder.get()
         if recorder is not None:
             recorder.op(self, args, result, params)
@@ -158,11 +257,9 @@ class Op:
                 xp = _array_module(self, args)
                 break
         try:
-            if xp is not np and self.kernel is not None:  # a GPU override (kernels/*.cu)
-                out = self.kernel(xp, *arrays, **params)
-                if out is not NotImplemented:
-                    return args, params, out
-            return args, params, self.forward(xp, *arrays, **params)
+            if xp is np:
+                return args, params, self.forward(np, *arrays, **params)
+            return args, params, self.run(xp, *arrays, **params)
         except TapeError:
             raise
         except MemoryError as e:  # CuPy's OutOfMemoryError: say what was asked, and how much
@@ -198,26 +295,38 @@ class Op:
         return f"<tape op '{self.name}' ({kind}, {self.nin} inputs)>"
 
 
-def defop(name: str, nin: int = 1, differentiable: bool = True):
-    """Declare a primitive from its ``xp`` forward: ``@defop("exp")``."""
+def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
+    """Declare a primitive from its ``xp`` forward: ``@defop("exp")``; ``facts`` set the
+    record's other fields (``out=``, ``fresh=``, ``stateful=``...: see ``Op``)."""
+    unknown = set(facts) - _FACTS
+    if unknown:
+        raise TypeError(f"defop({name!r}): unknown facts {sorted(unknown)}; see tape.ops.Op")
 
     def decorate(forward) -> Op:
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is declared twice")
         op = Op(name, forward, nin, differentiable)
+        for key, value in facts.items():
+            setattr(op, key, value)
         REGISTRY[name] = op
         return op
 
     return decorate
 
 
+_FACTS = frozenset({"out", "elementwise", "fresh", "stateful", "unit", "commutative",
+                    "noop_if_same", "accumulator"})
 
 
 def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: bool = True,
-             doc: str = "") -> Op:
-    """Declare an op that is exactly the array module's function ``ufunc`` (default
-    ``name``), e.g. ``exp = defufunc("exp", doc="...")``; its VJP is added with ``defvjp``."""
+             doc: str = "", out: bool = False, **facts) -> Op:
+    """Declare an op that is exactly the array module's ufunc ``ufunc`` (default ``name``),
+    e.g. ``exp = defufunc("exp", doc="...")``; its VJP is added with ``defvjp``. It is
+    elementwise and fresh; ``out=True``: replay may compute it into buffers."""
     fn_name = ufunc or name
+    facts = {"elementwise": True, "fresh": True, **facts}
+    if out:
+        facts["out"] = fn_name
 
     def forward(xp, *xs):
         return getattr(xp, fn_name)(*xs)
@@ -225,7 +334,7 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
     forward.__doc__ = doc or f"Elementwise ``numpy.{fn_name}``" + (
         "." if differentiable else " (no gradient).")
     forward.__name__ = name
-    op = defop(name, nin=nin, differentiable=differentiable)(forward)
+    op = defop(name, nin=nin, differentiable=differentiable, **facts)(forward)
     op.numpy_forward = getattr(np, fn_name)
     return op
 
@@ -238,10 +347,7 @@ def _weak_scalar(value, beside):
     data = beside._data
     if type(data) is not _ndarray or dtypes.weak_scalar_dtype(value, data.dtype) != data.dtype:
         return value
-    scalar = _new(Tensor)
-    scalar._data = np.asarray(value, dtype=data.dtype)
-    scalar._id = _next_id()
-    return scalar
+    return _wrap(np.asarray(value, dtype=data.dtype))
 
 
 def coerce(args) -> tuple:
@@ -255,8 +361,6 @@ def coerce(args) -> tuple:
     xp = get_array_module(*arrays)
     if like is not None and like.kind in "biu" and any(type(a) is float for a in args):
         like = dtypes.DEFAULT_FLOAT
-        from .math import cast  # an op, so that a trace records the conversion
-
         args = [cast(a, dtype=like) if isinstance(a, Tensor) else a for a in args]
     out = []
     for a in args:
@@ -277,8 +381,6 @@ def convert(value, dtype=None, like=None) -> Tensor:
     if isinstance(value, Tensor):
         if dtype is None or value.dtype == dtypes.as_dtype(dtype):
             return value
-        from .math import cast  # an op, so that a trace records the conversion
-
         return cast(value, dtype=dtypes.as_dtype(dtype))
     t = Tensor(value, dtype)
     if like is not None and type(like._data) is not _ndarray:
@@ -313,3 +415,19 @@ def _op_error(op: Op, args, params, error: Exception) -> TapeError:
     if isinstance(error, TypeError):
         return DTypeError(detail)
     return ShapeError(detail)
+
+
+# ---- the one op dispatch itself uses -------------------------------------------------------
+
+
+@defop("cast", noop_if_same=True, elementwise=True)
+def cast(xp, x, dtype):
+    """``x`` converted to ``dtype``; the gradient flows between float dtypes. Declared here,
+    not with the other math, because ``coerce`` and ``convert`` convert through it (an op,
+    so that a trace records the conversion)."""
+    return x.astype(dtype, copy=False)
+
+
+@cast.defvjp
+def _cast_vjp(ctx, g):
+    return cast(g, dtype=ctx.inputs[0].dtype)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..errors import IndexOutOfRangeError
 from ._helpers import (
     add_at,
+    broadcast_axes,
     fill_index,
     inverse_permutation,
     normalize_axes,
@@ -19,7 +21,7 @@ from .registry import convert, defop
 # ---- primitives ---------------------------------------------------------------------------
 
 
-@defop("reshape")
+@defop("reshape", noop_if_same=True)
 def reshape(xp, x, shape):
     """The same values in a new shape (one dimension may be -1)."""
     return x.reshape(shape)  # the method: several times less overhead than xp.reshape
@@ -44,7 +46,7 @@ def _transpose_vjp(ctx, g):
     return transpose(g, inverse_permutation([a % g.ndim for a in axes]))
 
 
-@defop("broadcast_to")
+@defop("broadcast_to", noop_if_same=True)
 def broadcast_to(xp, x, shape):
     """Broadcast to ``shape`` (NumPy rules)."""
     return xp.broadcast_to(x, shape)
@@ -52,12 +54,43 @@ def broadcast_to(xp, x, shape):
 
 @broadcast_to.defvjp
 def _broadcast_to_vjp(ctx, g):
-    from .reduce import sum_to
-
     return sum_to(g, ctx.inputs[0].shape)
 
 
-@defop("concatenate", nin=-1)
+@defop("sum_to")
+def _sum_to(xp, g, shape):
+    """``g`` summed over the axes that broadcasting ``shape`` to ``g.shape`` adds or
+    stretches: broadcast_to's transpose, so that pair needs nothing from the reductions."""
+    return g.sum(axis=broadcast_axes(shape, g.shape), keepdims=True).reshape(shape)
+
+
+@_sum_to.defvjp
+def _sum_to_vjp(ctx, u):
+    return broadcast_to(u, ctx.inputs[0].shape)
+
+
+_sum_to.defsaves()  # the VJP reads the input's shape only
+
+
+def sum_to(g, shape: tuple):
+    """Sum ``g`` over broadcast axes so that it has ``shape``: undoes broadcasting (the
+    tape calls it for every gradient whose shape differs from its input's).
+
+    Example:
+        >>> import tape
+        >>> from tape.ops.shape import sum_to
+        >>> sum_to(tape.ones((2, 3)), (1, 3)).numpy().tolist()
+        [[2.0, 2.0, 2.0]]
+    """
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    if g.ndim < len(shape):
+        return broadcast_to(g, shape)
+    return _sum_to(g, shape=shape)
+
+
+@defop("concatenate", nin=-1, fresh=True)
 def _concatenate(xp, *xs, axis=0):
     """Join tensors along an existing axis."""
     return xp.concatenate(xs, axis=axis)
@@ -89,7 +122,30 @@ def _getitem_vjp(ctx, g):
     return (gx, *[None] * len(arrays)) if arrays else gx
 
 
-@defop("index_add", nin=-1)
+@_getitem.defwalk
+def _getitem_walk(walk, entry, g) -> None:
+    """Slices of one tensor (an RNN's ``x[:, t]``) add their gradients into one array, not
+    into a zero array of x's size each: in place where the walk alone holds that array,
+    else through ``index_add_into``. (The index arrays are integers: never on the path.)"""
+    x, arrays, index = entry.inputs[0], entry.inputs[1:], entry.params["index"]
+    total = walk.gradient_of(x)
+    if total is None:  # the first slice: its VJP, g at index in a fresh zero array
+        entry.needs_grad = (True,) + (False,) * len(arrays)
+        gx = entry.op.vjp(entry, g)
+        walk.set_fresh_gradient(x, gx[0] if type(gx) is tuple else gx)
+    elif walk.owns(x):
+        data = total._data
+        add_at(get_array_module(data), data, fill_index(index, [a._data for a in arrays]),
+               g._data)
+    else:
+        walk.set_fresh_gradient(x, _index_add_into(total, g, *arrays, index=index))
+
+
+# A boolean mask index makes the output's shape depend on the mask's values.
+_getitem.data_dependent = lambda dtypes: any(d == "bool" for d in dtypes[1:])
+
+
+@defop("index_add", nin=-1, fresh=True, accumulator=True)
 def _index_add(xp, g, *index_arrays, shape, index):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate):
     the scatter-add that is getitem's VJP."""
@@ -105,7 +161,7 @@ def _index_add_vjp(ctx, g):
     return (gg, *[None] * len(arrays)) if arrays else gg
 
 
-@defop("index_add_into", nin=-1)
+@defop("index_add_into", nin=-1, fresh=True, accumulator=True)
 def _index_add_into(xp, base, g, *index_arrays, index):
     """``base`` with ``g`` added at ``index`` (repeated indices accumulate): how a tape adds
     the gradient of one more slice to a tensor's gradient without a zero array of the
@@ -113,6 +169,14 @@ def _index_add_into(xp, base, g, *index_arrays, index):
     out = base.copy()
     add_at(xp, out, fill_index(index, index_arrays), g)
     return out
+
+
+@_index_add_into.defin_place
+def _index_add_into_in_place(xp, base, g, *index_arrays, index):
+    """``index_add_into`` that adds into ``base`` itself: graph passes use it where no one
+    else sees ``base`` (``passes.accumulate_in_place``)."""
+    add_at(xp, base, fill_index(index, index_arrays), g)
+    return base
 
 
 @_index_add_into.defvjp
@@ -148,7 +212,7 @@ def index_add(g, shape, index):
     return _index_add(g, *arrays, shape=tuple(shape), index=template)
 
 
-@defop("pad")
+@defop("pad", fresh=True)
 def _pad(xp, x, pad_width, constant_values=0):
     """Pad with a constant; ``pad_width`` is ``((before, after),) * ndim``."""
     # A 0-d tensor has pad_width (), which np.pad rejects; 0 pads it (with nothing).
@@ -173,7 +237,7 @@ def _flip_vjp(ctx, g):
     return flip(g, axis=ctx.params.get("axis"))
 
 
-@defop("tile")
+@defop("tile", fresh=True)
 def tile(xp, x, reps):
     """Repeat the whole tensor ``reps`` times along each axis (``numpy.tile``)."""
     return xp.tile(x, reps)
@@ -181,19 +245,17 @@ def tile(xp, x, reps):
 
 @tile.defvjp
 def _tile_vjp(ctx, g):
-    from .reduce import sum
-
     x = ctx.inputs[0]
     reps = (ctx.params["reps"],) if isinstance(ctx.params["reps"], int) else ctx.params["reps"]
     ndim = max(len(reps), x.ndim)
     reps = (1,) * (ndim - len(reps)) + tuple(reps)
     base = (1,) * (ndim - x.ndim) + tuple(x.shape)
     split_shape = tuple(v for pair in zip(reps, base) for v in pair)
-    summed = sum(reshape(g, split_shape), axis=tuple(range(0, 2 * ndim, 2)))
-    return reshape(summed, x.shape)
+    summed_shape = tuple(v for b in base for v in (1, b))  # each repeat axis summed to 1
+    return reshape(sum_to(reshape(g, split_shape), summed_shape), x.shape)
 
 
-@defop("one_hot", differentiable=False)
+@defop("one_hot", differentiable=False, fresh=True)
 def _one_hot(xp, indices, depth, dtype):
     """One-hot encoding of integer ``indices`` along a new last axis."""
     return (indices[..., None] == xp.arange(depth)).astype(dtype)

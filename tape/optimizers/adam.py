@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import ops
+from ..ops import gpu
 from .base import Optimizer
 from .fused import replace
 
@@ -80,12 +81,10 @@ class Adam(Optimizer):
     def _fused_update(self, grads, variables, lr, decays, runtime) -> None:
         """The whole step for ``variables`` (one dtype) in one kernel launch (GPU); the
         iteration count and learning rate stay on the device."""
-        from ..kernels import launch
-
         index = [self._get_variable_index(v) for v in variables]
         ms = [self._momentums[i] for i in index]
         us = [self._velocities[i] for i in index]
-        new = launch.adam_update(
+        new = gpu.adam_update(
             [v._data for v in variables], grads, [m._data for m in ms], [u._data for u in us],
             lr, self.iterations._data, decays, self.beta_1, self.beta_2, self.epsilon,
             runtime=runtime)

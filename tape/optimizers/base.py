@@ -175,7 +175,7 @@ class Optimizer:
             value = np.full(shape, fill, dtype=dtype)
         variable = Variable(value, trainable=False, name=self._unique_name(name or "var"))
         # State lives where its model variable lives, so that updates never mix devices.
-        variable._data = backend.to_device(variable._data, device)
+        variable.move_to(device)
         self._variables.append(variable)
         return variable
 
@@ -224,7 +224,7 @@ class Optimizer:
         device = devices.pop() if devices else "cpu"
         if device != "cpu":
             for state in self._variables:
-                state._data = backend.to_device(state._data, device)
+                state.move_to(device)
         self._trainable_variables = var_list
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self.built = True
@@ -235,7 +235,7 @@ class Optimizer:
         updates have moved (``layer.to('gpu')``)."""
         device = backend.parse_device(device)
         for state in self._variables:
-            state._data = backend.to_device(state._data, device)
+            state.move_to(device)
         return self
 
     def _fusable(self) -> bool:

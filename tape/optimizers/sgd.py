@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..ops import gpu
 from .base import Optimizer
 from .fused import replace
 
@@ -66,11 +67,9 @@ class SGD(Optimizer):
 
     def _fused_update(self, grads, variables, lr, decays, runtime) -> None:
         """The whole step for ``variables`` (one dtype) in one kernel launch (GPU)."""
-        from ..kernels import launch
-
         momentums = [self.momentums[self._get_variable_index(v)] for v in variables] \
             if self.momentum != 0 else []
-        params, new_momentums = launch.sgd_update(
+        params, new_momentums = gpu.sgd_update(
             [v._data for v in variables], grads, [m._data for m in momentums], lr, decays,
             self.momentum, self.nesterov, runtime=runtime)
         for v, p in zip(variables + momentums, params + new_momentums):

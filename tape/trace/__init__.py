@@ -6,9 +6,9 @@ raw arrays (``replay``). ``Session`` and ``placeholder`` are the TF1-style door 
 same graphs (``session``).
 """
 
-from .capture import TensorSpec, TracedFunction, run_eagerly, trace
+from .capture import TracedFunction, run_eagerly, trace
 from .export import export_onnx
-from .graph import Graph, Node
+from .graph import Graph, Node, TensorSpec
 from .session import Session, placeholder
 
 # ``tape.trace`` is the decorator, which hides this package's name; hang the export on it

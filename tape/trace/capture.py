@@ -10,17 +10,15 @@ traced function back into plain Python, for a debugger.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
-import os
 import warnings
 
 import numpy as np
 
-from .. import _state, dtypes
-from ..autodiff import _flatten, _unflatten
+from .. import _state
 from ..errors import TraceError, user_line, user_stacklevel
+from ..nest import flatten, unflatten
 from ..tensor import Tensor
 from . import passes
 from .recorder import Recorder
@@ -29,7 +27,6 @@ from .session import Placeholder, call_symbolic
 
 RETRACE_WARNING_AFTER = 5
 _ARRAYLIKE = (Tensor, np.ndarray)
-_run_eagerly = [os.environ.get("TAPE_RUN_EAGERLY", "").lower() in ("1", "true", "yes")]
 
 
 def run_eagerly(flag: bool = True) -> None:
@@ -39,30 +36,7 @@ def run_eagerly(flag: bool = True) -> None:
         >>> import tape
         >>> tape.run_eagerly(True); tape.run_eagerly(False)
     """
-    _run_eagerly[0] = bool(flag)
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorSpec:
-    """The shape and dtype a traced argument must have; None in ``shape`` fits any size.
-
-    Example:
-        >>> import tape
-        >>> tape.TensorSpec((None, 784), "float32")
-        TensorSpec(shape=(None, 784), dtype='float32', name=None)
-    """
-
-    shape: tuple
-    dtype: str = "float32"
-    name: str | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(self.shape))
-        object.__setattr__(self, "dtype", str(dtypes.as_dtype(self.dtype)))
-
-    def fits(self, t: Tensor) -> bool:
-        return (str(t.dtype) == self.dtype and t.ndim == len(self.shape)
-                and all(s is None or s == d for s, d in zip(self.shape, t.shape)))
+    _state.run_eagerly.set(bool(flag))
 
 
 class ConcreteFunction:
@@ -138,11 +112,12 @@ class TracedFunction:
 
     # ---- calling -----------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if _run_eagerly[0] or _state.recorder.get() is not None or _state.active_tapes.get():
+        if (_state.run_eagerly.get() or _state.recorder.get() is not None
+                or _state.active_tapes.get()):
             # Plain Python: asked for, or inside another trace (whose recorder takes these
             # ops), or under a GradientTape (which must see the ops to differentiate them).
             return self.python_function(*args, **kwargs)
-        flat = _flatten((args, kwargs), [])
+        flat = flatten((args, kwargs))
         if self.input_signature is None:  # the common case: a graph for exactly these
             concrete = self._concrete.get(self._key(flat, [None] * len(flat)))
             if concrete is not None and not concrete.returns_input:
@@ -154,7 +129,7 @@ class TracedFunction:
         if any(isinstance(a, Placeholder) for a in flat):
             return call_symbolic(self, args, kwargs)
         args, kwargs = _tensors_from_arrays(args), _tensors_from_arrays(kwargs)
-        flat = _flatten((args, kwargs), [])
+        flat = flatten((args, kwargs))
         if self.input_signature is not None:
             self._check_signature(args)
         concrete, traced = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
@@ -165,14 +140,14 @@ class TracedFunction:
     @staticmethod
     def _replay(concrete, arrays):
         results = concrete.replay(arrays)
-        return _unflatten(concrete.graph.outputs, iter(_wrap_outputs(
+        return unflatten(concrete.graph.outputs, (_wrap_outputs(
             concrete.graph.flat_outputs, results)))
 
     def concrete_for(self, args_kwargs, specs=None) -> ConcreteFunction:
         """The graph for these arguments (traced now if it is new); ``specs`` gives a
         TensorSpec (or None) per flattened argument."""
         args, kwargs = args_kwargs
-        flat = _flatten((args, kwargs), [])
+        flat = flatten((args, kwargs))
         return self._lookup_or_trace(args, kwargs, flat, specs or self._flat_specs(flat))[0]
 
     def _lookup_or_trace(self, args, kwargs, flat, specs):
@@ -191,7 +166,7 @@ class TracedFunction:
                 recorder.placeholder(t, name, None if spec is None else spec.shape)
         with _state.using(_state.recorder, recorder), _state.using(_state.tracing, self.name):
             outputs = self.python_function(*args, **kwargs)
-        flat_out = _flatten(outputs, [])
+        flat_out = flatten(outputs)
         for t in flat_out:
             if not isinstance(t, Tensor) and t is not None and not isinstance(
                     t, bool | int | float | str):
@@ -209,7 +184,7 @@ class TracedFunction:
         self._signatures.append((key, described))
         if self.trace_count >= RETRACE_WARNING_AFTER:
             self._warn_retrace()
-        return concrete, (_unflatten(outputs, iter(fresh)),)
+        return concrete, (unflatten(outputs, fresh),)
 
     # ---- signatures ------------------------------------------------------------------------
     def _key(self, flat, specs) -> tuple:
@@ -241,23 +216,23 @@ class TracedFunction:
     def _flat_specs(self, flat) -> list:
         if self.input_signature is None:
             return [None] * len(flat)
-        specs = _flatten(self.input_signature, [])
+        specs = flatten(self.input_signature)
         return specs + [None] * (len(flat) - len(specs))
 
     def _flat_names(self, args, kwargs) -> list:
         names = []
         for i, a in enumerate(args):
             base = self._parameters[i] if i < len(self._parameters) else f"arg{i}"
-            n = len(_flatten(a, []))
+            n = len(flatten(a))
             names.extend([base] if n == 1 else [f"{base}[{k}]" for k in range(n)])
         for k, v in kwargs.items():
-            n = len(_flatten(v, []))
+            n = len(flatten(v))
             names.extend([k] if n == 1 else [f"{k}[{j}]" for j in range(n)])
         return names
 
     def _check_signature(self, args) -> None:
-        flat = _flatten(args, [])
-        specs = _flatten(self.input_signature, [])
+        flat = flatten(args)
+        specs = flatten(self.input_signature)
         names = self._flat_names(args, {})
         if len(flat) != len(specs):
             raise TraceError(f"{self.name}: input_signature has {len(specs)} tensors, the "

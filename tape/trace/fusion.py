@@ -34,24 +34,13 @@ import os
 
 import numpy as np
 
+from ..ops.registry import REGISTRY, Op
 from .graph import Graph, Node
 
-
-# name -> (numexpr template, CUDA template). ``{0}``.. are the inputs; ``{zero}``,
-# ``{half}``, ``{one}`` literals of the member's dtype. CUDA inputs arrive already cast to
-# the member's C type ``{T}`` (NumPy casts operands to the result dtype before computing),
-# except for comparisons (cast to their common type) and where's condition.
-def _templates() -> dict:
-    """``{op name: (numexpr template, CUDA C template)}`` from the op table: each op declares
-    its own lowering beside its forward (``Op.deffusion``)."""
-    from ..ops import REGISTRY
-
-    return {name: op.fusion for name, op in REGISTRY.items() if op.fusion is not None}
-
-
-TEMPLATES = _templates()
-COMPARISONS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal",
-                         "not_equal"})
+# Each op declares its own lowering beside its forward (``Op.deffusion``): a numexpr
+# template, a CUDA one and how the CUDA inputs are typed. ``{0}``.. are the inputs; ``{zero}``,
+# ``{half}``, ``{one}`` literals of the member's dtype; ``{T}`` the member's C type.
+TEMPLATES = {name: op.fusion for name, op in REGISTRY.items() if op.fusion is not None}
 _LITERALS = {"zero": 0.0, "half": 0.5, "one": 1.0}
 _C_TYPES = {"float32": "float", "float64": "double", "bool": "bool", "int8": "signed char",
             "int16": "short", "int32": "int", "int64": "long long", "uint8": "unsigned char",
@@ -74,28 +63,31 @@ class Member:
     info: tuple  # (shape, dtype string) of its output
 
 
-class FusedOp:
+class FusedOp(Op):
     """The op of a fused node: evaluates its members' expression in one call.
 
-    Looks like an op-table record to the passes and replay: ``name`` ("fused"),
-    ``forward(xp, *arrays, out=None)``, ``numpy_forward`` and ``kernel`` (None).
+    An op record of the graph only (not in the table): ``name`` "fused",
+    ``forward(xp, *arrays, out=None)``, no kernel, no VJP; a fresh array always. Not
+    ``elementwise`` for the buffer plan: its members write into ``out`` one by one, so
+    ``out`` may not be one of its inputs.
     """
 
-    differentiable = False
-    kernel = None
-    nin = -1
-    param_names = ()
+    fresh = True
 
     def __init__(self, members: tuple, in_info: tuple, cpu_engine: str = "numpy"):
-        from .replay import forward_for, out_function
-
         self.name = "fused"
+        self.nin = -1
+        self.param_names = ()
+        self.differentiable = False
+        self.vjp = None
+        self.kernel = None
+        self.saves = ()
         self.members = members
         self.in_info = in_info
         self.out_info = members[-1].info
         self.label = f"fused[{','.join(m.op.name for m in members)}]"
-        self._fns = [forward_for(m.op, m.params, np) for m in members]
-        self._out_fns = [out_function(m.op, np) for m in members]
+        self._fns = [m.op.runner(np, m.params) for m in members]
+        self._out_fns = [m.op.out_function(np) for m in members]
         self.cuda_kernel_args = _cuda_kernel_args(self)
         self.cuda_source = _cuda_text(self.cuda_kernel_args)
         self._numexpr = _numexpr_program(self) if cpu_engine == "numexpr" else None
@@ -122,11 +114,9 @@ class FusedOp:
         if self.cuda_kernel_args is not None:
             kernel = _cupy_kernel(self.cuda_kernel_args)
             return kernel(*arrays) if out is None else kernel(*arrays, out)
-        from .replay import forward_for, out_function
-
         return self._run_members(arrays, out,
-                                 [forward_for(m.op, m.params, xp) for m in self.members],
-                                 [out_function(m.op, xp) for m in self.members])
+                                 [m.op.runner(xp, m.params) for m in self.members],
+                                 [m.op.out_function(xp) for m in self.members])
 
     def _run_members(self, arrays, out, fns, out_fns):
         """Each member's forward in order. With ``out``, a member whose result has the
@@ -203,12 +193,12 @@ def fuse_elementwise(g: Graph, cpu_engine: str | None = None) -> Graph:
 
 
 def _fusable(g: Graph, node: Node) -> bool:
-    name = getattr(node.op, "name", None)
-    if name not in TEMPLATES or isinstance(node.op, FusedOp):
+    if node.op.fusion is None:
         return False
-    if name == "power":  # a constant scalar exponent only
-        exponent = g.constants.get(node.inputs[1])
-        return exponent is not None and np.size(exponent) == 1
+    for k in node.op.fusion[3]:  # inputs that must be constant scalars (power's exponent)
+        value = g.constants.get(node.inputs[k])
+        if value is None or np.size(value) != 1:
+            return False
     return True
 
 
@@ -260,22 +250,17 @@ def _numexpr_program(op: FusedOp):
         args = [texts[r] for r in m.refs]
         dtype = m.info[1]
         arg_dtypes = [dtypes[r] for r in m.refs]
-        name = m.op.name
-        if name == "cast":
-            if arg_dtypes[0] == "bool" and dtype != "bool":
-                text = f"where({args[0]}, {literal(1.0, dtype)}, {literal(0.0, dtype)})"
-            elif (arg_dtypes[0], dtype) == ("float32", "float64"):
-                text = f"({args[0]} * {literal(1.0, dtype)})"
-            elif arg_dtypes[0] == dtype:
-                text = args[0]
-            else:
-                return None
-        elif name == "where" and arg_dtypes[0] != "bool":
+        template = m.op.fusion[0]
+        if template is None:
             return None
+        if callable(template):  # the op builds its own text for these dtypes, or cannot
+            text = template(args, arg_dtypes, dtype, literal)
+            if text is None:
+                return None
         else:
             lits = {k: literal(v, dtype) for k, v in _LITERALS.items()
-                    if "{" + k + "}" in TEMPLATES[name][0]}
-            text = TEMPLATES[name][0].format(*args, **lits)
+                    if "{" + k + "}" in template}
+            text = template.format(*args, **lits)
         texts.append(text)
     expression = texts[-1]
     if len(expression) > _MAX_NUMEXPR_CHARS:
@@ -311,17 +296,18 @@ def _cuda_kernel_args(op: FusedOp):
     for k, m in enumerate(op.members):
         ctype = _C_TYPES[m.info[1]]
         arg_dtypes = [dtypes[r] for r in m.refs]
-        if m.op.name in COMPARISONS:
+        _, template, typing, _ = m.op.fusion
+        if typing == "common":  # comparisons
             common = _C_TYPES[str(np.result_type(*arg_dtypes))]
             args = [f"(({common}){names[r]})" for r in m.refs]
-        elif m.op.name == "where":
+        elif typing == "condition":  # where
             args = [names[m.refs[0]]] + [f"(({ctype}){names[r]})" for r in m.refs[1:]]
-        elif m.op.name in ("cast", "logical_and", "logical_or", "logical_not"):
+        elif typing == "as_is":
             args = [names[r] for r in m.refs]
         else:
             args = [f"(({ctype}){names[r]})" for r in m.refs]
         lits = {key: f"(({ctype}){value})" for key, value in _LITERALS.items()}
-        text = TEMPLATES[m.op.name][1].format(*args, T=ctype, **lits)
+        text = template.format(*args, T=ctype, **lits)
         target = "out0" if k == len(op.members) - 1 else f"{ctype} {names[n + k]}"
         lines.append(f"{target} = {text};")
     in_params = ", ".join(f"{d} in{k}" for k, (_, d) in enumerate(op.in_info))

@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .. import dtypes
+
 
 @dataclasses.dataclass
 class Node:
@@ -111,12 +113,6 @@ class Graph:
                      f"{len(self.variables)} variables)")
         return "\n".join(lines)
 
-    def to_onnx(self, path=None):
-        """This graph as an ONNX model, written to ``path`` when given (``export.py``)."""
-        from .export import export_onnx
-
-        return export_onnx(self, path)
-
     def to_dot(self) -> str:
         """The graph in Graphviz's dot language (``dot -Tsvg``)."""
         lines = [f'digraph "{self.name}" {{', "  rankdir=TB;", "  node [fontsize=10];"]
@@ -153,3 +149,27 @@ def _label(op) -> str:
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """The shape and dtype a traced argument must have; None in ``shape`` fits any size.
+
+    Example:
+        >>> import tape
+        >>> tape.TensorSpec((None, 784), "float32")
+        TensorSpec(shape=(None, 784), dtype='float32', name=None)
+    """
+
+    shape: tuple
+    dtype: str = "float32"
+    name: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+        object.__setattr__(self, "dtype", str(dtypes.as_dtype(self.dtype)))
+
+    def fits(self, t) -> bool:
+        """Whether tensor ``t`` has this dtype and rank, and these sizes where not None."""
+        return (str(t.dtype) == self.dtype and t.ndim == len(self.shape)
+                and all(s is None or s == d for s, d in zip(self.shape, t.shape)))

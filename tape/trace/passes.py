@@ -23,15 +23,8 @@ import os
 import numpy as np
 
 from ..backend import get_array_module
-from ..ops._helpers import add_at, fill_index
-from ..ops.registry import Op
 from .fusion import fuse_elementwise
 from .graph import Graph
-from .replay import writes_out
-
-# Ops whose result depends on more than their inputs: never folded or merged, and kept
-# even when nothing reads them (random_key advances its seed's stream, as it did eagerly).
-STATEFUL = frozenset({"random_key"})
 
 
 def dead_code_elimination(g: Graph) -> Graph:
@@ -40,7 +33,7 @@ def dead_code_elimination(g: Graph) -> Graph:
     live = set(g.live_roots())
     kept = []
     for node in reversed(g.nodes):
-        if node.out in live or node.op.name in STATEFUL:
+        if node.out in live or node.op.stateful:  # a random_key advances its stream
             kept.append(node)
             live.update(node.inputs)
     g.nodes = kept[::-1]
@@ -58,7 +51,7 @@ def constant_folding(g: Graph, max_elements: int = 1 << 16) -> Graph:
     kept = []
     for node in g.nodes:
         shape = g.info.get(node.out, ((), None))[0]
-        if (node.op.name in STATEFUL or not node.inputs
+        if (node.op.stateful or not node.inputs
                 or not all(i in g.constants for i in node.inputs)
                 or None in shape or _size(shape) > max_elements):
             kept.append(node)
@@ -96,7 +89,7 @@ def common_subexpression_elimination(g: Graph) -> Graph:
     for node in g.nodes:
         node = _renamed(node, alias)
         key = None
-        if node.op.name not in STATEFUL:
+        if not node.op.stateful:
             # The op itself, not its name: two fused ops are both named "fused".
             key = (node.op, node.inputs, _freeze(node.params))
         if key is not None and key in seen:
@@ -146,7 +139,7 @@ def buffer_reuse(g: Graph) -> Graph:
     for i, node in enumerate(nodes):
         v = node.out
         took = None
-        if (writes_out(node.op) and v not in dynamic and last_use.get(v, i) < end
+        if (node.op.writes_out and v not in dynamic and last_use.get(v, i) < end
                 and None not in g.info[v][0]):
             key = g.info[v]
             pool = free.get(key)
@@ -169,21 +162,11 @@ def buffer_reuse(g: Graph) -> Graph:
     return g
 
 
-def _index_add_in_place(xp, base, g, *index_arrays, index):
-    """``index_add_into`` that writes into ``base`` itself (see ``accumulate_in_place``)."""
-    add_at(xp, base, fill_index(index, index_arrays), g)
-    return base
-
-
-# A graph-only variant (not in the op table: an op never changes its inputs).
-INDEX_ADD_IN_PLACE = Op("index_add_into_in_place", _index_add_in_place, -1, False)
-_ACCUMULATORS = frozenset({"index_add", "index_add_into", INDEX_ADD_IN_PLACE.name})
-
-
 def accumulate_in_place(g: Graph) -> Graph:
-    """Let ``index_add_into`` add into its base array in place where that array is a
-    gradient accumulator no one else sees: made by ``index_add`` or another
-    ``index_add_into`` of the graph, read by this node alone (once), and no output. A
+    """Let an op with an ``in_place`` variant (``index_add_into``) add into its base array
+    in place where that array is a gradient accumulator no one else sees: made by an
+    ``accumulator`` op of the graph (``index_add``, another ``index_add_into``), read by
+    this node alone (once), and no output. A
     traced backward through T slices of a tensor (an RNN's ``x[:, t]``) then costs one
     slice per step instead of a copy of the whole tensor."""
     g = g.copy()
@@ -194,13 +177,13 @@ def accumulate_in_place(g: Graph) -> Graph:
             readers[v] = readers.get(v, 0) + 1
     roots = set(g.live_roots())
     for i, node in enumerate(g.nodes):
-        if node.op.name != "index_add_into":
+        if node.op.in_place is None:
             continue
         base = node.inputs[0]
         made_by = producer.get(base)
-        if (made_by is not None and made_by.op.name in _ACCUMULATORS
+        if (made_by is not None and made_by.op.accumulator
                 and readers.get(base) == 1 and base not in roots):
-            g.nodes[i] = dataclasses.replace(node, op=INDEX_ADD_IN_PLACE)
+            g.nodes[i] = dataclasses.replace(node, op=node.op.in_place)
     g.buffers = {}
     return g
 
@@ -233,24 +216,6 @@ def optimize(g: Graph, fuse: bool | None = None, buffers: bool = True,
 
 # ---- helpers ---------------------------------------------------------------------------
 
-# Ops that always return a new array (never a view of an input); any other op's result
-# may alias its inputs (reshape, transpose, getitem, identity, cast to the same dtype...).
-_FRESH = frozenset({
-    "add", "subtract", "multiply", "divide", "negative", "power", "mod", "square", "abs",
-    "maximum", "minimum", "where", "clip", "exp", "expm1", "log", "log1p", "sqrt", "sin",
-    "cos", "tan", "tanh", "tanh_grad", "sigmoid", "sigmoid_grad", "erf", "sign", "floor",
-    "ceil", "round", "isnan", "isinf", "isfinite", "logical_not", "floor_divide", "equal",
-    "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
-    "logical_or", "logical_xor", "relu", "softplus", "softmax", "log_softmax", "layer_norm",
-    "sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin", "any", "all", "matmul",
-    "concatenate", "index_add", "index_add_into", "pad", "tile", "one_hot", "dropout", "fused",
-})
-# Elementwise ops of the op table, which may write into their own (same-shaped) input.
-_IN_PLACE = frozenset({
-    "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "sin", "cos",
-    "sqrt", "square", "abs", "maximum", "minimum", "expm1", "log1p", "power"})
-
-
 def _on_gpu(g: Graph) -> bool:
     arrays = [var._data for var in g.variables.values()] + list(g.constants.values())
     return any(not isinstance(a, np.ndarray | np.generic) for a in arrays)
@@ -273,7 +238,7 @@ def _storage(g: Graph) -> dict:
     """value -> the values whose arrays it may share memory with (itself included)."""
     storage: dict = {}
     for node in g.nodes:
-        if node.op.name in _FRESH:
+        if node.op.fresh:
             storage[node.out] = (node.out,)
         else:
             shared = {node.out}
@@ -288,7 +253,8 @@ def _data_dependent_shapes(g: Graph) -> set:
     boolean-mask getitem and everything computed from them."""
     dynamic: set = set()
     for node in g.nodes:
-        if (node.op.name == "getitem" and any(g.info[v][1] == "bool" for v in node.inputs[1:])
+        depends = node.op.data_dependent
+        if (depends is not None and depends([g.info[v][1] for v in node.inputs])
                 or any(v in dynamic for v in node.inputs)):
             dynamic.add(node.out)
     return dynamic
@@ -297,7 +263,7 @@ def _data_dependent_shapes(g: Graph) -> set:
 def _in_place_input(g: Graph, node, i: int, key, last_use, slot_of, storage):
     """An input of ``node`` whose slot it may write into: read for the last time here,
     of the same shape and dtype, by an elementwise op, and no other input a view of it."""
-    if node.op.name not in _IN_PLACE:
+    if not node.op.elementwise:
         return None
     for v in node.inputs:
         if (v in slot_of and last_use.get(v) == i and g.info[v] == key
@@ -305,20 +271,18 @@ def _in_place_input(g: Graph, node, i: int, key, last_use, slot_of, storage):
             return v
     return None
 
-_IDENTITY_RIGHT = {"multiply": 1, "divide": 1, "add": 0, "subtract": 0, "power": 1}
-
-
 def _noop_input(g: Graph, node):
-    """The input that ``node`` returns unchanged, or None."""
-    name = node.op.name
-    if name in _IDENTITY_RIGHT and len(node.inputs) == 2:
+    """The input that ``node`` returns unchanged, or None: ``x`` for ``op(x, unit)`` (and
+    ``op(unit, x)`` where the op commutes) or for an op that is a no-op at the same shape
+    and dtype (the caller compares them)."""
+    op = node.op
+    if op.unit is not None and len(node.inputs) == 2:
         x, y = node.inputs
-        unit = _IDENTITY_RIGHT[name]
-        if _is_constant_all(g, y, unit):
+        if _is_constant_all(g, y, op.unit):
             return x
-        if name in ("multiply", "add") and _is_constant_all(g, x, unit):
+        if op.commutative and _is_constant_all(g, x, op.unit):
             return y
-    if name in ("reshape", "broadcast_to", "cast", "identity") and len(node.inputs) == 1:
+    if op.noop_if_same and len(node.inputs) == 1:
         return node.inputs[0]
     return None
 

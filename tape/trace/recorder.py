@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _state
 from ..errors import TraceError, user_line
+from ..nest import flatten
 from ..tensor import Tensor, Variable
 from .graph import Graph, Node, Placeholder, PyValue
 
@@ -103,9 +104,7 @@ class Recorder:
     def finish(self, outputs) -> None:
         """Set the outputs, then poison every tensor the trace made, so that one kept in
         a global and used later fails with where it was made."""
-        from ..autodiff import _flatten
-
-        flat = _flatten(outputs, [])
+        flat = flatten(outputs)
         self.graph.flat_outputs = [self.ref(t) if isinstance(t, Tensor) else PyValue(t)
                                   for t in flat]
         self.graph.outputs = outputs

@@ -19,78 +19,27 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import sys
 import threading
 
 import numpy as np
 
 from ..backend import get_array_module, to_device
+from ..ops.registry import Op
+from ..tensor import _OWN_REFS
 from .graph import Graph
-
-# Ops whose forward is exactly one array-module function that can write into ``out=``:
-# op name -> that function's name (tests/trace/test_passes.py checks each against the op).
-OUT_FUNCTIONS = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide",
-    "negative": "negative", "exp": "exp", "log": "log", "tanh": "tanh", "sin": "sin",
-    "cos": "cos", "sqrt": "sqrt", "square": "square", "abs": "abs", "maximum": "maximum",
-    "minimum": "minimum", "matmul": "matmul", "expm1": "expm1", "log1p": "log1p",
-    "power": "power",
-}
-OUT_CAPABLE = frozenset(OUT_FUNCTIONS)
-
-
-def out_function(op, xp):
-    """The array-module function that computes ``op`` into ``out=``, or None."""
-    from ..ops import REGISTRY
-
-    name = getattr(op, "name", None)
-    if name not in OUT_FUNCTIONS or REGISTRY.get(name) is not op:
-        return None
-    return getattr(xp, OUT_FUNCTIONS[name])
-
-
-def writes_out(op) -> bool:
-    """Whether a node of ``op`` can write its result into a buffer (``out=``)."""
-    flag = getattr(op, "writes_out", None)
-    return bool(flag) if flag is not None else out_function(op, np) is not None
 
 
 def inline_params(node) -> bool:
     """Whether the replay line passes the node's parameters itself (``F(xp, x, axis=K)``),
     which saves the keyword merge of a ``functools.partial`` at every call."""
-    return bool(node.params) and node.op.__class__.__name__ == "Op"
+    return bool(node.params) and isinstance(node.op, Op)
 
 
 def call_for(op, xp):
-    """``f(xp, *arrays, **params)`` for an inlined node: the forward, or on CuPy the GPU
-    kernel override when the op has one (falling back to the forward)."""
-    kernel = op.kernel if xp is not np else None
-    if kernel is None:
-        return op.forward
-
-    def run(xp, *arrays, **params):
-        out = kernel(xp, *arrays, **params)
-        return op.forward(xp, *arrays, **params) if out is NotImplemented else out
-
-    return run
-
-
-def forward_for(op, params: dict, xp):
-    """The callable that runs ``op`` with fixed ``params`` on arrays of module ``xp``."""
-    if xp is np:
-        if not params:
-            return op.numpy_forward
-        return functools.partial(op.forward, np, **params)
-    kernel = op.kernel
-    if kernel is None:
-        return functools.partial(op.forward, xp, **params)
-
-    def run(*arrays):
-        out = kernel(xp, *arrays, **params)
-        return op.forward(xp, *arrays, **params) if out is NotImplemented else out
-
-    return run
+    """``f(xp, *arrays, **params)`` for an inlined node: the forward, or on CuPy
+    ``Op.run`` (the GPU kernel where it covers the arrays) when the op has a kernel."""
+    return op.run if op.kernel is not None and xp is not np else op.forward
 
 
 class Replay:
@@ -137,12 +86,12 @@ class Replay:
             namespace[f"c{vid}"] = to_device(array, "cpu") if xp is np else xp.asarray(array)
         for node in g.nodes:
             buffered = node.out in g.buffers
-            fn = out_function(node.op, xp) if buffered else None
+            fn = node.op.out_function(xp) if buffered else None
             if fn is None and inline_params(node):
                 fn = call_for(node.op, xp)
                 for k, v in node.params.items():
                     namespace[f"K{node.out}_{k}"] = v
-            namespace[f"F{node.out}"] = fn or forward_for(node.op, node.params, xp)
+            namespace[f"F{node.out}"] = fn or node.op.runner(xp, node.params)
         buffers = [None] * (max(g.buffers.values(), default=-1) + 1)
         for vid, slot in g.buffers.items():
             if buffers[slot] is None:
@@ -151,7 +100,7 @@ class Replay:
         for slot, buffer in enumerate(buffers):
             namespace[f"B{slot}"] = buffer
         for node in in_place_updates(g):
-            namespace[f"U{node.out}"] = out_function(node.op, xp)
+            namespace[f"U{node.out}"] = node.op.out_function(xp)
         namespace["_refs"] = sys.getrefcount
         self.buffers[xp] = buffers
         exec(compile(self.source, f"<replay of {g.name}>", "exec"), namespace)  # noqa: S102
@@ -196,18 +145,12 @@ def generate_source(g: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-# sys.getrefcount of a Variable's array that only the replay holds: the local name, the
-# Variable's _data attribute, and getrefcount's own argument.
-_OWN_REFS = 3
-_IN_PLACE_OPS = ("add", "subtract")
-
-
 def in_place_updates(g: Graph) -> list:
     """The nodes whose result a Variable is assigned and that may write into that Variable's
-    array: ``w - t`` or ``w + t`` of the Variable's read, same shape and dtype, where no later
-    node reads ``w``, the Variable is assigned once, and the value is no output."""
-    from ..ops import REGISTRY
-
+    array: an elementwise op with ``out=`` of the Variable's read (``w - t``), same shape and
+    dtype, where no later node reads ``w``, the Variable is assigned once, and the value is
+    no output. (The count of references that shows only the replay holds the array is the
+    one ``Variable`` uses for its own in-place updates.)"""
     read_vid = {id(var): vid for vid, var in g.variables.items()}
     assigned: dict = {}
     for var, vid in g.updates:
@@ -223,8 +166,9 @@ def in_place_updates(g: Graph) -> list:
         if len(values) != 1 or values[0] not in producer or values[0] in outputs:
             continue
         position, node = producer[values[0]]
-        if (node.op.name in _IN_PLACE_OPS and REGISTRY.get(node.op.name) is node.op
-                and not node.params and node.inputs and node.inputs[0] == w
+        op = node.op
+        if (op.elementwise and op.out is not None and not node.params
+                and node.inputs and node.inputs[0] == w
                 and w not in node.inputs[1:] and node.out not in g.buffers
                 and last_use.get(w) == position and w not in outputs
                 and g.info[node.out] == g.info[w]):

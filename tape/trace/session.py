@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..autodiff import _flatten, _unflatten
 from ..errors import DTypeError, NoValue, ShapeError, TraceError, user_line
+from ..nest import flatten, unflatten
 from ..tensor import Tensor
+from .graph import TensorSpec
 
 
 class _NoValue(NoValue):
@@ -42,8 +43,6 @@ class Placeholder(_NoValue):
         self.name = name if name is not None else f"Placeholder_{id(self):x}"
 
     def spec(self):
-        from .capture import TensorSpec
-
         return TensorSpec(self.shape, str(self.dtype), self.name)
 
     def example(self) -> Tensor:
@@ -117,11 +116,11 @@ class SymbolicTensor(_NoValue):
 
 def call_symbolic(function, args, kwargs):
     """Trace ``function`` for placeholder arguments; return symbolic outputs."""
-    flat = _flatten((args, kwargs), [])
+    flat = flatten((args, kwargs))
     placeholders = [a for a in flat if isinstance(a, Placeholder)]
     examples = {id(p): p.example() for p in placeholders}
     concrete = function.concrete_for(
-        _unflatten((args, kwargs), iter(examples.get(id(a), a) for a in flat)),
+        unflatten((args, kwargs), (examples.get(id(a), a) for a in flat)),
         specs=[p.spec() if isinstance(p, Placeholder) else None for p in flat])
     graph = concrete.graph
     order = [a for a in flat if isinstance(a, Placeholder | Tensor)]
@@ -133,7 +132,7 @@ def call_symbolic(function, args, kwargs):
             index += 1
         else:
             outputs.append(v.value)
-    return _unflatten(graph.outputs, iter(outputs))
+    return unflatten(graph.outputs, outputs)
 
 
 class Session:
@@ -159,7 +158,7 @@ class Session:
         if self._closed:
             raise TraceError("this Session is closed")
         feeds = _feeds_by_name(feed_dict or {})
-        flat = _flatten(fetches, [])
+        flat = flatten(fetches)
         results: dict = {}  # id(concrete) -> list of output arrays
         values = []
         for fetch in flat:
@@ -176,7 +175,7 @@ class Session:
                 values.append(_feed_for(fetch, feeds))
             else:
                 raise TypeError(f"Session.run cannot fetch a {type(fetch).__name__}")
-        return _unflatten(fetches, iter(values))
+        return unflatten(fetches, values)
 
 
 def _feeds_by_name(feed_dict: dict) -> dict:

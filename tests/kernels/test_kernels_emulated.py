@@ -127,6 +127,39 @@ def test_bias_act_forward_and_backward_match_the_op(data, dtype, activation):
     assert_close(got, want, dtype, f"bias_act {activation} backward")
 
 
+# The ops whose GPU kernel this file checks: the hand-written ones by their adapters (the
+# tests above), the generated ones (``gpu.ElementwiseKernel``) by the domain to draw from.
+# tests/ops/test_op_record.py holds every op with a kernel to an entry here.
+HAND_WRITTEN = {
+    "softmax": gpu.softmax_kernel, "log_softmax": gpu.log_softmax_kernel,
+    "softmax_grad": gpu.softmax_grad_kernel, "log_softmax_grad": gpu.log_softmax_grad_kernel,
+    "softmax_xent": gpu.softmax_xent_kernel, "softmax_xent_grad": gpu.softmax_xent_grad_kernel,
+    "layer_norm": gpu.layer_norm_kernel, "layer_norm_grad": gpu.layer_norm_grad_kernel,
+    "bias_act": gpu.bias_act_kernel, "bias_act_grad": gpu.bias_act_grad_kernel,
+    "dropout": gpu.dropout_kernel,  # tests/kernels/test_dropout_kernel.py
+}
+GENERATED = {"mish": (-20.0, 20.0)}
+
+
+def test_each_op_binds_the_kernel_checked_here():
+    for name, adapter in HAND_WRITTEN.items():
+        assert REGISTRY[name].kernel is adapter, name
+
+
+@settings(max_examples=EXAMPLES)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES), name=st.sampled_from(sorted(GENERATED)))
+def test_generated_elementwise_kernels_match_the_op_forward(data, dtype, name):
+    rt = runtime(data.draw)
+    shape = data.draw(row_shapes())
+    x = _values(data.draw, shape, dtype, *GENERATED[name])
+    op = REGISTRY[name]
+    assert isinstance(op.kernel, gpu.ElementwiseKernel)
+    got = op.kernel(np, x, runtime=rt)
+    assert got.dtype == x.dtype and got.shape == x.shape
+    assert_close(got, reference(op.forward, dtype, x), dtype, name)
+    assert rt.launches
+
+
 def test_overrides_decline_what_their_kernels_do_not_cover():
     """NotImplemented sends the op to its generic forward: another axis, mixed dtypes,
     integers, a 0-d input, an unknown activation."""

@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 import tape
 from tape.ops.math import sigmoid_grad, tanh_grad
-from tape.ops.shape import index_add, index_add_into
+from tape.ops.shape import index_add, index_add_into, sum_to
 
 # ---- shape pools ----------------------------------------------------------------------------
 
@@ -309,6 +309,20 @@ def broadcast_to_params(draw, shapes):
     lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
     body = tuple(draw(st.sampled_from([1, 2])) if n == 1 else n for n in shapes[0])
     return {"shape": lead + body}
+
+
+def sum_to_params(draw, shapes):
+    """A shape that broadcasts to the input's: some leading dims dropped, some set to 1."""
+    shape = shapes[0]
+    kept = shape[draw(st.integers(0, len(shape))):]
+    target = tuple(1 if draw(st.booleans()) else n for n in kept)
+    return {"shape": target if target != shape else shape[1:]}  # something to sum
+
+
+def _sum_to_oracle(g, shape):
+    """broadcast_to's transpose, from JAX's own VJP of broadcast_to."""
+    _, vjp = jax.vjp(lambda x: jnp.broadcast_to(x, g.shape), jnp.zeros(shape, g.dtype))
+    return vjp(g)[0]
 
 
 def concatenate_params(draw, shapes):
@@ -711,6 +725,8 @@ ROWS = (
         values=each(nonzero()), covers=("relu",), dtypes=True),
     Row("softplus", tape.softplus, jax.nn.softplus, UNARY, wide=wide_unary(),
         values=each(real(-3.0, 3.0)), covers=("softplus",)),
+    Row("mish", tape.nn.mish, jax.nn.mish, UNARY, wide=wide_unary(),
+        values=each(real(-3.0, 3.0)), covers=("mish",), dtypes=True),
     Row("softmax", tape.softmax, jax.nn.softmax, UNARY_ND, wide=wide_unary(1),
         params=softmax_params, covers=("softmax",), dtypes=True),
     Row("log_softmax", tape.log_softmax, jax.nn.log_softmax, UNARY_ND, wide=wide_unary(1),
@@ -796,6 +812,8 @@ ROWS = (
         params=transpose_params, covers=("transpose",)),
     Row("broadcast_to", tape.broadcast_to, jnp.broadcast_to, UNARY, wide=wide_unary(),
         params=broadcast_to_params, covers=("broadcast_to",)),
+    Row("sum_to", sum_to, _sum_to_oracle, UNARY_ND, wide=wide_unary(1), params=sum_to_params,
+        covers=("sum_to",)),
     Row("concatenate", lambda *xs, axis: tape.concatenate(xs, axis=axis),
         lambda *xs, axis: jnp.concatenate(xs, axis=axis),
         (((2, 3), (1, 3)), ((2, 3), (2, 1)), ((3,), (1,), (2,)), ((2, 1, 3), (2, 2, 3)),

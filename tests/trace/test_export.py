@@ -82,7 +82,7 @@ def test_a_graph_with_fused_nodes_exports_their_members():
     f(x)
     fused = fuse_elementwise(f.graph)
     assert [n.op.name for n in fused.nodes] == ["fused"]
-    model = fused.to_onnx()
+    model = tape.trace.export_onnx(fused)
     assert [n.op_type for n in model.graph.node] == ["Mul", "Add", "Tanh", "Mul"]
     (got,) = _evaluate(model, {"x": x})
     np.testing.assert_allclose(got, np.tanh(x * 3 + 1) * x, rtol=1e-6)
