@@ -130,7 +130,8 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
             times[label].append((time.perf_counter() - start) / 20)
     sizes = [int(np.prod(g.shape)) for g in grads]
     return {"tensors": len(grads), "values": sum(sizes),
-            "seconds": {label: statistics.median(t) for label, t in times.items()}}
+            "seconds": {label: statistics.median(t) for label, t in times.items()},
+            "min_seconds": {label: min(t) for label, t in times.items()}}
 
 
 def worker(args) -> None:
@@ -214,11 +215,11 @@ def main(argv=None) -> None:
               f"{100 * c['collective_share']:.0f}% | {c['collectives_per_step']:.0f} |")
     reduce = two["all_reduce"]
     print(f"\nAll-reduce of the MLP's {reduce['tensors']} gradients ({reduce['values']:,} float32 "
-          "values) on 2 ranks, traced, median per call:\n")
-    print("| what | µs |")
-    print("|---|---:|")
+          "values) on 2 ranks, traced, per call (median and best of the rounds):\n")
+    print("| what | µs, median | µs, best |")
+    print("|---|---:|---:|")
     for label, seconds in reduce["seconds"].items():
-        print(f"| {label} | {1e6 * seconds:.0f} |")
+        print(f"| {label} | {1e6 * seconds:.0f} | {1e6 * reduce['min_seconds'][label]:.0f} |")
 
 
 if __name__ == "__main__":
