@@ -19,9 +19,9 @@ the logs' metric sums and the stop flag; waiting for the slower rank included, s
 where an imbalance shows). Scaling efficiency = 2-rank throughput / (2 x 1-thread
 throughput); speed-up = 2-rank throughput / 2-thread throughput.
 
-Then the all-reduce alone: the MLP's 4 gradients, inside a traced function as in a traced
-step, in one bucket (the default) against one collective per tensor, beside the MLP's
-traced step on a shard of 128 rows.
+Then the all-reduce alone, inside a traced function as in a traced step, in one bucket
+(the default) against one collective per tensor: the digits MLP's 4 gradients and a
+10-layer MLP's 20, beside the digits MLP's traced step on a shard of 128 rows.
 
 The numbers move with the machine's load (2 cores shared with other jobs): compare within
 one run.
@@ -102,8 +102,9 @@ def measure_fit(name: str, epochs: int, strategy) -> dict:
 
 
 def measure_all_reduce(strategy, rounds: int) -> dict:
-    """Median seconds of one traced all-reduce of the MLP's gradients, in one bucket and
-    one per tensor, and of the MLP's traced training step on a shard of 128 rows."""
+    """Median (and best) seconds of one traced all-reduce of a set of gradients, in one
+    bucket and one collective per tensor: the digits MLP's 4 and a 10-layer MLP's 20 (64
+    wide); and of the digits MLP's traced training step on a shard of 128 rows."""
     import numpy as np
 
     import tape
@@ -111,25 +112,34 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
     model = build("mlp")
     x, y = digits("mlp")
     xb, yb = tape.tensor(x[:GLOBAL_BATCH // 2]), tape.tensor(y[:GLOBAL_BATCH // 2])
-    grads = [tape.tensor(np.random.default_rng(i).normal(size=w.shape).astype(np.float32))
-             for i, w in enumerate(model.trainable_variables)]
-    variants = {}
-    for label, bucket_bytes in (("one bucket", 25 << 20), ("one call per tensor", 1)):
-        strategy.bucket_bytes = bucket_bytes
-        variants[label] = tape.trace(lambda *g: strategy.all_reduce(list(g)))
+    deep = [(64, 64), (64,)] * 9 + [(64, 10), (10,)]
+    cases = {"digits MLP": [tuple(w.shape) for w in model.trainable_variables],
+             "10-layer MLP": deep}
+    variants, nodes = {}, {}
+    for case, shapes in cases.items():
+        grads = [tape.tensor(np.random.default_rng(i).normal(size=shape).astype(np.float32))
+                 for i, shape in enumerate(shapes)]
+        values = sum(int(np.prod(shape)) for shape in shapes)
+        for how, bucket_bytes in (("one bucket", 25 << 20), ("one call per tensor", 1)):
+            label = f"{case}: {len(shapes)} gradients, {values:,} float32 values, {how}"
+            strategy.bucket_bytes = bucket_bytes
+            traced = tape.trace(lambda *g: strategy.all_reduce(list(g)))
+            traced(*grads)  # traced now, under this bucket size
+            nodes[label] = [n.op.name for n in traced.graph.nodes].count("all_reduce")
+            variants[label] = (traced, grads)
     strategy.bucket_bytes = 25 << 20
     step = tape.trace(model.train_step)
-    variants["the MLP's traced step (128 rows)"] = lambda *_: step((xb, yb, None))
+    variants["the digits MLP's traced step (128 rows), for scale"] = (
+        lambda: step((xb, yb, None)), [])
     times = {label: [] for label in variants}
     for _ in range(rounds):
-        for label, fn in variants.items():
+        for label, (fn, args) in variants.items():
             strategy.any(False)  # start together
             start = time.perf_counter()
             for _ in range(20):
-                fn(*grads)
+                fn(*args)
             times[label].append((time.perf_counter() - start) / 20)
-    sizes = [int(np.prod(g.shape)) for g in grads]
-    return {"tensors": len(grads), "values": sum(sizes),
+    return {"collectives": nodes,
             "seconds": {label: statistics.median(t) for label, t in times.items()},
             "min_seconds": {label: min(t) for label, t in times.items()}}
 
@@ -161,7 +171,7 @@ def _median_run(runs: list) -> dict:
     out = {}
     for key in runs[0]:
         if key == "all_reduce":
-            out[key] = sorted(runs, key=lambda r: r[key]["seconds"]["one bucket"])[
+            out[key] = sorted(runs, key=lambda r: min(r[key]["seconds"].values()))[
                 len(runs) // 2][key]
         else:
             out[key] = sorted((r[key] for r in runs), key=lambda m: m["samples_per_s"])[
@@ -214,12 +224,14 @@ def main(argv=None) -> None:
               f"{c['samples_per_s'] / (2 * b['samples_per_s']):.2f} | "
               f"{100 * c['collective_share']:.0f}% | {c['collectives_per_step']:.0f} |")
     reduce = two["all_reduce"]
-    print(f"\nAll-reduce of the MLP's {reduce['tensors']} gradients ({reduce['values']:,} float32 "
-          "values) on 2 ranks, traced, per call (median and best of the rounds):\n")
+    print("\nAll-reduce alone on 2 ranks, traced, per call (median and best of the rounds; "
+          "collectives per call in brackets):\n")
     print("| what | µs, median | µs, best |")
     print("|---|---:|---:|")
     for label, seconds in reduce["seconds"].items():
-        print(f"| {label} | {1e6 * seconds:.0f} | {1e6 * reduce['min_seconds'][label]:.0f} |")
+        calls = reduce["collectives"].get(label)
+        shown = f"{label} [{calls}]" if calls is not None else label
+        print(f"| {shown} | {1e6 * seconds:.0f} | {1e6 * reduce['min_seconds'][label]:.0f} |")
 
 
 if __name__ == "__main__":
