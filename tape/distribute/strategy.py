@@ -186,11 +186,15 @@ class DataParallel:
         if size is not None and size < self.size:
             raise ValueError(f"fit: the dataset has {size} samples for {self.size} ranks; "
                              "every rank needs at least one sample of each batch")
-        if not model.built:  # built the same way on every rank: the seeds agree
-            first = next(iter(data.epoch()))[0]
-            model(map_structure(lambda t: t[:1], first), training=False)
-        self.broadcast(list(model.weights) + list(model.optimizer.variables))
-        return _Shards(data, self.rank, self.size)
+        self._group.check_agree("fit: the data (samples, batches per epoch)",
+                                [size, data.num_batches])
+
+        def same_start(x):
+            if not model.built:  # on its first rows, before any step
+                model(map_structure(lambda t: t[:1], x), training=False)
+            self.broadcast(list(model.weights) + list(model.optimizer.variables))
+
+        return _Shards(data, self.rank, self.size, same_start)
 
     def distribute_callbacks(self, model, callback_list) -> None:
         """Metrics and logs of the global batch on every rank; the same stop decision on
@@ -229,16 +233,21 @@ class DataParallel:
 
 class _Shards:
     """A ``DataAdapter`` whose batches are this rank's rows of each global batch (rank r
-    of n takes rows ``r*b//n`` to ``(r+1)*b//n`` of a batch of b rows)."""
+    of n takes rows ``r*b//n`` to ``(r+1)*b//n`` of a batch of b rows). ``start(x)`` runs
+    once, on the first batch's inputs, before it is handed out (no batch is read twice: a
+    generator's batches come once)."""
 
-    def __init__(self, data, rank: int, size: int):
-        self._data, self._rank, self._size = data, rank, size
+    def __init__(self, data, rank: int, size: int, start):
+        self._data, self._rank, self._size, self._start = data, rank, size, start
 
     def __getattr__(self, name):
         return getattr(self._data, name)
 
     def epoch(self):
         for step, batch in enumerate(self._data.epoch()):
+            if self._start is not None:
+                self._start(batch[0])
+                self._start = None
             rows = len(flatten(batch[0])[0])
             if rows < self._size:
                 raise ValueError(

@@ -168,7 +168,29 @@ def test_fit_starts_from_rank_zeros_weights_and_optimizer_state(strategy):
     assert max_difference(model.get_weights(), reference.get_weights()) < TOL
 
 
+def test_an_unbuilt_model_is_built_then_started_from_rank_zeros_weights(strategy):
+    x, y = data(24)
+
+    def unbuilt():
+        return tape.models.Sequential([layers.Dense(6, activation="tanh", dtype="float64"),
+                                       layers.Dense(3, dtype="float64")])
+
+    tape.random.seed(100)  # the one process's initial weights: rank 0's draws
+    reference = unbuilt()
+    reference.compile("sgd", loss())
+    reference.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    tape.random.seed(100 + strategy.rank)  # each rank would draw other weights
+    with strategy.scope():
+        model = unbuilt()
+        model.compile("sgd", loss())
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert max_difference(model.get_weights(), reference.get_weights()) < TOL
+    tape.random.seed(0)  # the ranks' streams agree again for the tests that follow
+
+
 def test_initializers_agree_and_dropout_differs_between_ranks(strategy):
+    tape.random.seed(strategy.rank)  # the ranks' streams differ...
+    tape.distribute.DataParallel()  # ...until a strategy is made: rank 0's seed everywhere
     unseeded = layers.Dense(4)
     unseeded.build((None, 3))
     kernels = same_on_every_rank(strategy, unseeded.kernel.numpy().tolist())
@@ -248,6 +270,17 @@ def test_all_reduce_of_different_shapes_is_an_error_naming_both(strategy):
     with pytest.raises(tape.ShapeError, match=r"rank 0 has item 0: \[\[2\], 'float64'\].*"
                                               r"rank 1 has \[\[3\], 'float64'\]"):
         strategy.all_reduce([tape.tensor(np.zeros(2 + strategy.rank))])
+
+
+def test_ranks_with_different_data_get_an_error_naming_both(strategy):
+    x, y = data(20 + 10 * strategy.rank)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss())
+    with pytest.raises(tape.ShapeError, match=r"fit: the data \(samples, batches per epoch\) "
+                                              r"differ between ranks: rank 0 has item 0: 20, "
+                                              r"rank 1 has 30"):
+        model.fit(x, y, batch_size=10, verbose=0)
 
 
 def test_a_dataset_smaller_than_the_ranks_is_an_error(strategy):

@@ -139,6 +139,26 @@ def test_gpu_gradients_go_through_nccl_and_a_traced_step_replays_it():
 
 
 @pytest.mark.gpu
+def test_fit_on_the_gpu_through_nccl_equals_fit_without_a_strategy():
+    # A communicator of one rank runs the whole data-parallel path: shards, the weighted
+    # all-reduce on NCCL, the global logs, the broadcast; over one rank it changes nothing.
+    x, y = data(30)
+    reference = mlp().to("gpu")
+    reference.compile("adam", loss(), metrics=["accuracy"])
+    expected = reference.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    strategy = tape.distribute.DataParallel(_group=Group(None))
+    with strategy.scope():
+        model = mlp().to("gpu")
+        model.compile("adam", loss(), metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert strategy._group._nccl is not None and strategy._group.calls > 8
+    assert model.weights[0].device.startswith("gpu")
+    assert max_difference(model.get_weights(), reference.get_weights()) < 1e-12
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-6)
+    assert history.history["accuracy"] == expected.history["accuracy"]
+
+
+@pytest.mark.gpu
 def test_nccl_is_given_device_memory_only():
     import cupy
     from cupy.cuda import nccl
