@@ -88,7 +88,7 @@ def measure_fit(name: str, epochs: int, strategy) -> dict:
     model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=2, shuffle=False, verbose=0)  # traces
     group = getattr(strategy, "_group", None)
     if group is not None:
-        strategy.any(False)  # start together
+        strategy._any(False)  # start together
         calls, seconds = group.calls, group.seconds
     start = time.perf_counter()
     model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0)
@@ -134,7 +134,7 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
     times = {label: [] for label in variants}
     for _ in range(rounds):
         for label, (fn, args) in variants.items():
-            strategy.any(False)  # start together
+            strategy._any(False)  # start together
             start = time.perf_counter()
             for _ in range(20):
                 fn(*args)

@@ -271,12 +271,12 @@ class Trainer:
             val = self._validation_adapter(validation_data, validation_batch_size or batch_size,
                                            validation_steps)
         if self._distribute is not None:  # this rank's shard of each batch, rank 0's weights
-            data = self._distribute.distribute_fit_data(self, data)
+            data = self._distribute._fit_data(self, data)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
             epochs=epochs, steps=data.num_batches)
         if self._distribute is not None:  # global logs, one stop decision, rank-0 writers
-            self._distribute.distribute_callbacks(self, callback_list)
+            self._distribute._fit_callbacks(self, callback_list)
         train_function = self.make_train_function()
         self.stop_training = False
         self._in_fit = True

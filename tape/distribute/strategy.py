@@ -119,7 +119,6 @@ class DataParallel:
                 reduced[id(t)] = r
         return map_structure(lambda t: None if t is None else reduced[id(t)], values)
 
-
     def _buckets(self, leaves) -> list[list]:
         """Consecutive tensors of one device and dtype, up to ``bucket_bytes`` each."""
         buckets, current, size, kind = [], [], 0, None
@@ -136,10 +135,10 @@ class DataParallel:
     def _reduce_bucket(self, bucket, reduce, weight) -> list:
         parts = [ops.reshape(t, (-1,)) for t in bucket]
         if weight is not None:  # the weights' sum travels in the same call, as one more value
-            one = ops.convert(np.ones(1, bucket[0].dtype), like=bucket[0])
-            parts = [ops.multiply(p, float(weight)) for p in parts] + [
-                ops.multiply(one, float(weight))]
+            parts.append(ops.convert(np.ones(1, bucket[0].dtype), like=bucket[0]))
         flat = parts[0] if len(parts) == 1 else ops.concatenate(parts)
+        if weight is not None:
+            flat = ops.multiply(flat, float(weight))
         total = collective.all_reduce(flat, group=self._group)
         if weight is not None:
             n = total.shape[0] - 1
@@ -177,7 +176,7 @@ class DataParallel:
                 start += v.size
 
     # ---- fit (called by training.Trainer when compiled inside scope()) ---------------------
-    def distribute_fit_data(self, model, data):
+    def _fit_data(self, model, data):
         """Build the model if needed, give every rank rank 0's weights and optimizer state,
         and hand out this rank's shard of each global batch."""
         if self._group is None:
@@ -196,7 +195,7 @@ class DataParallel:
 
         return _Shards(data, self.rank, self.size, same_start)
 
-    def distribute_callbacks(self, model, callback_list) -> None:
+    def _fit_callbacks(self, model, callback_list) -> None:
         """Metrics and logs of the global batch on every rank; the same stop decision on
         every rank; callbacks that write or print (``chief_only``) on rank 0 only."""
         if self._group is None:
@@ -208,7 +207,7 @@ class DataParallel:
         last.set_model(model)
         callback_list.callbacks = [first, *kept, last]
 
-    def global_metrics(self, model) -> dict:
+    def _global_metrics(self, model) -> dict:
         """``model``'s metric results over the global batch: every metric's state variables
         summed over the ranks (Keras' metric states are sums), read, then put back."""
         saved = model._metric_states()
@@ -224,7 +223,7 @@ class DataParallel:
         model._restore_metric_states(saved)
         return logs
 
-    def any(self, flag: bool) -> bool:
+    def _any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is true on any rank."""
         if self._group is None:
             return bool(flag)
@@ -269,7 +268,7 @@ class _GlobalLogs(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if logs is not None:
-            logs.update(self.strategy.global_metrics(self.model))
+            logs.update(self.strategy._global_metrics(self.model))
 
 
 class _AgreeOnStop(Callback):
@@ -280,7 +279,7 @@ class _AgreeOnStop(Callback):
         self.strategy = strategy
 
     def on_train_batch_end(self, batch, logs=None):
-        self.model.stop_training = self.strategy.any(self.model.stop_training)
+        self.model.stop_training = self.strategy._any(self.model.stop_training)
 
     on_epoch_end = on_train_batch_end
 
