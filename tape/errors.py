@@ -70,13 +70,14 @@ class NoValue:
     __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _read
 
 
-def user_line(skip_package: bool = True) -> str:
-    """Return ``'file:line: source'`` for the innermost frame outside the tape package.
+def user_line(skip_package: bool = True, frame=None) -> str:
+    """Return ``'file:line: source'`` for the innermost frame outside the tape package, in
+    the caller's stack or in the one ``frame`` heads (another thread's).
 
     Only called when an error is raised (or anomaly mode is on), so it costs nothing on
     the happy path.
     """
-    frame = sys._getframe(1)
+    frame = sys._getframe(1) if frame is None else frame
     while frame is not None and skip_package and _in_package(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import linecache
 import os
 import sys
 import threading
@@ -21,7 +20,7 @@ import time
 
 import numpy as np
 
-from ..errors import DistributedError, ShapeError, _in_package, user_line
+from ..errors import DistributedError, ShapeError, user_line
 
 # What MPI launchers put in each process's environment: MPICH/Hydra and Intel MPI (PMI),
 # Open MPI, MVAPICH, and Slurm's srun with PMIx.
@@ -228,25 +227,17 @@ class _Watchdog:
             deadline = self.deadline
             if deadline is None or time.monotonic() < deadline:
                 continue
+            frame = sys._current_frames().get(self.main)  # where the main thread waits
             error = DistributedError(
                 f"rank {group.rank} of {group.size}: {self.what} waited {group.timeout:g} s "
                 "for the other ranks; one of them has died, hangs, or runs a different "
                 "program. Aborting every rank (change the limit with "
                 "DataParallel(timeout=...) or TAPE_DISTRIBUTE_TIMEOUT) "
-                f"[at {_line_of(sys._current_frames().get(self.main))}]")
+                f"[at {user_line(frame=frame) if frame is not None else '<unknown>'}]")
             print(f"{type(error).__module__}.{type(error).__name__}: {error}", file=sys.stderr,
                   flush=True)
             _abort(group.comm)
 
-
-def _line_of(frame) -> str:
-    """``file:line: source`` of the innermost frame of ``frame``'s stack outside tape."""
-    while frame is not None and _in_package(frame.f_code.co_filename):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}" + (f": {source}" if source else "")
 
 def _nccl_dtype(dtype) -> int:
     from cupy.cuda import nccl
