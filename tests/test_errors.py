@@ -288,3 +288,17 @@ def test_sorting_and_triangle_errors_name_the_op_the_shape_and_this_line(call, o
         call(x)
     line = call.__code__.co_firstlineno  # the user's line is the lambda's
     _assert_names_this_line(str(info.value), line)
+
+
+@pytest.mark.parametrize("depth", [-1, 0, 2.5, "3", None])
+def test_one_hot_depth_must_be_a_positive_integer(depth):
+    # depth=-1 gave shape (2, 0) and 2.5 was truncated to 2, without a word
+    with pytest.raises(tape.ShapeError, match=r"one_hot: depth must be a positive integer") as e:
+        line = _next_line()
+        tape.one_hot(tape.tensor([0, 1]), depth)
+    _assert_names_this_line(str(e.value), line)
+
+
+def test_one_hot_takes_numpy_integer_depths_and_zeroes_out_of_range_indices():
+    got = tape.one_hot(tape.tensor([0, 2, 3, -1]), np.int64(3)).numpy()
+    np.testing.assert_array_equal(got, np.array([[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]))
