@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 from . import nn, ops
+from .errors import names_user_line
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -112,6 +113,7 @@ ALL = {
 }
 
 
+@names_user_line
 def get(identifier):
     """Resolve an activation: a name from ``ALL``, ``None`` (linear) or any callable.
 

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from . import losses, metrics, optimizers
-from .errors import TapeError
+from .errors import TapeError, names_user_line
 
 __all__ = ["WeightsFileError", "save_weights", "load_weights", "save_model", "load_model",
            "write_file", "read_file"]
@@ -93,6 +93,7 @@ def _weight_tensors(model) -> tuple[dict, list[str]]:
     return tensors, [str(v.name) for v in weights]
 
 
+@names_user_line
 def save_weights(model, path) -> None:
     """Write ``model.weights`` to ``path``."""
     tensors, names = _weight_tensors(model)
@@ -120,6 +121,7 @@ def _assign_weights(model, tensors: dict, metadata: dict, path) -> None:
         var.assign(value.astype(var.dtype, copy=False))
 
 
+@names_user_line
 def load_weights(model, path) -> None:
     """Assign the weights in ``path`` to ``model`` (counts and shapes checked first)."""
     tensors, metadata = read_file(path)
@@ -153,6 +155,7 @@ def _serialize_compile_value(value):
     raise TypeError(f"{value!r} has no config")
 
 
+@names_user_line
 def save_model(model, path) -> None:
     """Architecture, weights, compile arguments and optimizer state in one file."""
     from . import layers
@@ -180,6 +183,7 @@ def save_model(model, path) -> None:
     write_file(path, tensors, metadata)
 
 
+@names_user_line
 def load_model(path, custom_objects=None, compile: bool = True, classes=None):
     """The model ``save_model`` wrote (see ``tape.models.load_model``)."""
     from . import layers

@@ -17,6 +17,7 @@ from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .autodiff import GradientTape
 from .data import DataAdapter, to_numpy, unpack_x_y_sample_weight
+from .errors import names_user_line
 from .layers._nest import flatten, map_structure
 from .tensor import Tensor
 from .trace import trace
@@ -47,6 +48,7 @@ class Trainer:
         self._device = "cpu"  # where Model.to put the weights; batches follow them
 
     # ---- compile ---------------------------------------------------------------------
+    @names_user_line
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 run_eagerly=None, **kwargs):
         """Set the optimizer, loss(es) and metrics (names, config dicts or objects).
@@ -244,6 +246,7 @@ class Trainer:
         return functions[kind]
 
     # ---- loops -----------------------------------------------------------------------
+    @names_user_line
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -311,6 +314,7 @@ class Trainer:
             return DataAdapter(vx, vy, vsw, batch_size, steps=steps)
         return DataAdapter(validation_data, batch_size=batch_size, steps=steps)
 
+    @names_user_line
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss then the metrics, in ``metrics_names`` order (a scalar when there are
@@ -348,6 +352,7 @@ class Trainer:
             self._restore_metric_states(saved)
         return logs
 
+    @names_user_line
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x``, batch by batch, as NumPy arrays (the outputs' structure)."""
         data = DataAdapter(x, None, None, 32 if batch_size is None else batch_size, steps=steps)
@@ -369,6 +374,7 @@ class Trainer:
             raise ValueError("predict: the input is empty")
         return map_structure(lambda *parts: np.concatenate(parts), *outputs)
 
+    @names_user_line
     def train_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
                        return_dict=False):
         """One ``train_step`` on the given batch; returns the loss (and metrics)."""
@@ -383,6 +389,7 @@ class Trainer:
             logs = _python_logs(self.make_train_function()(batch))
         return _logs_result(logs, return_dict)
 
+    @names_user_line
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
                       return_dict=False):
         """One ``test_step`` on the given batch; returns the loss (and metrics)."""
@@ -396,6 +403,7 @@ class Trainer:
             logs = _python_logs(self.make_test_function()(batch))
         return _logs_result(logs, return_dict)
 
+    @names_user_line
     def predict_on_batch(self, x):
         return map_structure(np.asarray, self(to_numpy(x), training=False))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 
+from ..errors import names_user_line
 from ._nest import reset_names
 from .base import InputSpec, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
@@ -130,6 +131,7 @@ def serialize(layer: Layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
+@names_user_line
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A new layer from ``serialize``'s dict; ``custom_objects`` maps names of your own
     Layer classes to the classes. They stay known while the layer's ``from_config`` runs,
@@ -159,6 +161,7 @@ _custom_objects: contextvars.ContextVar = contextvars.ContextVar("custom_objects
                                                                 default=None)
 
 
+@names_user_line
 def get(identifier, custom_objects: dict | None = None) -> Layer:
     """A layer from a Layer instance (returned as is) or a ``serialize`` dict."""
     if isinstance(identifier, Layer):

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 import numpy as np
 
 from .. import _state, backend, dtypes, initializers, ops, regularizers
-from ..errors import ShapeError, user_line
+from ..errors import ShapeError, names_user_line, user_line
 from ..tensor import Tensor, Variable
 from ._nest import (
     flatten,
@@ -126,6 +126,12 @@ class Layer:
         ((2, 3), [(3,)])
     """
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # a constructor's errors name the user's line
+            cls.__init__ = names_user_line(cls.__init__)
+
+    @names_user_line
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
                  input_shape=None, input_dim: int | None = None, activity_regularizer=None,
                  **kwargs):
@@ -234,6 +240,7 @@ class Layer:
         return shapes, [flatten(input_dtypes)[0]] * count
 
     # ---- weights -----------------------------------------------------------------------
+    @names_user_line
     def add_weight(self, name: str, shape=(), initializer=None, regularizer=None,
                    trainable: bool = True, dtype=None) -> Variable:
         """A Variable named ``f"{layer.name}/{name}"``, tracked in ``weights``.
@@ -305,6 +312,7 @@ class Layer:
         """Copies of the weights' values, in ``weights`` order."""
         return [np.array(v.numpy()) for v in self.weights]
 
+    @names_user_line
     def set_weights(self, weights) -> None:
         """Assign ``weights`` (arrays in ``weights`` order); all shapes are checked first."""
         params = self.weights

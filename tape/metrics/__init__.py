@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _config, losses, nn
+from ..errors import names_user_line
 from ..layers._nest import to_snake_case
 from .averaged import (
     Accuracy,
@@ -67,6 +68,7 @@ ALIASES = {
 }
 
 
+@names_user_line
 def get(identifier):
     """Resolve a metric: a Keras name (``'accuracy'``, ``'auc'``, ``'mse'``...), a config dict,
     a ``Metric`` class or instance, or a function ``fn(y_true, y_pred)`` (wrapped in
