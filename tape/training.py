@@ -260,6 +260,7 @@ class Trainer:
         batch_size = 32 if batch_size is None else batch_size
         data = DataAdapter(x, y, sample_weight, batch_size, shuffle=bool(shuffle),
                            steps=steps_per_epoch)
+        _require_samples(data, "fit")
         if validation_split and validation_data is None:
             data, validation_data = data.split(validation_split)
         if data.arrays is not None:
@@ -324,6 +325,7 @@ class Trainer:
         self._state_to_device()
         data = DataAdapter(x, y, sample_weight, 32 if batch_size is None else batch_size,
                            steps=steps)
+        _require_samples(data, "evaluate")
         if data.arrays is not None:
             self._check_targets(data.arrays[1], data.arrays[0])
         logs = self._evaluate_adapter(data, verbose, callbacks)
@@ -356,6 +358,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x``, batch by batch, as NumPy arrays (the outputs' structure)."""
         data = DataAdapter(x, None, None, 32 if batch_size is None else batch_size, steps=steps)
+        _require_samples(data, "predict")
         self._state_to_device()
         callback_list = callbacks_module.CallbackList(
             callbacks, add_progbar=verbose not in (0, None), model=self, verbose=verbose,
@@ -458,11 +461,22 @@ class Trainer:
         return [y]
 
     def _check_targets(self, y, x=None) -> None:
-        """Sparse-label range check on the whole target array, before any step runs (the
-        class count comes from the output shape, or from one example run through the model
-        when that shape is not known yet)."""
+        """Sparse-label checks on the whole target array, before any step runs (the traced
+        step cannot read values): labels are whole numbers (float ones like 1.0 are taken,
+        as Keras casts them; 0.5 would be truncated) in range (the class count comes from
+        the output shape, or from one example run through the model when that shape is not
+        known yet)."""
         if y is None or not any(_is_sparse_loss(fn) for fn in getattr(self, "_losses", [])):
             return
+        for loss_fn, target in zip(self._losses, self._flat_targets(y)):
+            target = None if target is None else np.asarray(target)
+            if _is_sparse_loss(loss_fn) and target is not None and target.dtype.kind == "f":
+                fractional = target[target != np.round(target)]
+                if fractional.size:
+                    raise ValueError(
+                        f"Labels for {type(loss_fn).__name__} must be integer class indices; "
+                        f"got {fractional.size} with a fractional part (e.g. {fractional[0]}),"
+                        " which would be truncated")
         shapes = getattr(self, "_output_shapes", lambda: None)()
         if shapes is None and x is not None:
             with _unrecorded(), _state.using(_state.training, False):
@@ -497,6 +511,16 @@ def _unrecorded():
     tape: it still captures them)."""
     with _state.without_tapes():
         yield
+
+
+def _require_samples(data: DataAdapter, api: str) -> None:
+    """Arrays with no samples are an error, as in Keras (whose fit raises "Unexpected result
+    of `train_function` (Empty logs)"): an epoch of no steps would return nothing silently."""
+    if data.arrays is not None and data.size == 0:
+        shapes = [tuple(a.shape) for part in data.arrays if part is not None
+                  for a in flatten(part)]
+        raise ValueError(f"{api}: the data has 0 samples (shapes {shapes}); give at least one "
+                         "sample")
 
 
 def _class_weights(class_weight: dict, y, sample_weight):
