@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from . import _config, _state, nn, ops
+from .errors import names_user_line
 from .tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -472,6 +473,7 @@ ALIASES = {
 _FUNCTIONS = {cls._fn: cls for cls in _CLASSES}
 
 
+@names_user_line
 def get(identifier):
     """Resolve a loss: a Keras name (``'mse'``, ``'categorical_crossentropy'``...), a config
     dict, a ``Loss`` class or instance, or a callable ``fn(y_true, y_pred)``.

@@ -236,9 +236,10 @@ def split(x, indices_or_sections, axis=0):
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):
         if n % indices_or_sections:
-            raise ValueError(
+            raise ShapeError(
                 f"split: axis {axis} of length {n} does not divide into "
-                f"{indices_or_sections} equal sections"
+                f"{indices_or_sections} equal sections (input {tuple(x.shape)} {x.dtype}) "
+                f"[at {user_line()}]"
             )
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
