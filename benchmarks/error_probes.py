@@ -31,6 +31,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(tape.__file__)) + os.sep
 RAW = (json.JSONDecodeError, RecursionError, AttributeError, KeyError, MemoryError,
        UnboundLocalError, ZeroDivisionError, NameError, StopIteration, AssertionError)
 
+_FILES = tempfile.TemporaryDirectory(prefix="tape-error-probes-")  # removed at exit
 KERAS: list = []  # (name, kind, fn): kind is "error", "warn" or "value"
 OPS: list = []
 
@@ -61,7 +62,7 @@ def _file_with(metadata: dict, tensors=None) -> str:
     """A safetensors file holding ``tensors`` and string ``metadata`` (a crafted file)."""
     from safetensors.numpy import save
 
-    fd, path = tempfile.mkstemp(suffix=".safetensors")
+    fd, path = tempfile.mkstemp(suffix=".safetensors", dir=_FILES.name)
     with os.fdopen(fd, "wb") as f:
         f.write(save(tensors or {}, metadata=metadata))
     return path
@@ -74,7 +75,7 @@ def _model_file(config) -> str:
 
 
 def _saved_model() -> str:
-    fd, path = tempfile.mkstemp(suffix=".safetensors")
+    fd, path = tempfile.mkstemp(suffix=".safetensors", dir=_FILES.name)
     os.close(fd)
     _model().save(path)
     return path
@@ -290,7 +291,7 @@ def load_model_missing_file():
 
 @probe(KERAS)
 def load_model_garbage_bytes():
-    fd, path = tempfile.mkstemp(suffix=".safetensors")
+    fd, path = tempfile.mkstemp(suffix=".safetensors", dir=_FILES.name)
     with os.fdopen(fd, "wb") as f:
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage}")
     models.load_model(path)
