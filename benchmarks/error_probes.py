@@ -392,6 +392,26 @@ def deserialize_layer_not_a_dict():
     layers.deserialize(5)
 
 
+@probe(KERAS)
+def deserialize_optimizer_from_a_list():
+    optimizers.deserialize([1])
+
+
+@probe(KERAS)
+def optimizer_config_of_a_number():
+    optimizers.get({"class_name": "Adam", "config": 5})
+
+
+@probe(KERAS)
+def metric_config_of_a_number():
+    metrics.get({"class_name": "Mean", "config": 5})
+
+
+@probe(KERAS)
+def loss_config_without_a_class_name():
+    losses.get({"config": {}})
+
+
 # ---- ops ---------------------------------------------------------------------------------
 
 def _t(*shape):

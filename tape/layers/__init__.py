@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 
+from .._config import check_serialized
 from ..errors import names_user_line
 from ._nest import reset_names
 from .base import InputSpec, Layer
@@ -143,11 +144,7 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
         >>> layers.deserialize(layers.serialize(layers.Dense(2, name="out"))).name
         'out'
     """
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
-            or not isinstance(config.get("config", {}), dict):
-        raise TypeError("layers.deserialize takes serialize's dict {'class_name': ..., "
-                        f"'config': {{...}}}}; received {type(config).__name__} "
-                        f"{str(config)[:80]}")
+    check_serialized(config, "layers.deserialize")
     custom = {**(_custom_objects.get() or {}), **(custom_objects or {})}
     classes = {**ALL_LAYERS, **custom}
     name = config.get("class_name")

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from .._config import check_serialized
 from ..errors import names_user_line
 from . import schedules
 from .adadelta import Adadelta
@@ -38,6 +39,7 @@ def serialize(optimizer: Optimizer) -> dict:
 @names_user_line
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """A new optimizer from ``serialize``'s output (custom classes via ``custom_objects``)."""
+    check_serialized(config, "optimizers.deserialize")
     known = {cls.__name__.lower(): cls for cls in _BY_NAME.values()}
     known.update({name.lower(): cls for name, cls in (custom_objects or {}).items()})
     name = str(config.get("class_name", "")).lower()
