@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -181,7 +182,7 @@ def _check_npz_sizes(path) -> None:
                 if version not in readers:
                     raise ValueError(f"{info.filename}: .npy format {version} is not read")
                 shape, _, dtype = readers[version](member)
-                stated = member.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                stated = member.tell() + math.prod(shape) * dtype.itemsize  # exact, no wrap
                 if (dtype.hasobject or stated != info.file_size
                         or info.compress_type != zipfile.ZIP_STORED):  # tape stores them
                     raise ValueError(f"{info.filename}: its header states {dtype} {shape} "
