@@ -84,116 +84,6 @@ def _saved_model() -> str:
 # ---- the Keras API -----------------------------------------------------------------------
 
 @probe(KERAS)
-def dense_negative_units():
-    layers.Dense(-1)
-
-
-@probe(KERAS)
-def dense_string_units():
-    layers.Dense("a")
-
-
-@probe(KERAS)
-def dense_unknown_activation():
-    layers.Dense(3, activation="nope")
-
-
-@probe(KERAS)
-def dense_unknown_initializer():
-    layers.Dense(3, kernel_initializer="nope")
-
-
-@probe(KERAS)
-def dense_unknown_keyword():
-    layers.Dense(3, foo=1)
-
-
-@probe(KERAS)
-def conv2d_zero_kernel():
-    layers.Conv2D(4, kernel_size=0)
-
-
-@probe(KERAS)
-def dropout_rate_above_one():
-    layers.Dropout(rate=1.5)
-
-
-@probe(KERAS)
-def embedding_zero_vocabulary():
-    layers.Embedding(0, 4)
-
-
-@probe(KERAS)
-def lstm_zero_units():
-    layers.LSTM(0)
-
-
-@probe(KERAS)
-def input_string_shape():
-    layers.Input(shape="a")
-
-
-@probe(KERAS)
-def sequential_of_a_number():
-    models.Sequential([3])
-
-
-@probe(KERAS)
-def functional_model_of_arrays():
-    models.Model(np.ones(3), np.ones(3))
-
-
-@probe(KERAS)
-def compile_unknown_optimizer():
-    _model(compile=False).compile(optimizer="nope", loss="mse")
-
-
-@probe(KERAS)
-def compile_unknown_loss():
-    _model(compile=False).compile(optimizer="sgd", loss="nope")
-
-
-@probe(KERAS)
-def compile_unknown_metric():
-    _model(compile=False).compile(optimizer="sgd", loss="mse", metrics=["nope"])
-
-
-@probe(KERAS)
-def compile_unknown_keyword():
-    _model(compile=False).compile(optimizer="sgd", loss="mse", foo=1)
-
-
-@probe(KERAS)
-def compile_metrics_not_a_list():
-    _model(compile=False).compile(optimizer="sgd", loss="mse", metrics=3)
-
-
-@probe(KERAS)
-def fit_before_compile():
-    _model(compile=False).fit(_x(), _x(d=2), verbose=0)
-
-
-@probe(KERAS)
-def fit_lengths_differ():
-    _model().fit(_x(4), _x(5, 2), verbose=0)
-
-
-@probe(KERAS)
-def fit_wrong_feature_size():
-    _model().fit(_x(4, 5), _x(4, 2), verbose=0)
-
-
-@probe(KERAS)
-def fit_zero_batch_size():
-    _model().fit(_x(), _x(d=2), batch_size=0, verbose=0)
-
-
-@probe(KERAS)
-def fit_no_samples():
-    _model().fit(_x(0), _x(0, 2), verbose=0)
-
-
-@probe(KERAS)
 def fit_sparse_labels_out_of_range():
     _model(loss="sparse_categorical_crossentropy").fit(_x(), np.array([0, 1, 2, 5]), verbose=0)
 
@@ -210,78 +100,8 @@ def fit_more_steps_than_data():
 
 
 @probe(KERAS)
-def fit_validation_split_above_one():
-    _model().fit(_x(), _x(d=2), validation_split=1.5, verbose=0)
-
-
-@probe(KERAS)
 def fit_y_with_dataset():
     _model().fit(tape.data.Dataset.from_tensor_slices(_x()).batch(2), _x(d=2), verbose=0)
-
-
-@probe(KERAS)
-def fit_x_none():
-    _model().fit(None, _x(d=2), verbose=0)
-
-
-@probe(KERAS)
-def fit_scalar_x():
-    _model().fit(np.float32(1.0), np.float32(1.0), verbose=0)
-
-
-@probe(KERAS)
-def evaluate_before_compile():
-    _model(compile=False).evaluate(_x(), _x(d=2), verbose=0)
-
-
-@probe(KERAS)
-def evaluate_wrong_feature_size():
-    _model().evaluate(_x(4, 5), _x(4, 2), verbose=0)
-
-
-@probe(KERAS)
-def evaluate_no_samples():
-    _model().evaluate(_x(0), _x(0, 2), verbose=0)
-
-
-@probe(KERAS)
-def predict_wrong_feature_size():
-    _model().predict(_x(4, 5), verbose=0)
-
-
-@probe(KERAS)
-def predict_no_samples():
-    _model().predict(_x(0), verbose=0)
-
-
-@probe(KERAS)
-def predict_none():
-    _model().predict(None, verbose=0)
-
-
-@probe(KERAS)
-def add_weight_name_not_a_string():
-    layers.Dense(2).add_weight(3, (2,))
-
-
-@probe(KERAS)
-def add_weight_negative_shape():
-    layers.Dense(2).add_weight("w", (-1,))
-
-
-@probe(KERAS)
-def add_weight_unknown_initializer():
-    layers.Dense(2).add_weight("w", (2,), initializer="nope")
-
-
-@probe(KERAS)
-def get_layer_unknown_name():
-    _model().get_layer("nope")
-
-
-@probe(KERAS)
-def set_weights_wrong_count():
-    _model().layers[0].set_weights([np.ones((3, 2))])
 
 
 @probe(KERAS)
@@ -295,31 +115,6 @@ def load_model_garbage_bytes():
     with os.fdopen(fd, "wb") as f:
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage}")
     models.load_model(path)
-
-
-@probe(KERAS)
-def load_model_config_not_json():
-    models.load_model(_model_file("{not json"))
-
-
-@probe(KERAS)
-def load_model_config_deeply_nested():
-    models.load_model(_model_file("[" * 100000 + "]" * 100000))
-
-
-@probe(KERAS)
-def load_model_config_a_list():
-    models.load_model(_model_file([1, 2]))
-
-
-@probe(KERAS)
-def load_model_config_of_a_number():
-    models.load_model(_model_file({"class_name": "Dense", "config": 5}))
-
-
-@probe(KERAS)
-def load_model_unknown_class():
-    models.load_model(_model_file({"class_name": "NoSuchLayer", "config": {}}))
 
 
 @probe(KERAS)
@@ -372,130 +167,78 @@ def save_into_missing_folder():
     _model().save(os.path.join(tempfile.gettempdir(), "no-such-dir-tape", "m.safetensors"))
 
 
-@probe(KERAS)
-def optimizers_get_unknown():
-    optimizers.get("nope")
-
-
-@probe(KERAS)
-def losses_get_unknown():
-    losses.get("nope")
-
-
-@probe(KERAS)
-def metrics_get_unknown():
-    metrics.get("nope")
-
-
-@probe(KERAS)
-def deserialize_layer_not_a_dict():
-    layers.deserialize(5)
-
-
-@probe(KERAS)
-def deserialize_optimizer_from_a_list():
-    optimizers.deserialize([1])
-
-
-@probe(KERAS)
-def optimizer_config_of_a_number():
-    optimizers.get({"class_name": "Adam", "config": 5})
-
-
-@probe(KERAS)
-def metric_config_of_a_number():
-    metrics.get({"class_name": "Mean", "config": 5})
-
-
-@probe(KERAS)
-def loss_config_without_a_class_name():
-    losses.get({"config": {}})
+KERAS += [  # one-line probes: (name, "error", the call)
+    ("dense_negative_units", "error", lambda: layers.Dense(-1)),
+    ("dense_string_units", "error", lambda: layers.Dense("a")),
+    ("dense_unknown_activation", "error", lambda: layers.Dense(3, activation="nope")),
+    ("dense_unknown_initializer", "error", lambda: layers.Dense(3, kernel_initializer="nope")),
+    ("dense_unknown_keyword", "error", lambda: layers.Dense(3, foo=1)),
+    ("conv2d_zero_kernel", "error", lambda: layers.Conv2D(4, kernel_size=0)),
+    ("dropout_rate_above_one", "error", lambda: layers.Dropout(rate=1.5)),
+    ("embedding_zero_vocabulary", "error", lambda: layers.Embedding(0, 4)),
+    ("lstm_zero_units", "error", lambda: layers.LSTM(0)),
+    ("input_string_shape", "error", lambda: layers.Input(shape="a")),
+    ("sequential_of_a_number", "error", lambda: models.Sequential([3])),
+    ("functional_model_of_arrays", "error", lambda: models.Model(np.ones(3), np.ones(3))),
+    ("compile_unknown_optimizer", "error",
+     lambda: _model(compile=False).compile(optimizer="nope", loss="mse")),
+    ("compile_unknown_loss", "error",
+     lambda: _model(compile=False).compile(optimizer="sgd", loss="nope")),
+    ("compile_unknown_metric", "error",
+     lambda: _model(compile=False).compile(optimizer="sgd", loss="mse", metrics=["nope"])),
+    ("compile_unknown_keyword", "error",
+     lambda: _model(compile=False).compile(optimizer="sgd", loss="mse", foo=1)),
+    ("compile_metrics_not_a_list", "error",
+     lambda: _model(compile=False).compile(optimizer="sgd", loss="mse", metrics=3)),
+    ("fit_before_compile", "error", lambda: _model(compile=False).fit(_x(), _x(d=2), verbose=0)),
+    ("fit_lengths_differ", "error", lambda: _model().fit(_x(4), _x(5, 2), verbose=0)),
+    ("fit_wrong_feature_size", "error", lambda: _model().fit(_x(4, 5), _x(4, 2), verbose=0)),
+    ("fit_zero_batch_size", "error", lambda: _model().fit(_x(), _x(d=2), batch_size=0, verbose=0)),
+    ("fit_no_samples", "error", lambda: _model().fit(_x(0), _x(0, 2), verbose=0)),
+    ("fit_validation_split_above_one", "error",
+     lambda: _model().fit(_x(), _x(d=2), validation_split=1.5, verbose=0)),
+    ("fit_x_none", "error", lambda: _model().fit(None, _x(d=2), verbose=0)),
+    ("fit_scalar_x", "error", lambda: _model().fit(np.float32(1.0), np.float32(1.0), verbose=0)),
+    ("evaluate_before_compile", "error",
+     lambda: _model(compile=False).evaluate(_x(), _x(d=2), verbose=0)),
+    ("evaluate_wrong_feature_size", "error",
+     lambda: _model().evaluate(_x(4, 5), _x(4, 2), verbose=0)),
+    ("evaluate_no_samples", "error", lambda: _model().evaluate(_x(0), _x(0, 2), verbose=0)),
+    ("predict_wrong_feature_size", "error", lambda: _model().predict(_x(4, 5), verbose=0)),
+    ("predict_no_samples", "error", lambda: _model().predict(_x(0), verbose=0)),
+    ("predict_none", "error", lambda: _model().predict(None, verbose=0)),
+    ("add_weight_name_not_a_string", "error", lambda: layers.Dense(2).add_weight(3, (2,))),
+    ("add_weight_negative_shape", "error", lambda: layers.Dense(2).add_weight("w", (-1,))),
+    ("add_weight_unknown_initializer", "error",
+     lambda: layers.Dense(2).add_weight("w", (2,), initializer="nope")),
+    ("get_layer_unknown_name", "error", lambda: _model().get_layer("nope")),
+    ("set_weights_wrong_count", "error",
+     lambda: _model().layers[0].set_weights([np.ones((3, 2))])),
+    ("load_model_config_not_json", "error", lambda: models.load_model(_model_file("{not json"))),
+    ("load_model_config_deeply_nested", "error",
+     lambda: models.load_model(_model_file("[" * 100000 + "]" * 100000))),
+    ("load_model_config_a_list", "error", lambda: models.load_model(_model_file([1, 2]))),
+    ("load_model_config_of_a_number", "error",
+     lambda: models.load_model(_model_file({"class_name": "Dense", "config": 5}))),
+    ("load_model_unknown_class", "error",
+     lambda: models.load_model(_model_file({"class_name": "NoSuchLayer", "config": {}}))),
+    ("optimizers_get_unknown", "error", lambda: optimizers.get("nope")),
+    ("losses_get_unknown", "error", lambda: losses.get("nope")),
+    ("metrics_get_unknown", "error", lambda: metrics.get("nope")),
+    ("deserialize_layer_not_a_dict", "error", lambda: layers.deserialize(5)),
+    ("deserialize_optimizer_from_a_list", "error", lambda: optimizers.deserialize([1])),
+    ("optimizer_config_of_a_number", "error",
+     lambda: optimizers.get({"class_name": "Adam", "config": 5})),
+    ("metric_config_of_a_number", "error",
+     lambda: metrics.get({"class_name": "Mean", "config": 5})),
+    ("loss_config_without_a_class_name", "error", lambda: losses.get({"config": {}})),
+]
 
 
 # ---- ops ---------------------------------------------------------------------------------
 
 def _t(*shape):
     return tape.ones(shape)
-
-
-@probe(OPS)
-def add_shapes_that_do_not_broadcast():
-    tape.add(_t(2, 3), _t(4))
-
-
-@probe(OPS)
-def matmul_inner_sizes_differ():
-    tape.matmul(_t(2, 3), _t(4, 5))
-
-
-@probe(OPS)
-def reshape_to_another_size():
-    tape.reshape(_t(2, 3), (4,))
-
-
-@probe(OPS)
-def sum_axis_out_of_range():
-    tape.sum(_t(2, 3), axis=5)
-
-
-@probe(OPS)
-def mean_axis_out_of_range():
-    tape.mean(_t(2, 3), axis=5)
-
-
-@probe(OPS)
-def concatenate_mismatched():
-    tape.concatenate([_t(2, 3), _t(2, 4)], axis=0)
-
-
-@probe(OPS)
-def stack_mismatched():
-    tape.stack([_t(2, 3), _t(2, 4)])
-
-
-@probe(OPS)
-def transpose_repeated_axis():
-    tape.transpose(_t(2, 3), (0, 0))
-
-
-@probe(OPS)
-def broadcast_to_smaller():
-    tape.broadcast_to(_t(2, 3), (3,))
-
-
-@probe(OPS)
-def one_hot_negative_depth():
-    tape.one_hot(tape.tensor([0, 1]), -1)
-
-
-@probe(OPS)
-def one_hot_zero_depth():
-    tape.one_hot(tape.tensor([0, 1]), 0)
-
-
-@probe(OPS)
-def exp_of_strings():
-    tape.exp(np.array(["a", "b"]))
-
-
-@probe(OPS)
-def embedding_negative_id():
-    layers.Embedding(10, 4)(tape.tensor([[1, -1]]))
-
-
-@probe(OPS)
-def embedding_id_past_the_table():
-    layers.Embedding(10, 4)(tape.tensor([[1, 10]]))
-
-
-@probe(OPS)
-def gather_past_the_table():
-    tape.gather(_t(3, 2), tape.tensor([3]))
-
-
-@probe(OPS)
-def index_past_the_end():
-    _t(2, 3)[5]
 
 
 @probe(OPS, "warn")
@@ -506,42 +249,12 @@ def numpy_fft_under_a_tape():
 
 
 @probe(OPS)
-def softmax_axis_out_of_range():
-    tape.nn.softmax(_t(2, 3), axis=3)
-
-
-@probe(OPS)
 def second_gradient_of_a_spent_tape():
     x = tape.Variable(1.0)
     with tape.GradientTape() as g:
         y = x * x
     g.gradient(y, x)
     g.gradient(y, x)
-
-
-@probe(OPS)
-def cast_to_unknown_dtype():
-    tape.cast(_t(2), "nope")
-
-
-@probe(OPS)
-def split_uneven():
-    tape.split(_t(5), 2)
-
-
-@probe(OPS)
-def einsum_bad_subscripts():
-    tape.einsum("ij,jk->iz", _t(2, 3), _t(3, 4))
-
-
-@probe(OPS)
-def cumsum_of_a_scalar_along_an_axis():
-    tape.cumsum(tape.tensor(1.0), axis=0)
-
-
-@probe(OPS)
-def conv2d_channels_differ():
-    tape.nn.conv2d(_t(1, 4, 4, 3), _t(3, 3, 2, 5))
 
 
 @probe(OPS, "value")
@@ -557,6 +270,33 @@ def float16_mean_of_large_values():
 @probe(OPS, "value")
 def float16_mean_down_a_long_axis():
     return tape.mean(tape.ones((70_000, 2), dtype="float16"), axis=0).numpy().tolist(), [1, 1]
+
+
+OPS += [  # one-line probes: (name, "error", the call)
+    ("add_shapes_that_do_not_broadcast", "error", lambda: tape.add(_t(2, 3), _t(4))),
+    ("matmul_inner_sizes_differ", "error", lambda: tape.matmul(_t(2, 3), _t(4, 5))),
+    ("reshape_to_another_size", "error", lambda: tape.reshape(_t(2, 3), (4,))),
+    ("sum_axis_out_of_range", "error", lambda: tape.sum(_t(2, 3), axis=5)),
+    ("mean_axis_out_of_range", "error", lambda: tape.mean(_t(2, 3), axis=5)),
+    ("concatenate_mismatched", "error", lambda: tape.concatenate([_t(2, 3), _t(2, 4)], axis=0)),
+    ("stack_mismatched", "error", lambda: tape.stack([_t(2, 3), _t(2, 4)])),
+    ("transpose_repeated_axis", "error", lambda: tape.transpose(_t(2, 3), (0, 0))),
+    ("broadcast_to_smaller", "error", lambda: tape.broadcast_to(_t(2, 3), (3,))),
+    ("one_hot_negative_depth", "error", lambda: tape.one_hot(tape.tensor([0, 1]), -1)),
+    ("one_hot_zero_depth", "error", lambda: tape.one_hot(tape.tensor([0, 1]), 0)),
+    ("exp_of_strings", "error", lambda: tape.exp(np.array(["a", "b"]))),
+    ("embedding_negative_id", "error", lambda: layers.Embedding(10, 4)(tape.tensor([[1, -1]]))),
+    ("embedding_id_past_the_table", "error",
+     lambda: layers.Embedding(10, 4)(tape.tensor([[1, 10]]))),
+    ("gather_past_the_table", "error", lambda: tape.gather(_t(3, 2), tape.tensor([3]))),
+    ("index_past_the_end", "error", lambda: _t(2, 3)[5]),
+    ("softmax_axis_out_of_range", "error", lambda: tape.nn.softmax(_t(2, 3), axis=3)),
+    ("cast_to_unknown_dtype", "error", lambda: tape.cast(_t(2), "nope")),
+    ("split_uneven", "error", lambda: tape.split(_t(5), 2)),
+    ("einsum_bad_subscripts", "error", lambda: tape.einsum("ij,jk->iz", _t(2, 3), _t(3, 4))),
+    ("cumsum_of_a_scalar_along_an_axis", "error", lambda: tape.cumsum(tape.tensor(1.0), axis=0)),
+    ("conv2d_channels_differ", "error", lambda: tape.nn.conv2d(_t(1, 4, 4, 3), _t(3, 3, 2, 5))),
+]
 
 
 # ---- running -----------------------------------------------------------------------------
