@@ -70,7 +70,13 @@ gpu-double-test: install
 		$(GPU_DEFAULT_TESTS)
 
 # Compile every kernel with nvcc for sm_80 and sm_90 (a syntax and type gate: CI has no GPU),
-# plus one generated elementwise kernel; nvcc comes from PyPI into .venv when not on PATH.
+# plus one generated elementwise kernel and the kernel of every op whose GPU kernel is generated
+# from its CUDA expression (ops.gpu.ElementwiseKernel); nvcc comes from PyPI into .venv when
+# not on PATH.
+export GENERATED_OP_KERNELS := from pathlib import Path; from tape import kernels, ops; \
+	from tape.ops.gpu import ElementwiseKernel as E; \
+	[Path(f"build/kernels/generated_{n}.cu").write_text(kernels.expand_includes(o.kernel.code)) \
+	for n, o in ops.REGISTRY.items() if isinstance(o.kernel, E)]
 kernels: install
 	@nvcc="$$(command -v nvcc || true)"; \
 	if [ -z "$$nvcc" ]; then \
@@ -79,7 +85,8 @@ kernels: install
 	[ -x "$$nvcc" ] || { echo "make kernels: no nvcc (looked on PATH and in .venv)"; exit 1; }; \
 	mkdir -p build/kernels && \
 	$(BIN)/python -c "from tape import kernels; print(kernels.expand_includes(kernels.compile_elementwise('fused_sample', 'y = a * x + b;', ('a', 'x', 'b'), ('y',)).code))" > build/kernels/generated_sample.cu && \
-	for f in $(KERNEL_SOURCES) build/kernels/generated_sample.cu; do \
+	$(BIN)/python -c "$$GENERATED_OP_KERNELS" && \
+	for f in $(KERNEL_SOURCES) build/kernels/generated_*.cu; do \
 		echo "$$nvcc $$f (sm_80, sm_90)"; \
 		"$$nvcc" $(NVCC_FLAGS) -Ikernels -c $$f -o build/kernels/$$(basename $$f .cu).o || exit 1; \
 	done

@@ -22,6 +22,15 @@ class Configurable:
         return f"{type(self).__name__}({args})"
 
 
+def check_serialized(config, what: str) -> None:
+    """A TypeError naming ``what`` unless ``config`` has serialize's form
+    ``{'class_name': str, 'config': dict}`` (a file's metadata may hold anything)."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
+            or not isinstance(config.get("config", {}), dict):
+        raise TypeError(f"{what} takes serialize's dict {{'class_name': ..., 'config': {{...}}}}"
+                        f"; received {type(config).__name__} {str(config)[:80]}")
+
+
 def resolve(identifier, *, kind: str, base: type, aliases: dict, wrap_callable=None):
     """Resolve a Keras identifier for ``kind`` (e.g. ``'loss'``).
 
@@ -34,6 +43,7 @@ def resolve(identifier, *, kind: str, base: type, aliases: dict, wrap_callable=N
     if identifier is None or isinstance(identifier, base):
         return identifier
     if isinstance(identifier, dict):
+        check_serialized(identifier, f"a {kind} config")
         cls = type(resolve(identifier.get("class_name", ""), kind=kind, base=base,
                            aliases=aliases))
         return cls.from_config(identifier.get("config", {}))

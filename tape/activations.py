@@ -10,6 +10,7 @@ backend does with ``_keras_logits``).
 from __future__ import annotations
 
 from . import logits, nn, ops
+from .errors import names_user_line
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -101,6 +102,7 @@ ALL = {
 }
 
 
+@names_user_line
 def get(identifier):
     """Resolve an activation: a name from ``ALL``, ``None`` (linear) or any callable.
 

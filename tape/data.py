@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import ops
+from .errors import user_stacklevel
 from .layers._nest import flatten, map_structure
 from .ops import random
 from .tensor import Tensor
@@ -256,6 +258,7 @@ class DataAdapter:
         self.steps = steps
         self.shuffle = shuffle
         self._iterator = None
+        self._available = None  # batches the data holds, when fewer than steps
         if isinstance(x, Dataset) or _is_iterable_source(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("`y` and `sample_weight` must not be given when `x` is a "
@@ -265,6 +268,8 @@ class DataAdapter:
             if isinstance(x, Dataset):
                 self.size = None
                 self.num_batches = x.cardinality() if steps is None else steps
+                if steps is not None and x.cardinality() is not None:
+                    self._short_of(x.cardinality())
             else:
                 self.num_batches = steps
             return
@@ -287,10 +292,27 @@ class DataAdapter:
         self.size = sizes.pop() if sizes else 0
         self.num_batches = math.ceil(self.size / self.batch_size)
         if steps is not None:
+            self._short_of(self.num_batches)
             self.num_batches = min(steps, self.num_batches)
+
+    def _short_of(self, available: int) -> None:
+        """Note when ``steps`` (``steps_per_epoch``) asks for more batches than the data
+        holds: the first epoch then warns as Keras does, and each epoch runs ``available``."""
+        self._available = available if self.steps > available else None
+
+    def _warn_if_short(self) -> None:
+        available, self._available = self._available, None  # once
+        if available is not None:
+            warnings.warn(
+                f"Your input ran out of data: {self.steps} steps per epoch were asked for, but "
+                f"the data gives {available} batches, so each epoch runs {available}. Make "
+                "sure that your dataset or generator can generate at least `steps_per_epoch * "
+                "epochs` batches (you may need `.repeat()` on a Dataset)",
+                stacklevel=user_stacklevel())
 
     def epoch(self) -> Iterator:
         """The batches of one epoch, each a tuple ``(x, y, sample_weight)`` of Tensors."""
+        self._warn_if_short()
         if self.arrays is not None:
             return self._array_batches()
         if isinstance(self.source, Dataset):

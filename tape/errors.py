@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
@@ -94,6 +95,41 @@ def user_stacklevel() -> int:
     while frame.f_back is not None and _in_package(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     return level
+
+
+# What an API entry point annotates: errors raised on purpose (their one argument the message).
+# KeyError is left alone (its str() is the repr of its key), as are BaseExceptions.
+_ANNOTATED = (TapeError, ValueError, TypeError, RuntimeError, IndexError, OSError)
+
+
+def names_user_line(fn):
+    """Decorate a Keras API entry point (``compile``, ``fit``, a layer's ``__init__``,
+    ``add_weight``, ``load_model``...): an error it raises whose message does not name a line
+    yet gets ``[at file:line: source]`` of the user's call, as op errors have. One place for
+    every entry point; nested entry points annotate once (the outermost user frame).
+
+    Example:
+        >>> from tape.errors import names_user_line
+        >>> @names_user_line
+        ... def configure(units):
+        ...     raise ValueError(f"units must be positive, received {units}")
+        >>> try:
+        ...     configure(-1)
+        ... except ValueError as error:
+        ...     print(str(error).split(" [at ")[0], "[at <doctest" in str(error))
+        units must be positive, received -1 True
+    """
+    @functools.wraps(fn)
+    def entry_point(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _ANNOTATED as error:
+            if (len(error.args) == 1 and isinstance(error.args[0], str)
+                    and " [at " not in error.args[0]):
+                error.args = (f"{error.args[0]} [at {user_line()}]",)
+            raise
+
+    return entry_point
 
 
 def _in_package(filename: str) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from . import _config, dtypes, ops
+from .errors import names_user_line
 from .ops import random
 from .tensor import Tensor
 
@@ -305,6 +306,7 @@ ALIASES = {
 ALIASES.update({cls.__name__: cls for cls in set(ALIASES.values())})
 
 
+@names_user_line
 def get(identifier):
     """Resolve an initializer: a Keras name, a config dict (``{'class_name', 'config'}``),
     a class or instance, or any callable ``f(shape, dtype)``.

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _state, backend, ops, saving
 from . import layers as layers_module
+from .errors import names_user_line
 from .layers import InputLayer, KerasTensor, Layer, nodes_in_order
 from .layers._nest import flatten, map_shapes, map_structure
 from .layers.base import cast_float
@@ -178,6 +179,7 @@ class Model(Trainer, Layer):
             return list(self._layers)
         return [layer for layer in self._direct_children()[1]]
 
+    @names_user_line
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             return self.layers[index]
@@ -388,6 +390,7 @@ class Sequential(Model):
         for layer in layers or []:
             self.add(layer)
 
+    @names_user_line
     def add(self, layer) -> None:
         """Append a layer (an ``Input(...)`` tensor or InputLayer sets the input shape)."""
         if isinstance(layer, KerasTensor):

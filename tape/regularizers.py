@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from . import _config, ops
+from .errors import names_user_line
 from .ops.creation import beside
 from .tensor import Tensor
 
@@ -107,6 +108,7 @@ l1, l2, l1_l2 = L1, L2, L1L2
 ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
 
 
+@names_user_line
 def get(identifier):
     """Resolve a regularizer: ``'l1'``, ``'l2'``, ``'l1_l2'`` (Keras defaults), a config dict
     (``{'class_name', 'config'}``), a class or instance, or any callable ``f(weight)``.

@@ -18,6 +18,7 @@ from . import metrics as metrics_module
 from .autodiff import GradientTape
 from .data import DataAdapter, to_numpy, unpack_x_y_sample_weight
 from .distribute import get_strategy
+from .errors import names_user_line
 from .layers._nest import flatten, map_structure
 from .tensor import Tensor
 from .trace import trace
@@ -49,6 +50,7 @@ class Trainer:
         self._distribute = None  # the tape.distribute strategy whose scope compile ran in
 
     # ---- compile ---------------------------------------------------------------------
+    @names_user_line
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 run_eagerly=None, **kwargs):
         """Set the optimizer, loss(es) and metrics (names, config dicts or objects).
@@ -249,6 +251,7 @@ class Trainer:
         return functions[kind]
 
     # ---- loops -----------------------------------------------------------------------
+    @names_user_line
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -262,6 +265,7 @@ class Trainer:
         batch_size = 32 if batch_size is None else batch_size
         data = DataAdapter(x, y, sample_weight, batch_size, shuffle=bool(shuffle),
                            steps=steps_per_epoch)
+        _require_samples(data, "fit")
         if validation_split and validation_data is None:
             data, validation_data = data.split(validation_split)
         if data.arrays is not None:
@@ -320,6 +324,7 @@ class Trainer:
             return DataAdapter(vx, vy, vsw, batch_size, steps=steps)
         return DataAdapter(validation_data, batch_size=batch_size, steps=steps)
 
+    @names_user_line
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss then the metrics, in ``metrics_names`` order (a scalar when there are
@@ -329,6 +334,7 @@ class Trainer:
         self._state_to_device()
         data = DataAdapter(x, y, sample_weight, 32 if batch_size is None else batch_size,
                            steps=steps)
+        _require_samples(data, "evaluate")
         if data.arrays is not None:
             self._check_targets(data.arrays[1], data.arrays[0])
         logs = self._evaluate_adapter(data, verbose, callbacks)
@@ -357,9 +363,11 @@ class Trainer:
             self._restore_metric_states(saved)
         return logs
 
+    @names_user_line
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x``, batch by batch, as NumPy arrays (the outputs' structure)."""
         data = DataAdapter(x, None, None, 32 if batch_size is None else batch_size, steps=steps)
+        _require_samples(data, "predict")
         self._state_to_device()
         callback_list = callbacks_module.CallbackList(
             callbacks, add_progbar=verbose not in (0, None), model=self, verbose=verbose,
@@ -378,6 +386,7 @@ class Trainer:
             raise ValueError("predict: the input is empty")
         return map_structure(lambda *parts: np.concatenate(parts), *outputs)
 
+    @names_user_line
     def train_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
                        return_dict=False):
         """One ``train_step`` on the given batch; returns the loss (and metrics)."""
@@ -392,6 +401,7 @@ class Trainer:
             logs = _python_logs(self.make_train_function()(batch))
         return _logs_result(logs, return_dict)
 
+    @names_user_line
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
                       return_dict=False):
         """One ``test_step`` on the given batch; returns the loss (and metrics)."""
@@ -405,6 +415,7 @@ class Trainer:
             logs = _python_logs(self.make_test_function()(batch))
         return _logs_result(logs, return_dict)
 
+    @names_user_line
     def predict_on_batch(self, x):
         return map_structure(np.asarray, self(to_numpy(x), training=False))
 
@@ -459,11 +470,22 @@ class Trainer:
         return [y]
 
     def _check_targets(self, y, x=None) -> None:
-        """Sparse-label range check on the whole target array, before any step runs (the
-        class count comes from the output shape, or from one example run through the model
-        when that shape is not known yet)."""
+        """Sparse-label checks on the whole target array, before any step runs (the traced
+        step cannot read values): labels are whole numbers (float ones like 1.0 are taken,
+        as Keras casts them; 0.5 would be truncated) in range (the class count comes from
+        the output shape, or from one example run through the model when that shape is not
+        known yet)."""
         if y is None or not any(_is_sparse_loss(fn) for fn in getattr(self, "_losses", [])):
             return
+        for loss_fn, target in zip(self._losses, self._flat_targets(y)):
+            target = None if target is None else np.asarray(target)
+            if _is_sparse_loss(loss_fn) and target is not None and target.dtype.kind == "f":
+                fractional = target[target != np.round(target)]
+                if fractional.size:
+                    raise ValueError(
+                        f"Labels for {type(loss_fn).__name__} must be integer class indices; "
+                        f"got {fractional.size} with a fractional part (e.g. {fractional[0]}),"
+                        " which would be truncated")
         shapes = getattr(self, "_output_shapes", lambda: None)()
         if shapes is None and x is not None:
             with _unrecorded(), _state.using(_state.training, False):
@@ -498,6 +520,16 @@ def _unrecorded():
     tape: it still captures them)."""
     with _state.without_tapes():
         yield
+
+
+def _require_samples(data: DataAdapter, api: str) -> None:
+    """Arrays with no samples are an error, as in Keras (whose fit raises "Unexpected result
+    of `train_function` (Empty logs)"): an epoch of no steps would return nothing silently."""
+    if data.arrays is not None and data.size == 0:
+        shapes = [tuple(a.shape) for part in data.arrays if part is not None
+                  for a in flatten(part)]
+        raise ValueError(f"{api}: the data has 0 samples (shapes {shapes}); give at least one "
+                         "sample")
 
 
 def _class_weights(class_weight: dict, y, sample_weight):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 
-from . import tensor as _tensor
 from .autodiff import GradientTape
 from .errors import GradientError, user_line
+from .ops.registry import convert
 from .tensor import Tensor
 
 
@@ -21,7 +21,7 @@ def _watched_call(what, f, argnums, args, kwargs, persistent=False):
         if i >= len(args):
             raise TypeError(f"argnums={argnums} but {f.__name__} got {len(args)} arguments")
         if not isinstance(args[i], Tensor):
-            args[i] = _tensor._ops.convert(args[i])
+            args[i] = convert(args[i])
         if args[i].dtype.kind != "f":
             raise GradientError(
                 f"{what} of {f.__name__} with respect to argument {i}: it is a "

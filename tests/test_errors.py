@@ -288,3 +288,79 @@ def test_sorting_and_triangle_errors_name_the_op_the_shape_and_this_line(call, o
         call(x)
     line = call.__code__.co_firstlineno  # the user's line is the lambda's
     _assert_names_this_line(str(info.value), line)
+
+
+@pytest.mark.parametrize("depth", [-1, 0, 2.5, "3", None])
+def test_one_hot_depth_must_be_a_positive_integer(depth):
+    # depth=-1 gave shape (2, 0) and 2.5 was truncated to 2, without a word
+    with pytest.raises(tape.ShapeError, match=r"one_hot: depth must be a positive integer") as e:
+        line = _next_line()
+        tape.one_hot(tape.tensor([0, 1]), depth)
+    _assert_names_this_line(str(e.value), line)
+
+
+def test_one_hot_takes_numpy_integer_depths_and_zeroes_out_of_range_indices():
+    got = tape.one_hot(tape.tensor([0, 2, 3, -1]), np.int64(3)).numpy()
+    np.testing.assert_array_equal(got, np.array([[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]))
+
+
+# ---- the Keras API names the user's line (tape.errors.names_user_line) --------------------
+
+
+def _small_model(compile=True):
+    from tape import layers, models
+
+    model = models.Sequential([layers.Input(shape=(3,)), layers.Dense(2)])
+    if compile:
+        model.compile("sgd", "mse")
+    return model
+
+
+def _keras_calls():
+    from tape import layers, models
+
+    x = np.ones((4, 3), np.float32)
+    return [
+        ("Dense(-1)", lambda: layers.Dense(-1), ValueError),
+        ("unknown keyword", lambda: layers.Dense(3, foo=1), TypeError),
+        ("LSTM(0)", lambda: layers.LSTM(0), ValueError),
+        ("compile", lambda: _small_model(False).compile("nope", "mse"), ValueError),
+        ("fit before compile", lambda: _small_model(False).fit(x, x[:, :2], verbose=0),
+         RuntimeError),
+        ("fit batch_size=0", lambda: _small_model().fit(x, x[:, :2], batch_size=0, verbose=0),
+         ValueError),
+        ("evaluate", lambda: _small_model(False).evaluate(x, x[:, :2], verbose=0), RuntimeError),
+        ("predict", lambda: _small_model().predict(None), ValueError),
+        ("add_weight", lambda: layers.Dense(2).add_weight(3, (2,)), TypeError),
+        ("Sequential.add", lambda: models.Sequential().add(3), TypeError),
+        ("load_model", lambda: models.load_model("/no/such/file.safetensors"),
+         FileNotFoundError),
+        ("optimizers.get", lambda: tape.optimizers.get("nope"), ValueError),
+    ]
+
+
+@pytest.mark.parametrize("what,call,kind", _keras_calls(), ids=[c[0] for c in _keras_calls()])
+def test_keras_api_errors_name_the_users_line_once(what, call, kind):
+    with pytest.raises(kind) as e:
+        call()
+    message = str(e.value)
+    _assert_names_this_line(message, call.__code__.co_firstlineno)  # the lambda's line
+    assert message.count(" [at ") == 1, message
+
+
+def test_an_error_of_the_users_own_layer_keeps_its_message():
+    from tape import layers
+
+    class Picky(layers.Layer):
+        def __init__(self, size):
+            super().__init__()
+            if size < 0:
+                raise ValueError(f"Picky: size must be >= 0, received {size}")
+
+    with pytest.raises(ValueError, match=r"^Picky: size must be >= 0, received -2 \[at ") as e:
+        line = _next_line()
+        Picky(-2)
+    _assert_names_this_line(str(e.value), line)
+    with pytest.raises(KeyError) as e:  # a KeyError's str() is its key's repr: left alone
+        tape.errors.names_user_line(lambda: {}["k"])()
+    assert str(e.value) == "'k'"

@@ -161,6 +161,21 @@ def test_unsupported_ufunc_method_falls_back_and_warns_under_a_tape():
     assert record[0].filename == __file__
 
 
+@pytest.mark.parametrize("fn,name", [
+    (np.fft.fft, "numpy.fft.fft"),  # a complex result: it warned only for float ones
+    (np.fft.rfft, "numpy.fft.rfft"),
+    (lambda x: np.linalg.eigh(x[:, :2] @ x[:, :2].T), "numpy.linalg.eigh"),  # a tuple
+    (np.linalg.norm, "numpy.linalg.norm"),  # a NumPy scalar
+])
+def test_a_dropped_gradient_warns_naming_the_function_whatever_the_result(fn, name):
+    x = _watched()
+    with tape.GradientTape() as g:
+        g.watch(x)
+        with pytest.warns(UserWarning, match=f"{name} has no tape op.*no gradient") as record:
+            fn(x)
+    assert len(record) == 1 and record[0].filename == __file__
+
+
 def test_unsupported_function_without_a_tape_does_not_warn():
     x = _watched()
     with warnings.catch_warnings():

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextvars
 
+from .._config import check_serialized
+from ..errors import names_user_line
 from ._nest import reset_names
 from .base import InputSpec, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
@@ -131,6 +133,7 @@ def serialize(layer: Layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
+@names_user_line
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A new layer from ``serialize``'s dict; ``custom_objects`` maps names of your own
     Layer classes to the classes. They stay known while the layer's ``from_config`` runs,
@@ -142,6 +145,7 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
         >>> layers.deserialize(layers.serialize(layers.Dense(2, name="out"))).name
         'out'
     """
+    check_serialized(config, "layers.deserialize")
     custom = {**(_custom_objects.get() or {}), **(custom_objects or {})}
     classes = {**ALL_LAYERS, **custom}
     name = config.get("class_name")
@@ -160,6 +164,7 @@ _custom_objects: contextvars.ContextVar = contextvars.ContextVar("custom_objects
                                                                 default=None)
 
 
+@names_user_line
 def get(identifier, custom_objects: dict | None = None) -> Layer:
     """A layer from a Layer instance (returned as is) or a ``serialize`` dict."""
     if isinstance(identifier, Layer):

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from contextvars import ContextVar
 
 import numpy as np
 
 from .. import _state, backend, dtypes, initializers, ops, regularizers
-from ..errors import ShapeError, user_line
+from ..errors import ShapeError, names_user_line, user_line
 from ..tensor import Tensor, Variable
 from ._nest import (
     flatten,
@@ -32,6 +33,8 @@ from .symbolic import KerasTensor, symbolic_call
 _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 
+# load_model's cap on the numbers add_weight may create: [numbers left, refuse(name, shape)]
+_weight_budget: ContextVar[list | None] = ContextVar("tape_layers_weight_budget", default=None)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
 
@@ -117,6 +120,12 @@ class Layer:
 
     is_input_layer = False  # InputLayer: its symbolic Node starts a graph
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # a constructor's errors name the user's line
+            cls.__init__ = names_user_line(cls.__init__)
+
+    @names_user_line
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
                  input_shape=None, input_dim: int | None = None, activity_regularizer=None,
                  **kwargs):
@@ -223,6 +232,7 @@ class Layer:
         return shapes, [flatten(input_dtypes)[0]] * count
 
     # ---- weights -----------------------------------------------------------------------
+    @names_user_line
     def add_weight(self, name: str, shape=(), initializer=None, regularizer=None,
                    trainable: bool = True, dtype=None) -> Variable:
         """A Variable named ``f"{layer.name}/{name}"``, tracked in ``weights``.
@@ -235,11 +245,17 @@ class Layer:
             raise TypeError(f"add_weight on layer '{self.name}': name must be a string (the "
                             f"order is name, shape, initializer...). Received: name={name!r}")
         dtype = dtypes.as_dtype(dtype or self.dtype)
+        shape = tuple(int(d) for d in shape)
+        budget = _weight_budget.get()
+        if budget is not None:  # checked before anything is allocated
+            budget[0] -= math.prod(shape)
+            if budget[0] < 0:
+                raise budget[1](f"{self.name}/{name}", shape)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         init = initializers.get(initializer)
         with _state.init_scope():  # an initial value is state, never part of a trace
-            value = init(tuple(int(d) for d in shape), dtype)
+            value = init(shape, dtype)
         declared = bool(trainable)
         var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
                        dtype=dtype)
@@ -294,6 +310,7 @@ class Layer:
         """Copies of the weights' values, in ``weights`` order."""
         return [np.array(v.numpy()) for v in self.weights]
 
+    @names_user_line
     def set_weights(self, weights) -> None:
         """Assign ``weights`` (arrays in ``weights`` order); all shapes are checked first."""
         params = self.weights
@@ -513,3 +530,27 @@ def _build_device(inputs):
             if isinstance(x, Tensor) and x.device != backend.CPU:
                 return backend.device(x.device)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def weight_budget(numbers: int, refuse):
+    """While layers are built inside, ``add_weight`` creates at most ``numbers`` numbers in
+    all; the weight that would pass the cap raises ``refuse(weight_name, shape)`` before
+    anything is allocated. ``load_model`` caps them by what its file holds, so a config
+    asking for ``units=10**7`` in a 5 KB file fails before allocating 120 MB.
+
+    Example:
+        >>> from tape.layers import Dense
+        >>> from tape.layers.base import weight_budget
+        >>> try:
+        ...     with weight_budget(10, lambda name, shape: ValueError(f"{shape} refused")):
+        ...         Dense(4).build((None, 3))
+        ... except ValueError as error:
+        ...     print(str(error).split(" [at ")[0])
+        (3, 4) refused
+    """
+    token = _weight_budget.set([numbers, refuse])
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from .. import _config
+from ..errors import names_user_line
 from ..logits import logits_of, remember_logits, sigmoid_with_logits, softmax_with_logits
 from .base import (
     EPSILON,
@@ -102,6 +103,7 @@ ALIASES = {
 _FUNCTIONS = {cls._fn: cls for cls in _CLASSES}
 
 
+@names_user_line
 def get(identifier):
     """Resolve a loss: a Keras name (``'mse'``, ``'categorical_crossentropy'``...), a config
     dict, a ``Loss`` class or instance, or a callable ``fn(y_true, y_pred)``.

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _config, losses, nn
 from .._config import to_snake_case
+from ..errors import names_user_line
 from .averaged import (
     Accuracy,
     BinaryAccuracy,
@@ -67,6 +68,7 @@ ALIASES = {
 }
 
 
+@names_user_line
 def get(identifier):
     """Resolve a metric: a Keras name (``'accuracy'``, ``'auc'``, ``'mse'``...), a config dict,
     a ``Metric`` class or instance, or a function ``fn(y_true, y_pred)`` (wrapped in

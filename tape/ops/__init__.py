@@ -149,7 +149,8 @@ __all__ = [
     "true_divide", "var", "where", "zeros", "zeros_like",
 ]
 
-from .shape import gather  # noqa: E402 - tf.gather: take along axis 0 (Embedding's lookup)
+# tf.gather (take along axis 0) and Embedding's id check (tape.ops.check_index only)
+from .shape import check_index, gather  # noqa: E402, F401
 
 __all__ += ["gather"]
 __all__ += ["argsort", "cumsum", "sort", "top_k", "tril", "triu"]

@@ -2,7 +2,10 @@
 recorded on tapes) through ``__array_ufunc__`` / ``__array_function__``.
 
 A NumPy function with no tape op runs on the raw arrays and returns a NumPy array; when a
-tape is recording, a warning says that this result carries no gradient.
+tape is recording and the result holds floating or complex values (``np.fft.fft``'s complex
+output too), a warning names the function and says that this result carries no gradient.
+Integer and boolean results (``np.searchsorted``, ``np.nonzero``) carry none in tape either,
+so they pass without a word.
 """
 
 from __future__ import annotations
@@ -67,19 +70,27 @@ def array_function(func, args, kwargs):
     target = FUNCTIONS.get(func)
     if target is not None:
         return target(*args, **kwargs)
-    return _fallback(f"numpy.{func.__name__}", func, args, kwargs)
+    module = getattr(func, "__module__", None) or "numpy"
+    return _fallback(f"{module}.{func.__name__}", func, args, kwargs)
 
 
 def _fallback(name, func, args, kwargs):
     raw_args, raw_kwargs = _unwrap(args), _unwrap(kwargs)
     out = func(*raw_args, **raw_kwargs)
-    if _state.active_tapes.get() and getattr(out, "dtype", np.dtype(bool)).kind == "f":
+    if _state.active_tapes.get() and _inexact(out):
         warnings.warn(
             f"{name} has no tape op: it ran on NumPy arrays and its result carries no "
-            "gradient",
-            stacklevel=user_stacklevel(),
-        )
+            "gradient (the tape drops it); use tape ops, or wrap the NumPy code in "
+            "tape.custom_gradient", stacklevel=user_stacklevel())
     return out
+
+
+def _inexact(value) -> bool:
+    """Whether ``value`` (an array, or a tuple/list of them, as ``np.linalg.eigh`` returns)
+    holds floating or complex numbers: a value a gradient could flow through."""
+    if isinstance(value, list | tuple):
+        return any(_inexact(v) for v in value)
+    return getattr(value, "dtype", np.dtype(bool)).kind in "fc"
 
 
 def _unwrap(value):

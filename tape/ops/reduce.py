@@ -13,6 +13,15 @@ from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, wh
 from .registry import defop
 from .shape import broadcast_to, flatten, flip, reshape, sum_to  # noqa: F401 - re-exported
 
+_HALF, _SINGLE = np.dtype("float16"), np.dtype("float32")
+
+
+def _accumulator(dtype):
+    """The dtype a sum of ``dtype`` accumulates in: float32 for float16 (as NumPy's mean and
+    JAX's sum and mean do: float16 overflows at 65504 and stops counting at 2048), else None
+    (the input's own, NumPy's default)."""
+    return _SINGLE if dtype == _HALF else None
+
 
 def _grad_to_input(g, x, axis, keepdims):
     """Reshape a reduction's gradient to keepdims form and broadcast it over ``x``."""
@@ -24,14 +33,16 @@ def _grad_to_input(g, x, axis, keepdims):
 
 @defop("sum", fresh=True)
 def sum(xp, x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """Sum over ``axis`` (all axes by default).
+    """Sum over ``axis`` (all axes by default); float16 accumulates in float32.
 
     Example:
         >>> import tape
         >>> tape.sum(tape.ones((2, 3)), axis=1).numpy().tolist()
         [3.0, 3.0]
     """
-    return x.sum(axis=_axis_arg(axis), keepdims=keepdims)  # the method: 2x less overhead
+    acc = _accumulator(x.dtype)
+    out = x.sum(axis=_axis_arg(axis), keepdims=keepdims, dtype=acc)  # the method: 2x faster
+    return out if acc is None else out.astype(x.dtype)
 
 
 @sum.defvjp
@@ -114,7 +125,9 @@ def logsumexp(xp, x, axis=None, keepdims=False):
     if x.size:
         m = xp.max(x, axis=axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        acc = _accumulator(x.dtype)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True, dtype=acc)) + m
+        out = out if acc is None else out.astype(x.dtype)
     else:  # max() of nothing raises; the log of an empty sum is -inf, as in JAX and SciPy
         out = xp.full(kept_shape(x.shape, normalize_axes(axis, x.ndim)), -xp.inf, x.dtype)
     return out if keepdims else xp.squeeze(out, axis=axis)
@@ -164,24 +177,30 @@ def _count(x, axis) -> int:
 
 @defop("mean", fresh=True)
 def mean(xp, x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``; integer and bool tensors average to float32.
+    """Arithmetic mean over ``axis``; integer and bool tensors average to float32, and
+    float16 accumulates in float32 (as NumPy and JAX).
 
     Example:
         >>> import tape
         >>> tape.mean(tape.tensor([1.0, 2.0, 6.0])).item()
         3.0
     """
-    dtype = None if x.dtype.kind in "fc" else DEFAULT_FLOAT
+    acc = _accumulator(x.dtype)
+    dtype = acc or (None if x.dtype.kind in "fc" else DEFAULT_FLOAT)
     # sum / count: NumPy's own mean() goes through Python and costs ~3x more on small arrays
     total = x.sum(axis=_axis_arg(axis), keepdims=keepdims, dtype=dtype)
-    return total / _count(x, axis)
+    out = total / _count(x, axis)
+    return out if acc is None else out.astype(x.dtype)
 
 
 @mean.defvjp
 def _mean_vjp(ctx, g):
     x = ctx.inputs[0]
     axis = ctx.params.get("axis")
-    return _grad_to_input(divide(g, _count(x, axis)), x, axis, ctx.params.get("keepdims"))
+    acc = _accumulator(g.dtype)  # a float16 count over 65504 would be inf: divide in float32
+    share = divide(g if acc is None else cast(g, dtype=acc), _count(x, axis))
+    share = share if acc is None else cast(share, dtype=g.dtype)
+    return _grad_to_input(share, x, axis, ctx.params.get("keepdims"))
 
 
 mean.defsaves()  # the VJP reads the input's shape only
@@ -191,8 +210,9 @@ def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
     x = _tensor(x)
     centered = subtract(x, mean(x, axis=axis, keepdims=True))
+    variance = mean(square(centered), axis=axis, keepdims=keepdims)  # float16-safe count
     n = _count(x, axis)
-    return divide(sum(square(centered), axis=axis, keepdims=keepdims), float(n - ddof))
+    return variance if ddof == 0 else multiply(variance, n / (n - ddof))
 
 
 def std(x, axis=None, keepdims=False, ddof=0):

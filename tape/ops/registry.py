@@ -1,9 +1,17 @@
-"""The op table: one record per primitive, and ``apply``, the single dispatch path.
+"""The op table: one record per primitive, and ``Op.__call__``, the single dispatch path.
 
 An ``Op`` holds a name, a forward written against the array module ``xp`` (NumPy or
-CuPy), a VJP written with tape ops (so it is differentiable and traceable again), and
-flags. Eager calls, tape recording, and (later) trace replay and GPU kernels all read
-this one table; ``tests/ops/test_op_table.py`` enumerates it.
+CuPy), a VJP written with tape ops (so it is differentiable and traceable again), and every
+other fact about the op: its GPU kernel, how graph replay writes it, what graph passes may
+do with it, its fused-kernel expression, a special step of the backward walk. Eager calls,
+tape recording, trace replay and its passes, the GPU path and the tests all read this one
+table; ``tests/ops/test_op_table.py`` and ``test_op_record.py`` enumerate it.
+
+Example:
+    >>> import tape
+    >>> op = tape.ops.REGISTRY["add"]
+    >>> op.out, op.elementwise, op.unit, op.commutative
+    ('add', True, 0, True)
 """
 
 from __future__ import annotations

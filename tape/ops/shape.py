@@ -3,10 +3,12 @@ tile) and the composites built from them (stack, split, take, squeeze...)."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..backend import get_array_module
-from ..errors import IndexOutOfRangeError
+from ..errors import IndexOutOfRangeError, ShapeError, user_line
 from ._helpers import (
     add_at,
     broadcast_axes,
@@ -296,9 +298,10 @@ def split(x, indices_or_sections, axis=0):
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):
         if n % indices_or_sections:
-            raise ValueError(
+            raise ShapeError(
                 f"split: axis {axis} of length {n} does not divide into "
-                f"{indices_or_sections} equal sections"
+                f"{indices_or_sections} equal sections (input {tuple(x.shape)} {x.dtype}) "
+                f"[at {user_line()}]"
             )
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
@@ -395,6 +398,26 @@ def gather(params, indices, axis=0):
         raise IndexOutOfRangeError(f"gather: an index is outside the table: {e}") from e
 
 
+@defop("check_index", differentiable=False)
+def check_index(xp, indices, size, what="index"):
+    """``indices`` unchanged, or an IndexOutOfRangeError naming ``what`` when one lies outside
+    ``[0, size)`` (NumPy indexing would take a negative one from the end without a word). A
+    graph op, so a traced step checks every batch it replays. It reads the values, which on a
+    GPU waits for the device: use it on the CPU (a check kept on the device is issue 16's).
+
+    Example:
+        >>> import tape
+        >>> tape.ops.check_index(tape.tensor([0, 2]), size=3).numpy().tolist()
+        [0, 2]
+    """
+    if indices.size:
+        low, high = indices.min(), indices.max()
+        if low < 0 or high >= size:
+            raise IndexOutOfRangeError(f"{what}: every id must be in [0, {size}); received "
+                                       f"{low if low < 0 else high}")
+    return indices
+
+
 def take_along_axis(x, indices, axis):
     """``numpy.take_along_axis``: pick along ``axis`` with an index of matching rank."""
     x = convert(x)
@@ -427,7 +450,8 @@ def repeat(x, repeats, axis=None):
 
 
 def one_hot(indices, depth: int, dtype="float32"):
-    """One-hot vectors along a new last axis.
+    """One-hot vectors along a new last axis of size ``depth`` (a positive integer); an
+    index outside ``[0, depth)`` gives a row of zeros, as ``tf.one_hot``.
 
     Example:
         >>> import tape
@@ -436,6 +460,13 @@ def one_hot(indices, depth: int, dtype="float32"):
     """
     from ..dtypes import as_dtype
 
-    return _one_hot(indices, depth=int(depth), dtype=as_dtype(dtype))
+    try:
+        size = operator.index(depth)  # ints and NumPy ints; not 2.5 (int() would truncate)
+    except TypeError:
+        size = 0
+    if size <= 0:
+        raise ShapeError(f"one_hot: depth must be a positive integer (the number of classes); "
+                         f"received depth={depth!r} [at {user_line()}]")
+    return _one_hot(indices, depth=size, dtype=as_dtype(dtype))
 
 

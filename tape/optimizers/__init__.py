@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from .._config import check_serialized
+from ..errors import names_user_line
 from . import schedules
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -34,8 +36,10 @@ def serialize(optimizer: Optimizer) -> dict:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
+@names_user_line
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """A new optimizer from ``serialize``'s output (custom classes via ``custom_objects``)."""
+    check_serialized(config, "optimizers.deserialize")
     known = {cls.__name__.lower(): cls for cls in _BY_NAME.values()}
     known.update({name.lower(): cls for name, cls in (custom_objects or {}).items()})
     name = str(config.get("class_name", "")).lower()
@@ -45,6 +49,7 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     return known[name].from_config(config.get("config", {}), custom_objects)
 
 
+@names_user_line
 def get(identifier) -> Optimizer:
     """An optimizer from a name (``'adam'``, case-insensitive, Keras defaults), a
     ``serialize`` dict, or an Optimizer instance (returned as is)."""

@@ -92,10 +92,31 @@ def test_regularizer_and_config_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0))
 
 
-def test_ids_outside_the_table_are_an_error():
+ON_CPU = pytest.mark.skipif(tape.backend.default_device() != "cpu",
+                            reason="the id check is the CPU's (a GPU one is issue 16's)")
+
+
+@ON_CPU
+@pytest.mark.parametrize("bad", [3, -1, -4, 100])
+def test_ids_outside_the_table_are_an_error(bad):
+    # -1 gave row 2 (NumPy takes a negative index from the end); tf.gather refuses it on CPU
     layer = Embedding(3, 2, name="small_vocab")
-    with pytest.raises(tape.IndexOutOfRangeError, match="gather"):
-        layer(np.array([[0, 3]]))
+    with pytest.raises(tape.IndexOutOfRangeError,
+                       match=rf"small_vocab.*\[0, 3\).*received {bad}.*test_embedding.py"):
+        layer(np.array([[0, bad]]))
+
+
+@ON_CPU
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_a_bad_id_in_a_later_batch_of_fit_is_an_error(run_eagerly):
+    # fit traces its step on the first batch: the check is a graph op, so replays check too
+    model = Sequential([Input(shape=(2,), dtype="int32"), Embedding(5, 3), Flatten(), Dense(1)])
+    model.compile("sgd", "mse", run_eagerly=run_eagerly)
+    ids = np.array([[0, 1], [2, 3], [4, 0], [1, -1]])
+    with pytest.raises(tape.IndexOutOfRangeError, match=r"\[0, 5\).*received -1"):
+        model.fit(ids, np.zeros((4, 1), np.float32), batch_size=2, shuffle=False, verbose=0)
+    with pytest.raises(tape.IndexOutOfRangeError, match=r"received 5"):
+        model.predict(np.array([[0, 1], [5, 0]]), batch_size=1, verbose=0)
 
 
 def test_bad_constructor_arguments():
@@ -103,3 +124,19 @@ def test_bad_constructor_arguments():
         Embedding(0, 2)
     with pytest.raises(ValueError, match="output_dim"):
         Embedding(3, 2.5)
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_ids_are_not_read_back_to_check_them(monkeypatch):
+    """Reading the ids on the host would wait for the device at every step: the GPU lookup
+    skips the check (a check kept on the device is issue 16's) and still gives the rows."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("check_index ran on the GPU path")
+
+    monkeypatch.setattr(tape.ops, "check_index", refuse)
+    ids = np.array([[1, 5], [0, 2]])
+    layer = Embedding(6, 3)
+    with tape.device("gpu"):
+        got = layer(tape.tensor(ids))
+    assert got.device.startswith("gpu")
+    np.testing.assert_array_equal(got.to("cpu").numpy(), layer.embeddings.to("cpu").numpy()[ids])

@@ -753,9 +753,9 @@ ROWS = (
     Row("mean", tape.mean, jnp.mean, UNARY, wide=wide_unary(),
         params=reduce_params, covers=("mean",), dtypes=True),
     Row("var", tape.var, jnp.var, UNARY, wide=wide_unary(),
-        params=var_params, covers=("sum", "square"), dtypes=True),
+        params=var_params, covers=("mean", "square"), dtypes=True),
     Row("std", tape.std, jnp.std, (((3,),), ((2, 3),), ((1, 3),), ((2, 1, 3),)),
-        wide=wide_unary(1, 2), params=std_params, covers=("sqrt", "sum")),
+        wide=wide_unary(1, 2), params=std_params, covers=("sqrt", "mean")),
     Row("cumsum", tape.cumsum, jnp.cumsum, UNARY, wide=wide_unary(),
         params=cumsum_params, covers=("cumsum",), dtypes=True),
     # ---- sorting (ops/sorting.py): gathers through take_along_axis ----
