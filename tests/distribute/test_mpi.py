@@ -122,6 +122,27 @@ def test_custom_loop_on_two_ranks_equals_one_process(strategy, optimizer, traced
     assert max_difference(model.get_weights(), reference.get_weights()) < TOL
 
 
+@pytest.mark.parametrize("bucket_bytes", [1, 64, 25 << 20], ids=["per-tensor", "64B", "one"])
+def test_all_reduce_values_against_numbers_by_hand(strategy, bucket_bytes):
+    # Rank r holds r + 1 everywhere (float64 and float32 tensors, None, a dict): the sum over
+    # the 2 ranks is 3, the mean 1.5, the mean weighted by r + 1 is (1*1 + 2*2) / 3 = 5/3.
+    strategy.bucket_bytes = bucket_bytes
+    try:
+        r = strategy.rank + 1.0
+        values = {"a": tape.tensor(np.full((3, 2), r)), "b": None,
+                  "c": tape.tensor(np.full(5, r, np.float32)), "d": tape.tensor(np.full(4, r))}
+        for reduce, weight, want in (("sum", None, 3.0), ("mean", None, 1.5),
+                                     ("mean", strategy.rank + 1, 5 / 3)):
+            out = strategy.all_reduce(values, reduce=reduce, weight=weight)
+            assert out["b"] is None
+            for key in "acd":
+                assert out[key].shape == values[key].shape
+                assert out[key].dtype == values[key].dtype
+                np.testing.assert_allclose(out[key].numpy(), want, rtol=1e-6)
+    finally:
+        strategy.bucket_bytes = 25 << 20
+
+
 def test_a_traced_step_runs_the_all_reduce_at_every_replay(strategy):
     w = tape.Variable(np.zeros(3))
 
