@@ -26,6 +26,7 @@ from ..errors import DistributedError, ShapeError, user_line
 # Open MPI, MVAPICH, and Slurm's srun with PMIx.
 _LAUNCH_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_RANK")
 DEFAULT_TIMEOUT = 300.0  # seconds; TAPE_DISTRIBUTE_TIMEOUT overrides it
+_KEPT_BYTES = 256 << 20  # reduction buffers kept between calls, at most (one is always kept)
 
 
 def launched() -> bool:
@@ -95,8 +96,9 @@ class Group:
         buffer = self._buffers.pop(key, None)
         if buffer is None:
             buffer = np.empty(size, dtype)
-            if len(self._buffers) >= 32:  # the least recently used goes
-                self._buffers.pop(next(iter(self._buffers)))
+            kept = sum(b.nbytes for b in self._buffers.values())
+            while self._buffers and kept + buffer.nbytes > _KEPT_BYTES:  # least recent first
+                kept -= self._buffers.pop(next(iter(self._buffers))).nbytes
         self._buffers[key] = buffer
         return buffer
 
