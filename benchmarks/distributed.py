@@ -23,6 +23,9 @@ Then the all-reduce alone, inside a traced function as in a traced step, in one 
 (the default) against one collective per tensor: the digits MLP's 4 gradients and a
 10-layer MLP's 20, beside the digits MLP's traced step on a shard of 128 rows.
 
+``--transport`` measures only the ways of calling MPI's all-reduce from Python that
+``tape.distribute.comm.Group`` chose between (blocking or polled, into a kept or a new array).
+
 The numbers move with the machine's load (2 cores shared with other jobs): compare within
 one run.
 """
@@ -144,10 +147,56 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
             "min_seconds": {label: min(t) for label, t in times.items()}}
 
 
+def measure_transport(rounds: int) -> dict:
+    """The ways to call MPI's all-reduce from Python that ``tape.distribute.comm.Group``
+    chose between, on 9,610 and 1,100,000 float32 values (the digits and the wide MLP's
+    gradients): median and best seconds per call over ``rounds`` rounds of 20 calls."""
+    import numpy as np
+    from mpi4py import MPI
+
+    from tape.distribute.comm import Group
+
+    comm, group = MPI.COMM_WORLD, Group(MPI.COMM_WORLD)
+
+    def polled(a, out, spin_s):
+        request, start, pause = comm.Iallreduce(a, out), time.monotonic(), 1e-5
+        while not request.Test():
+            if time.monotonic() - start >= spin_s:
+                time.sleep(pause)
+                pause = min(2 * pause, 1e-3)
+
+    variants = {  # each called as fn(values, kept array)
+        "blocking Allreduce into a kept array": comm.Allreduce,
+        "blocking Allreduce into a new array": lambda a, _: comm.Allreduce(a, np.empty_like(a)),
+        "Iallreduce polled, pausing from the start": lambda a, kept: polled(a, kept, 0.0),
+        "Iallreduce polled, no pause for 10 ms": lambda a, kept: polled(a, kept, 0.01),
+        "tape's Group.all_reduce": lambda a, _: group.all_reduce(a),
+    }
+    out = {}
+    for n in (9_610, 1_100_000):
+        a, kept = np.ones(n, np.float32), np.empty(n, np.float32)
+        times = {label: [] for label in variants}
+        for _ in range(rounds):
+            for label, fn in variants.items():
+                comm.Barrier()
+                start = time.perf_counter()
+                for _ in range(20):
+                    fn(a, kept)
+                times[label].append((time.perf_counter() - start) / 20)
+        out[f"{n:,} float32 values"] = {label: (statistics.median(t), min(t))
+                                        for label, t in times.items()}
+    return out
+
+
 def worker(args) -> None:
     """One measurement in this process (under mpiexec: on every rank); rank 0 prints it."""
     import tape
 
+    if args.transport:
+        result = measure_transport(3 if args.quick else 9)
+        if tape.distribute.DataParallel().rank == 0:
+            print("RESULT " + json.dumps(result), flush=True)
+        return
     strategy = tape.distribute.DataParallel() if args.ranks else None
     result = {name: measure_fit(name, args.epochs, strategy) for name in MODELS}
     if args.ranks:
@@ -185,12 +234,25 @@ def _rate(chosen: dict, runs: list, name: str) -> str:
     return f"{chosen['samples_per_s']:,.0f}/s{spread}"
 
 
+def _print_transport(result: dict) -> None:
+    print("\nMPI all-reduce from Python on 2 ranks, per call (median / best of the rounds):\n")
+    sizes = list(result)
+    print("| way | " + " | ".join(f"µs, {size}" for size in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    for label in result[sizes[0]]:
+        cells = [f"{1e6 * result[size][label][0]:,.0f} / {1e6 * result[size][label][1]:,.0f}"
+                 for size in sizes]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 epoch, few rounds")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3,
                         help="launches of each configuration (1 with --quick)")
+    parser.add_argument("--transport", action="store_true",
+                        help="only the ways of calling MPI's all-reduce, on 2 ranks")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ranks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -201,10 +263,14 @@ def main(argv=None) -> None:
     me = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--epochs",
           str(args.epochs)] + (["--quick"] if args.quick else [])
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    print(f"- command: `python -m benchmarks.distributed{' --quick' if args.quick else ''}` "
-          f"(tape commit {environment.git_commit()}), {args.epochs} epochs after 2 warm-up")
+    flags = (" --quick" if args.quick else "") + (" --transport" if args.transport else "")
+    print(f"- command: `python -m benchmarks.distributed{flags}` (tape commit "
+          f"{environment.git_commit()})" + ("" if args.transport else
+                                            f", {args.epochs} epochs after 2 warm-up"))
     print(f"- machine: {environment.cpu_model()}, {os.cpu_count()} cores; load average at "
           f"start {environment.load_average()}")
+    if args.transport:
+        return _print_transport(_run([mpiexec, "-n", "2", *me, "--transport"], threads=1))
     runs = {"one_2": [], "one_1": [], "two": []}
     for _ in range(args.repeats):  # interleaved, so that a slow minute hits all three
         runs["one_2"].append(_run(me, threads=2))

@@ -90,8 +90,9 @@ class Group:
 
     def _buffer(self, size: int, dtype) -> np.ndarray:
         """A buffer kept for reductions of ``size`` values of ``dtype``: MPICH over UCX
-        registers each new buffer address, which made a 4 MB all-reduce into a fresh array
-        5x as slow as into a kept one here (two copies cost less)."""
+        registers each new buffer address, which made a 4.4 MB all-reduce into a new array
+        2-3x as slow as into a kept one here (``python -m benchmarks.distributed
+        --transport``); two copies cost less."""
         key = (size, np.dtype(dtype))
         buffer = self._buffers.pop(key, None)
         if buffer is None:
@@ -190,10 +191,10 @@ class Group:
     @contextlib.contextmanager
     def _watched(self, what: str):
         """Run a blocking MPI call under the watchdog: past ``timeout`` it prints why and
-        aborts every rank. Blocking calls were as fast as or faster than nonblocking ones
-        polled from Python here (polling with pauses made a 40 µs all-reduce take 0.5-3 ms),
-        but none can be abandoned, so the time limit ends the launch, as PyTorch's NCCL
-        watchdog does."""
+        aborts every rank. Blocking calls were no slower than nonblocking ones polled from
+        Python here (polling with pauses made a small all-reduce take milliseconds:
+        ``python -m benchmarks.distributed --transport``), but none can be abandoned, so the
+        time limit ends the launch, as PyTorch's NCCL watchdog does."""
         if self._watchdog is None:
             self._watchdog = _Watchdog(self)
         self._watchdog.arm(what)
