@@ -19,7 +19,7 @@ NVCC_FLAGS := -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
 LINT_DIRS := $(wildcard tape kernels tests benchmarks tutorials)
 
 .DEFAULT_GOAL := test
-.PHONY: install test demo bench lint kernels gpu-test gpu-double-test gpu-bench clean distclean
+.PHONY: install test mpi-test demo bench lint kernels gpu-test gpu-double-test gpu-bench clean distclean
 
 install: $(STAMP)
 
@@ -27,12 +27,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(STAMP): pyproject.toml setup.cfg setup.py | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test,examples]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute]'
 	touch $@
 
 # torch, jax, autograd and mygrad for the comparisons; only `make bench` pays for them.
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e '.[test,examples,bench]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute,bench]'
 	touch $@
 
 lint: install
@@ -42,7 +42,14 @@ lint: install
 # CuPy's names, as strict as CuPy about host arrays, kernels run by the CUDA emulation.
 test: install lint kernels
 	JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q
+	$(MAKE) --no-print-directory mpi-test
 	$(MAKE) --no-print-directory gpu-double-test
+
+# tape.distribute on two ranks for real (tests marked mpi; a plain pytest run deselects them).
+mpi-test: install
+	TAPE_DISTRIBUTE_TIMEOUT=60 JAX_PLATFORMS=cpu OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+		$(BIN)/mpiexec -n 2 $(BIN)/python -m pytest -q -p no:xdist -p no:cacheprovider \
+		tests/distribute -m mpi
 
 # Then device-agnostic test files again with every tensor and weight made on the double's GPU
 # (the slowest trainings left out: the emulated kernels run a thread per CUDA thread).
@@ -91,7 +98,7 @@ $(NVCC_STAMP): | $(BIN)/python
 
 # CuPy for the GPU path (a machine with a CUDA driver).
 $(GPU_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e '.[test,examples,gpu]'
+	$(BIN)/python -m pip install -e '.[test,examples,distribute,gpu]'
 	touch $@
 
 # The whole suite with the GPU cases on: where no GPU is usable they fail instead of skipping.

@@ -15,6 +15,7 @@ from . import (
     callbacks,
     cuda,
     data,
+    distribute,
     initializers,
     layers,
     losses,
@@ -32,6 +33,7 @@ from .backend import device
 from .errors import (
     DeviceError,
     DeviceUnavailableError,
+    DistributedError,
     DTypeError,
     GradientError,
     IndexOutOfRangeError,
@@ -52,10 +54,10 @@ __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
     "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
     "layers", "losses",
-    "metrics", "models", "callbacks", "data", "saving", "training", "nn", "ops",
+    "metrics", "models", "callbacks", "data", "distribute", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "TapeError",
-    "DeviceError", "DeviceUnavailableError", "OutOfMemoryError", "cuda", "device",
-    "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
+    "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]
 

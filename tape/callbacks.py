@@ -27,7 +27,11 @@ _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
 
 class Callback:
     """Base class: override the ``on_*`` hooks you need. ``self.model`` and ``self.params``
-    (``epochs``, ``steps``, ``verbose``) are set before training starts."""
+    (``epochs``, ``steps``, ``verbose``) are set before training starts. A callback with
+    ``chief_only = True`` (one that writes files or prints) runs on rank 0 only in a
+    data-parallel ``fit`` (``tape.distribute``)."""
+
+    chief_only = False
 
     def __init__(self):
         self.model = None
@@ -144,6 +148,8 @@ class ProgbarLogger(Callback):
     For evaluate, 'auto' and 2 print one summary line when not on a terminal; predict
     prints nothing then.
     """
+
+    chief_only = True  # writes or prints: rank 0 only in a data-parallel fit
 
     def __init__(self, mode: str = "train"):
         super().__init__()
@@ -318,6 +324,8 @@ class ModelCheckpoint(_Monitor):
     ``save_best_only`` only when ``monitor`` improved. ``filepath`` may hold format fields:
     ``'ckpt-{epoch:02d}-{val_loss:.2f}.safetensors'``."""
 
+    chief_only = True  # writes or prints: rank 0 only in a data-parallel fit
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
@@ -419,6 +427,8 @@ class ReduceLROnPlateau(_Monitor):
 
 class CSVLogger(Callback):
     """Write each epoch's logs as a CSV row (``epoch`` first) to ``filename``."""
+
+    chief_only = True  # writes or prints: rank 0 only in a data-parallel fit
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

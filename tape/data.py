@@ -198,6 +198,27 @@ class Dataset:
         n = count if self._cardinality is None else min(count, self._cardinality)
         return Dataset(lambda: itertools.islice(self._make_iterator(), count), n)
 
+    def shard(self, num_shards: int, index: int) -> Dataset:
+        """Every ``num_shards``-th element from element ``index`` on (tf.data's ``shard``):
+        shard ``index`` of ``num_shards`` equal parts, for one rank of a custom
+        data-parallel loop (``tape.distribute``; ``fit`` shards each global batch itself).
+
+        Example:
+            >>> import tape
+            >>> ds = tape.data.Dataset.from_tensor_slices(tape.arange(7))
+            >>> [int(e) for e in ds.shard(3, 1)]
+            [1, 4]
+        """
+        if not isinstance(num_shards, int | np.integer) or num_shards < 1:
+            raise ValueError(f"shard: num_shards must be a positive integer, got {num_shards!r}")
+        if not isinstance(index, int | np.integer) or not 0 <= index < num_shards:
+            raise ValueError(f"shard: index must be in [0, {num_shards}), got {index!r}")
+        n = self._cardinality
+        if n is not None:
+            n = len(range(index, n, num_shards))
+        return Dataset(lambda: itertools.islice(self._make_iterator(), index, None, num_shards),
+                       n)
+
     def prefetch(self, buffer_size=None) -> Dataset:
         """A no-op kept for tf.data code (iteration is synchronous)."""
         return self

@@ -48,6 +48,11 @@ class TraceError(TapeError):
     """Something that cannot be baked into a traced graph."""
 
 
+class DistributedError(TapeError):
+    """The ranks of a data-parallel run cannot go on together (``tape.distribute``): one
+    has died or stopped taking part in the collectives."""
+
+
 class NoValue:
     """A symbol with no value (a KerasTensor, a placeholder, a Session's symbolic tensor):
     ops, NumPy and Python reads on it call ``_no_value()``, which raises an error saying what
@@ -66,13 +71,14 @@ class NoValue:
     __rmatmul__ = __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _read
 
 
-def user_line(skip_package: bool = True) -> str:
-    """Return ``'file:line: source'`` for the innermost frame outside the tape package.
+def user_line(skip_package: bool = True, frame=None) -> str:
+    """Return ``'file:line: source'`` for the innermost frame outside the tape package, in
+    the caller's stack or in the one ``frame`` heads (another thread's).
 
     Only called when an error is raised (or anomaly mode is on), so it costs nothing on
     the happy path.
     """
-    frame = sys._getframe(1)
+    frame = sys._getframe(1) if frame is None else frame
     while frame is not None and skip_package and _in_package(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:

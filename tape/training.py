@@ -17,6 +17,7 @@ from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .autodiff import GradientTape
 from .data import DataAdapter, to_numpy, unpack_x_y_sample_weight
+from .distribute import get_strategy
 from .errors import names_user_line
 from .layers._nest import flatten, map_structure
 from .tensor import Tensor
@@ -46,6 +47,7 @@ class Trainer:
         self._compiled_metrics: list | None = None  # (output index, Metric), built lazily
         self._in_fit = False
         self._device = "cpu"  # where Model.to put the weights; batches follow them
+        self._distribute = None  # the tape.distribute strategy whose scope compile ran in
 
     # ---- compile ---------------------------------------------------------------------
     @names_user_line
@@ -81,6 +83,7 @@ class Trainer:
                                       if len(names) > 1 else [])
         self._run_eagerly = False if run_eagerly is None else bool(run_eagerly)
         self._step_functions = {}
+        self._distribute = get_strategy()
         self.compiled = True
 
     @property
@@ -210,6 +213,8 @@ class Trainer:
             loss = self.compute_loss(x, y, y_pred, sample_weight)
         variables = self.trainable_variables
         grads = g.gradient(loss, variables)
+        if self._distribute is not None:  # averaged over the ranks, weighted by their rows
+            grads = self._distribute.all_reduce(grads, weight=_rows(flatten(x)[0]))
         self.optimizer.apply_gradients(zip(grads, variables))
         self._loss_tracker.update_state(loss, sample_weight=_rows(flatten(x)[0]))
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -269,9 +274,13 @@ class Trainer:
         if validation_data is not None:
             val = self._validation_adapter(validation_data, validation_batch_size or batch_size,
                                            validation_steps)
+        if self._distribute is not None:  # this rank's shard of each batch, rank 0's weights
+            data = self._distribute._fit_data(self, data)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self, verbose=verbose,
             epochs=epochs, steps=data.num_batches)
+        if self._distribute is not None:  # global logs, one stop decision, rank-0 writers
+            self._distribute._fit_callbacks(self, callback_list)
         train_function = self.make_train_function()
         self.stop_training = False
         self._in_fit = True

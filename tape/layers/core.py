@@ -185,8 +185,9 @@ def next_key(layer, device):
     layers). A seeded layer walks its seed's own streams: reproducible, and fresh numbers
     at every call (at every replay of a traced step too, since the key is a graph op)."""
     if layer.seed is None:
-        return random.random_key(device=device)
-    return random.random_key(seed=int(layer.seed), streams=layer._streams, device=device)
+        return random.random_key(device=device, per_replica=True)
+    return random.random_key(seed=int(layer.seed), streams=layer._streams, device=device,
+                             per_replica=True)
 
 
 class Flatten(Layer):

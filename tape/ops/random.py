@@ -24,7 +24,9 @@ from .registry import defop
 
 # A fixed key's stream word: never reached by the global counters.
 _FIXED_STREAM = 2**63
-_global = {"seed": secrets.randbits(63)}
+# "replica": this process's rank in a data-parallel run (tape.distribute), folded into the
+# stream of per-replica draws (dropout) so that ranks drop different units; 0 otherwise.
+_global = {"seed": secrets.randbits(63), "replica": 0}
 _streams: dict = {}  # seed (None: the global seed) -> next stream number
 
 
@@ -54,16 +56,26 @@ class Streams:
         return self.next - 1
 
 
+def set_replica(rank: int) -> None:
+    """Make per-replica draws (dropout) differ on each rank of a data-parallel run; draws
+    that must agree (initializers, shuffles) are unaffected (``tape.distribute``)."""
+    _global["replica"] = int(rank)
+
+
 @defop("random_key", nin=0, differentiable=False, stateful=True)
-def random_key(xp, seed=None, streams=None, device="cpu"):
+def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
     """The key of the next stream: of the global seed, or of ``seed`` counted by
     ``streams`` (a ``Streams``; by a shared counter per seed when None), on ``device``
-    (where the op that uses it runs: a GPU kernel reads it there)."""
+    (where the op that uses it runs: a GPU kernel reads it there). ``per_replica`` moves
+    the stream by the process's data-parallel rank (``set_replica``): every rank still
+    counts streams alike, but draws its own numbers."""
     if streams is not None:
         stream = streams.take()
     else:
         stream = _streams.get(seed, 0)
         _streams[seed] = stream + 1
+    if per_replica:
+        stream += _global["replica"] << 48
     key = np.array([_global["seed"] if seed is None else seed, stream], dtype=np.uint64)
     return key if device == "cpu" else backend.to_device(key, device)
 
@@ -212,7 +224,8 @@ def dropout(x, rate: float, seed=None, key=None) -> Tensor:
     if not 0 <= rate < 1:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
     if key is None:
-        key = random_key(seed=None if seed is None else int(seed), device=x.device)
+        key = random_key(seed=None if seed is None else int(seed), device=x.device,
+                         per_replica=True)
     elif isinstance(key, Tensor) and key.device != x.device:
         key = key.to(x.device)  # two numbers naming a stream, not data: it goes where x is
     return _dropout(x, key, rate=float(rate))

@@ -132,9 +132,9 @@ class TracedFunction:
         flat = flatten((args, kwargs))
         if self.input_signature is not None:
             self._check_signature(args)
-        concrete, outputs = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
-        if outputs is not None:
-            return outputs
+        concrete, traced = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
+        if traced is not None:  # this call was the traced run: its outputs, not a replay
+            return traced[0]
         return self._replay(concrete, [t._data for t in flat if isinstance(t, Tensor)])
 
     @staticmethod
@@ -152,7 +152,8 @@ class TracedFunction:
 
     def _lookup_or_trace(self, args, kwargs, flat, specs):
         """(concrete function, None) when this signature has a graph, else trace it now and
-        return (concrete function, the eager outputs of the traced run)."""
+        return (concrete function, (the eager outputs of the traced run,)): boxed, so that
+        a function returning None is not run again by a replay."""
         key = self._key(flat, specs)
         concrete = self._concrete.get(key)
         if concrete is not None:
@@ -183,7 +184,7 @@ class TracedFunction:
         self._signatures.append((key, described))
         if self.trace_count >= RETRACE_WARNING_AFTER:
             self._warn_retrace()
-        return concrete, unflatten(outputs, fresh)
+        return concrete, (unflatten(outputs, fresh),)
 
     # ---- signatures ------------------------------------------------------------------------
     def _key(self, flat, specs) -> tuple:

@@ -31,6 +31,7 @@ import json
 import numbers
 import sys
 import types
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -189,12 +190,19 @@ class Flags:
 
 
 class MemoryPointer:
-    """The device pointer of an array (here the address of its NumPy buffer)."""
+    """The device pointer of an array (here the address of its NumPy buffer). Pointers
+    handed out by ``ndarray.data`` are remembered (weakly), so that NCCL calls take only
+    live device memory, as the real library faults on host pointers."""
 
-    def __init__(self, ptr: int, device_id: int = 0):
+    def __init__(self, ptr: int, device_id: int = 0, owner: np.ndarray | None = None):
         self.ptr = int(ptr)
         self.device = Device(device_id)
         self.device_id = device_id
+        if owner is not None:
+            _DEVICE_POINTERS[self.ptr] = weakref.ref(owner)
+
+
+_DEVICE_POINTERS: dict = {}  # address -> weak reference to the NumPy buffer behind it
 
 
 class ndarray:
@@ -218,7 +226,7 @@ class ndarray:
     # what CuPy computes itself
     device = property(lambda self: Device(0))
     flags = property(lambda self: Flags(self._a))
-    data = property(lambda self: MemoryPointer(self._a.ctypes.data))
+    data = property(lambda self: MemoryPointer(self._a.ctypes.data, owner=self._a))
 
     def get(self, stream=None, order="C", out=None, blocking=True):
         """A NumPy copy on the host (the one explicit way out, with ``asnumpy``)."""
@@ -689,6 +697,67 @@ def _profiler_benchmark(fn, args=(), kwargs=None, n_repeat=10000, n_warmup=10, *
 # ---- install ----------------------------------------------------------------------------------
 
 
+# ---- cupy.cuda.nccl: a communicator of one rank (the double has one device) -------------------
+
+_NCCL_ITEMSIZE = {0: 1, 1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 2, 7: 4, 8: 8, 9: 2}  # by ncclDataType_t
+
+
+class NcclError(RuntimeError):
+    pass
+
+
+class NcclCommunicator:
+    """``cupy.cuda.nccl.NcclCommunicator`` of one rank: a sum over one rank is a copy, a
+    broadcast from rank 0 leaves the buffer as it is. Buffers must be live device memory
+    (``ndarray.data.ptr``) large enough for ``count`` elements of ``datatype``."""
+
+    def __init__(self, ndev: int, commId: tuple, rank: int):  # noqa: N803 - CuPy's names
+        if not (isinstance(commId, tuple) and len(commId) == 128):
+            raise TypeError("NcclCommunicator: commId must be the 128-number tuple of "
+                            "get_unique_id()")
+        if ndev != DEVICE_COUNT or rank != 0:
+            raise NcclError(f"NCCL_ERROR_INVALID_ARGUMENT: the CuPy double runs one rank on "
+                            f"one device, got ndev={ndev}, rank={rank}")
+
+    @staticmethod
+    def _buffer(ptr, count, datatype, where) -> int:
+        if datatype not in _NCCL_ITEMSIZE:
+            raise NcclError(f"{where}: NCCL_ERROR_INVALID_ARGUMENT: datatype {datatype}")
+        nbytes = int(count) * _NCCL_ITEMSIZE[datatype]
+        owner = _DEVICE_POINTERS.get(int(ptr))
+        array = owner() if owner is not None else None
+        if array is None or array.nbytes < nbytes:
+            raise NcclError(f"{where}: NCCL_ERROR_INVALID_ARGUMENT: {ptr:#x} is not device "
+                            f"memory of {nbytes} bytes")
+        return nbytes
+
+    def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):  # noqa: N802
+        nbytes = self._buffer(sendbuf, count, datatype, "allReduce")
+        self._buffer(recvbuf, count, datatype, "allReduce")
+        if op not in range(5):
+            raise NcclError(f"allReduce: NCCL_ERROR_INVALID_ARGUMENT: op {op}")
+        ctypes.memmove(int(recvbuf), int(sendbuf), nbytes)
+
+    def bcast(self, buff, count, datatype, root, stream):
+        self._buffer(buff, count, datatype, "bcast")
+        if root != 0:
+            raise NcclError(f"bcast: NCCL_ERROR_INVALID_ARGUMENT: root {root} of one rank")
+
+
+def _nccl_module() -> types.ModuleType:
+    nccl = types.ModuleType("cupy.cuda.nccl")
+    names = ("INT8 UINT8 INT32 UINT32 INT64 UINT64 FLOAT16 FLOAT32 FLOAT64 BFLOAT16").split()
+    nccl.__dict__.update({f"NCCL_{n}": i for i, n in enumerate(names)})
+    nccl.__dict__.update(NCCL_SUM=0, NCCL_PROD=1, NCCL_MAX=2, NCCL_MIN=3, NCCL_AVG=4,
+                         NcclCommunicator=NcclCommunicator, NcclError=NcclError,
+                         get_unique_id=lambda: tuple(range(128)),
+                         get_version=lambda: 22800)
+    return nccl
+
+
+_NULL_STREAM = types.SimpleNamespace(ptr=0)  # the default stream, where the double runs all
+
+
 def _module(name, source, own=None):
     module = _DoubleModule(name, source, _names_of(name), own)
     _MODULES[name] = module
@@ -709,7 +778,8 @@ def build() -> dict[str, types.ModuleType]:
     cuda = types.ModuleType("cupy.cuda")
     cuda.__dict__.update(
         is_available=lambda: True, runtime=runtime, Device=Device,
-        get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer)
+        get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer,
+        nccl=_nccl_module(), get_current_stream=lambda: _NULL_STREAM)
     stride_tricks = _module("cupy.lib.stride_tricks", np.lib.stride_tricks)
     lib = _module("cupy.lib", np.lib, {"stride_tricks": stride_tricks})
     random = _module("cupy.random", np.random, {"default_rng": default_rng,
@@ -732,7 +802,8 @@ def build() -> dict[str, types.ModuleType]:
                                                       "scipy": scipy_module,
                                                       "profiler": profiler})
     return {
-        "cupy": cupy, "cupy.cuda": cuda, "cupy.linalg": cupy.linalg, "cupy.fft": cupy.fft,
+        "cupy": cupy, "cupy.cuda": cuda, "cupy.cuda.nccl": cuda.nccl,
+        "cupy.linalg": cupy.linalg, "cupy.fft": cupy.fft,
         "cupy.random": random, "cupy.lib": lib, "cupy.lib.stride_tricks": stride_tricks,
         "cupyx": cupyx, "cupyx.scipy": scipy_module, "cupyx.scipy.special": special,
         "cupyx.profiler": profiler}

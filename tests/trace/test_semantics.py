@@ -34,6 +34,18 @@ def test_assigns_happen_in_program_order_and_later_reads_see_them():
     assert v.numpy() == 78.0 and f.trace_count == 1
 
 
+def test_a_step_that_returns_nothing_runs_once_on_its_first_call():
+    v = tape.Variable(np.zeros(2))
+
+    @tape.trace
+    def step(x):
+        v.assign_add(x)  # returns None: the traced run is the first call, no replay after it
+
+    for i in range(1, 5):
+        step(tape.tensor(np.full(2, float(i))))
+    np.testing.assert_array_equal(v.numpy(), [10.0, 10.0])  # 1 + 2 + 3 + 4
+
+
 def test_assign_sub_and_integer_counters_replay():
     count = tape.Variable(0, dtype="int64", trainable=False)
     w = tape.Variable(10.0)
