@@ -315,7 +315,7 @@ class BackwardWalk:
 
     ``step(entry)`` runs one entry: an op's own ``walk`` hook where it has one (getitem),
     else the VJP, whose gradients are brought to each input's shape and dtype (STYLE P4),
-    checked under detect_anomaly, and added to what the input already has.
+    checked under detect_anomaly, and added to what the input already has (``add``).
     """
 
     __slots__ = ("grads", "relevant", "source_ids", "owned", "in_place", "anomaly")
@@ -360,6 +360,8 @@ class BackwardWalk:
 
     # ---- the walk -----------------------------------------------------------------------
     def step(self, entry) -> None:
+        """Hand ``entry``'s output gradient to its inputs. The walk's hot loop: the
+        common one-input case is written out here rather than in further calls."""
         out_id = entry.out._id
         grads = self.grads
         # A source keeps its gradient (the caller asks for it); others hand theirs over.
@@ -368,24 +370,29 @@ class BackwardWalk:
             return
         self.owned.discard(out_id)  # handed to a VJP from here on
         check = self.anomaly or entry.where is not None
+        inputs = entry.inputs
         if entry.op.walk is not None and not check:
             entry.op.walk(self, entry, g)
-        elif len(entry.inputs) == 1:
-            self._one_input(entry, g, check)
+        elif len(inputs) == 1:
+            # A recorded one-input op is on the path only through its input, and by the VJP
+            # contract (see ops.registry) returns that input's shape and dtype.
+            entry.needs_grad = _ONE_NEEDED
+            gx = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
+            if gx is not None:
+                if check:
+                    _check_finite(entry, gx)
+                x_id = inputs[0]._id
+                prev = grads.get(x_id)
+                if prev is None:
+                    grads[x_id] = gx
+                else:
+                    self.set_fresh_gradient(inputs[0], prev + gx)
         else:
             self._inputs(entry, g, check)
 
-    def _one_input(self, entry, g, check: bool) -> None:
-        """A recorded one-input op is on the path only through its input, and by the VJP
-        contract (see ops.registry) returns that input's shape and dtype."""
-        entry.needs_grad = _ONE_NEEDED
-        gx = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
-        if gx is not None:
-            if check:
-                _check_finite(entry, gx)
-            self.add(entry.inputs[0], gx)
-
     def _inputs(self, entry, g, check: bool) -> None:
+        """Several inputs: only those on the path get gradients, each brought to its input's
+        shape and dtype (the engine undoes broadcasting, STYLE P4)."""
         inputs, relevant = entry.inputs, self.relevant
         needs = tuple([x._id in relevant for x in inputs])
         entry.needs_grad = needs
@@ -393,7 +400,9 @@ class BackwardWalk:
         for x, gx, need in zip(inputs, gxs, needs):
             if gx is None or not need:
                 continue
-            gx = _fitted(gx, x)
+            x_data, g_data = x._data, gx._data
+            if g_data.shape != x_data.shape or g_data.dtype != x_data.dtype:
+                gx = _fitted(gx, x)
             if check:
                 _check_finite(entry, gx)
             self.add(x, gx)
