@@ -59,3 +59,12 @@ __all__ = [
     "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]
+
+
+def __getattr__(name):
+    # tape.keras and tape.tf load on first use (``from tape import keras`` imports them too).
+    if name in ("keras", "tf"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tape' has no attribute {name!r}")

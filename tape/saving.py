@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import losses, metrics, optimizers
+from . import activations, losses, metrics, optimizers
 from .errors import TapeError
 
 __all__ = ["WeightsFileError", "save_weights", "load_weights", "save_model", "load_model",
@@ -129,6 +129,9 @@ def load_weights(model, path) -> None:
 # ---- whole models -----------------------------------------------------------------------
 def _json(value, what: str) -> str:
     def refuse(obj):
+        named = activations.function_config(obj)  # a def'd function goes by its name
+        if isinstance(named, dict):
+            return named
         raise TypeError(f"{type(obj).__name__} {obj!r}")
 
     try:

@@ -127,6 +127,15 @@ class Tensor:
         _check_not_tracing("float()")
         return float(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.2f}"`` formats the value as NumPy does (a one-element tensor as its
+        scalar); an empty spec gives ``str``."""
+        if not spec:
+            return str(self)
+        _check_not_tracing("format()")
+        value = self.numpy()
+        return format(value.item() if value.size == 1 else value, spec)
+
     def __int__(self) -> int:
         _check_not_tracing("int()")
         return int(self.item())

@@ -234,17 +234,34 @@ class Layer:
         return shapes, [flatten(input_dtypes)[0]] * count
 
     # ---- weights -----------------------------------------------------------------------
-    def add_weight(self, name: str, shape=(), initializer=None, regularizer=None,
-                   trainable: bool = True, dtype=None) -> Variable:
+    def add_weight(self, name: str | None = None, shape=None, initializer=None,
+                   regularizer=None, trainable: bool = True, dtype=None, **kwargs) -> Variable:
         """A Variable named ``f"{layer.name}/{name}"``, tracked in ``weights``.
 
         ``initializer`` is anything ``tape.initializers.get`` takes (default glorot_uniform
         for floats, zeros otherwise); ``regularizer`` anything ``tape.regularizers.get``
         takes: its penalty is in ``losses`` (computed from the current value on each read).
+        As in Keras 3, ``name`` may be left out (``variable``, ``variable_1``... per layer),
+        and a shape given first positionally is Keras 3's order ``(shape, initializer)``.
+        ``autocast``/``aggregation`` are accepted and ignored; ``constraint`` is refused.
         """
-        if not isinstance(name, str):
-            raise TypeError(f"add_weight on layer '{self.name}': name must be a string (the "
-                            f"order is name, shape, initializer...). Received: name={name!r}")
+        if name is not None and not isinstance(name, str):
+            if not isinstance(name, tuple | list | int):
+                raise TypeError(f"add_weight on layer '{self.name}': name must be a string. "
+                                f"Received: name={name!r}")
+            name, shape, initializer = None, name, shape if initializer is None else initializer
+        if kwargs.get("constraint") is not None:
+            raise NotImplementedError(f"add_weight on layer '{self.name}': weight constraints "
+                                      "are not implemented")
+        unknown = set(kwargs) - {"constraint", "autocast", "aggregation", "synchronization",
+                                 "use_resource"}
+        if unknown:
+            raise TypeError(f"add_weight got unexpected keyword arguments {sorted(unknown)}")
+        if name is None:
+            count = sum(v.name.split("/")[-1].split("_")[0] == "variable"
+                        for v in self._own_weights)
+            name = "variable" if count == 0 else f"variable_{count}"
+        shape = () if shape is None else (shape,) if isinstance(shape, int) else shape
         dtype = dtypes.as_dtype(dtype or self.dtype)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
@@ -472,8 +489,9 @@ class Layer:
             stack.extend(reversed(layer._direct_children()[1]))
         return out
 
-    def _probe(self, input_shape, input_dtypes):
-        """(output shapes, flat output dtypes) from running ``call`` on zeros, twice."""
+    def _probe(self, input_shape, input_dtypes, args=(), call_kwargs=None):
+        """(output shapes, flat output dtypes) from running ``call`` on zeros, twice. Symbolic
+        tensors among the other arguments (``layer(a, b)``) are zeros too."""
         self._maybe_build(input_shape)
         kwargs = {"training": False} if self._call_takes_training() else {}
         runs = []
@@ -481,10 +499,15 @@ class Layer:
             def zeros(shape, dtype, n=size):
                 return ops.zeros(tuple(n if d is None else d for d in shape), dtype=dtype)
 
+            def fill(x, n=size):
+                return zeros(x.shape, x.dtype, n) if _is_symbolic(x) else x
+
             inputs = map_shapes(zeros, input_shape, input_dtypes)
+            more = map_structure(fill, list(args))
+            extra = {**map_structure(fill, dict(call_kwargs or {})), **kwargs}
             with _state.using(_probing, True), _state.using(_state.training, False), \
                     _state.without_tapes():
-                runs.append(self.call(inputs, **kwargs))
+                runs.append(self.call(inputs, *more, **extra))
         shapes = map_structure(lambda a, b: tuple(
             d if d == e else None for d, e in zip(a.shape, b.shape, strict=True)), *runs)
         return shapes, [y.dtype for y in flatten(runs[0])]

@@ -169,7 +169,13 @@ def symbolic_call(layer: Layer, inputs, args: tuple, training, kwargs: dict):
     in_dtypes = map_structure(dtype_of, inputs)
     layer._maybe_build(shapes)
     layer._check_input_spec(shapes)
-    out_shapes, out_dtypes = layer.compute_output_spec(shapes, in_dtypes)
+    others = [x for x in flatten([list(args), kwargs]) if isinstance(x, KerasTensor)]
+    if others and type(layer).compute_output_shape is Layer.compute_output_shape \
+            and type(layer).compute_output_spec is Layer.compute_output_spec:
+        # layer(a, b): Keras builds from the first argument and runs call on all of them.
+        out_shapes, out_dtypes = layer._probe(shapes, in_dtypes, args, kwargs)
+    else:
+        out_shapes, out_dtypes = layer.compute_output_spec(shapes, in_dtypes)
     node_index = len(layer._inbound_nodes)
     flat_shapes = flatten_shapes(out_shapes)
     outputs = []
