@@ -11,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import initializers
 from .. import ops as _ops
 from ..ops import random as _random
@@ -20,8 +18,10 @@ from ._reach import missing
 
 
 class SeedGenerator:
-    """A stream of seeds: ``SeedGenerator(42)`` gives the same sequence of draws each run,
-    ``SeedGenerator()`` leaves each draw to tape's global stream (``tape.random.seed``).
+    """A stream of random keys: ``SeedGenerator(42)`` walks the same sequence of draws in
+    every run, ``SeedGenerator()`` draws from tape's global stream. Each use takes the next
+    key, also at each replay of a traced step (the key is an op of the graph, as Keras keeps
+    its seed state in a variable).
 
     Example:
         >>> from tape.keras import random
@@ -33,38 +33,46 @@ class SeedGenerator:
     def __init__(self, seed=None, name=None, **kwargs):
         self.initial_seed = seed
         self.name = name or "seed_generator"
-        self._rng = None if seed is None else np.random.default_rng(int(seed))
+        self._streams = None if seed is None else _random.Streams()
 
     def next(self):
-        """The next int seed, or None for the global stream."""
-        return None if self._rng is None else int(self._rng.integers(0, 2**31 - 1))
+        """The key of the next draw (a ``tape.ops.random.random_key`` tensor)."""
+        if self._streams is None:
+            return _random.random_key()
+        return _random.random_key(seed=int(self.initial_seed), streams=self._streams)
 
     def get_config(self) -> dict:
         return {"seed": self.initial_seed}
 
 
-def _seed(seed):
-    return seed.next() if isinstance(seed, SeedGenerator) else seed
+def _seed_and_key(seed) -> dict:
+    """``seed``/``key`` arguments of tape's random functions for a Keras ``seed``: an int is
+    fixed (the same draws at each call, as Keras), a SeedGenerator gives its next key."""
+    if isinstance(seed, SeedGenerator):
+        return {"key": seed.next()}
+    return {"seed": seed}
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples from N(mean, stddev**2)."""
-    return _random.normal(tuple(shape), mean, stddev, dtype=dtype, seed=_seed(seed))
+    return _random.normal(tuple(shape), mean, stddev, dtype=dtype, **_seed_and_key(seed))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Samples from U[minval, maxval)."""
-    return _random.uniform(tuple(shape), minval, maxval, dtype=dtype, seed=_seed(seed))
+    return _random.uniform(tuple(shape), minval, maxval, dtype=dtype, **_seed_and_key(seed))
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
     """Integers in [minval, maxval) (Keras' argument order: shape first)."""
-    return _random.randint(minval, maxval, tuple(shape), dtype=dtype, seed=_seed(seed))
+    return _random.randint(minval, maxval, tuple(shape), dtype=dtype, **_seed_and_key(seed))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal samples redrawn until within two standard deviations of the mean."""
-    init = initializers.TruncatedNormal(mean=mean, stddev=stddev, seed=_seed(seed))
+    if isinstance(seed, SeedGenerator):  # an int seed for the host-side sampler
+        seed = int(seed.next().numpy()[1]) + (seed.initial_seed or 0)
+    init = initializers.TruncatedNormal(mean=mean, stddev=stddev, seed=seed)
     return init(tuple(shape), dtype or "float32")
 
 
@@ -72,13 +80,14 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     """Zero entries with probability ``rate`` and scale the rest by ``1 / (1 - rate)``."""
     if noise_shape is not None:
         raise missing("keras.random", "dropout", {"dropout": "noise_shape is not mapped"})
-    return _random.dropout(inputs, rate, seed=_seed(seed))
+    key = _seed_and_key(seed)
+    return _random.dropout(inputs, rate, seed=key.get("seed"), key=key.get("key"))
 
 
 def shuffle(x, axis=0, seed=None):
     """``x`` with its slices along ``axis`` in random order."""
     x = _ops.convert(x)
-    return _ops.take(x, _random.permutation(x.shape[axis], seed=_seed(seed)), axis=axis)
+    return _ops.take(x, _random.permutation(x.shape[axis], **_seed_and_key(seed)), axis=axis)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None):

@@ -140,3 +140,23 @@ def test_categorical_draws_follow_the_softmax_probabilities():
     assert draws.shape == (1, 20000)
     freq = np.bincount(draws[0], minlength=3) / 20000
     assert np.abs(freq - probs).max() < 0.02  # ~6 standard errors at n=20000
+
+
+def test_seed_generator_draws_afresh_at_each_replay_of_a_trace():
+    from tape.keras import random
+
+    def make():
+        gen = random.SeedGenerator(11)
+
+        @tape.trace
+        def noisy(x):
+            return x + random.normal((3,), seed=gen)
+
+        return noisy
+
+    noisy, again = make(), make()
+    zeros = tape.zeros((3,))
+    first, second = noisy(zeros).numpy(), noisy(zeros).numpy()
+    assert noisy.trace_count == 1 and not np.array_equal(first, second)
+    assert np.array_equal(again(zeros).numpy(), first)  # same seed, same sequence
+    assert np.array_equal(again(zeros).numpy(), second)
