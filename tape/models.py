@@ -241,7 +241,7 @@ class Model(Trainer, Layer):
             layer = layers_module.deserialize(entry, custom)
             made.append((layer, entry))
             if isinstance(layer, InputLayer):
-                created[(layer.name, 0)] = [layer.output]
+                created[(entry.get("name", layer.name), 0)] = [layer.output]
 
         def real(x):
             if isinstance(x, dict) and "__keras_tensor__" in x:
@@ -253,20 +253,22 @@ class Model(Trainer, Layer):
                 return [real(v) for v in x]
             return x
 
-        pending = [(layer, i, node) for layer, entry in made
+        # Nodes are keyed by the names the config gives (a custom layer whose get_config
+        # leaves out its name gets a new one when rebuilt, as in Keras).
+        pending = [(layer, entry.get("name", layer.name), i, node) for layer, entry in made
                    for i, node in enumerate(entry["inbound_nodes"])]
         while pending:  # call each layer once its inputs exist (configs list layers in order)
             left = []
-            for layer, i, node in pending:
+            for layer, name, i, node in pending:
                 try:
                     args, kwargs = real(node["args"]), real(node["kwargs"])
                 except KeyError:
-                    left.append((layer, i, node))
+                    left.append((layer, name, i, node))
                     continue
-                created[(layer.name, i)] = flatten(layer(*args, **kwargs))
+                created[(name, i)] = flatten(layer(*args, **kwargs))
             if len(left) == len(pending):
                 raise ValueError("Model config has layers whose inputs are never produced: "
-                                 f"{[la.name for la, _, _ in left]}")
+                                 f"{[name for _, name, _, _ in left]}")
             pending = left
 
         def out(ref):

@@ -153,6 +153,9 @@ def _serialize_compile_value(value):
         if isinstance(value, dict):
             return value
         return {"class_name": type(value).__name__, "config": value.get_config()}
+    named = activations.function_config(value)  # a function of your own, by its name
+    if isinstance(named, dict):
+        return named
     raise TypeError(f"{value!r} has no config")
 
 
@@ -205,10 +208,15 @@ def load_model(path, custom_objects=None, compile: bool = True, classes=None):
 
 
 def _resolve_compile(key: str, value):
+    def one(v, get):
+        if isinstance(v, dict) and v.get("class_name") == "function":
+            return activations.function_from_config(v)  # registered, custom or in a module
+        return get(v) if isinstance(v, dict) and "class_name" in v else v
+
     if key == "loss" and isinstance(value, dict) and "class_name" in value:
-        return losses.get(value)
+        return one(value, losses.get)
     if key == "metrics" and isinstance(value, list):
-        return [metrics.get(v) if isinstance(v, dict) else v for v in value]
+        return [one(v, metrics.get) for v in value]
     return value
 
 
