@@ -3,14 +3,14 @@ save/load a whole model, registered custom functions and layers, a custom layer 
 sublayer in its config, custom_objects and custom_object_scope, configs and JSON, clone_model,
 and weights transfer and files.
 
-Port: `import keras` -> `from tape import keras`; `from keras import layers, ops` ->
-`from tape.keras import layers, ops`. Nothing else changed (the guide uses random data).
+Port: `import keras` -> `from tape import keras`; `from keras import ops` ->
+`from tape.keras import ops`. Nothing else changed (the guide uses random data).
 """
 
 import numpy as np
 
 from tape import keras
-from tape.keras import layers, ops
+from tape.keras import ops
 
 
 def get_model():
