@@ -121,3 +121,20 @@ def test_timeseries_classification(tmp_path, monkeypatch):
     assert (tmp_path / "best_model.keras").exists()
     assert len(out["history"].history["loss"]) == out["epochs"]
     assert 0.0 <= out["test_acc"] <= 1.0 and np.isfinite(out["test_loss"])
+
+
+def test_text_classification_transformer(tmp_path, monkeypatch):
+    out = run("text_classification_transformer", tmp_path, monkeypatch)
+    assert out["x_train"].shape == (600, 80)
+    history = out["history"].history
+    assert history["val_accuracy"][-1] > 0.65  # the rule is learnable; chance is 0.5
+    assert history["loss"][-1] < history["loss"][0]
+
+
+@pytest.mark.slow
+def test_bidirectional_lstm_imdb(tmp_path, monkeypatch):
+    out = run("bidirectional_lstm_imdb", tmp_path, monkeypatch)
+    # 20000 * 128 embeddings + 2 * 2 * 4 * 64 * (128 + 64 + 1) LSTM weights + 129 dense
+    assert out["model"].count_params() == 2_757_761
+    history = out["history"].history
+    assert history["loss"][-1] < history["loss"][0]
