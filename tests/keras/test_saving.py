@@ -146,3 +146,50 @@ def test_model_from_json_rebuilds_the_functional_graph():
     assert again.name == "tiny" and [la.name for la in again.layers] == ["x", "y"]
     assert json.loads(model.to_json())["class_name"] == "Model"
     assert isinstance(again, tape.models.Model)
+
+
+class NamelessConfig(layers.Layer):
+    """get_config without the base config (no name), as the Functional API guide writes it."""
+
+    def __init__(self, units=2):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones")
+
+    def call(self, x):
+        return ops.matmul(x, self.w)
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+def test_from_config_with_a_layer_whose_config_has_no_name():
+    keras.backend.clear_session()
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, NamelessConfig(4)(NamelessConfig(3)(inputs)))
+    rebuilt = keras.Model.from_config(model.get_config(),
+                                      custom_objects={"NamelessConfig": NamelessConfig})
+    assert [la.units for la in rebuilt.layers[1:]] == [3, 4]
+    np.testing.assert_allclose(rebuilt.predict(X, verbose=0), X.sum(1, keepdims=True) * 3
+                               * np.ones((1, 4)), rtol=1e-5)
+
+
+@saving.register_keras_serializable(package="Tests")
+def squared_error(y_true, y_pred):
+    return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+def test_compile_with_a_registered_loss_function_saves_and_loads_compiled(tmp_path):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, layers.Dense(1)(inputs))
+    model.compile("adam", loss=squared_error, metrics=[squared_error])
+    model.save(tmp_path / "fn_loss.keras")
+    loaded = keras.saving.load_model(tmp_path / "fn_loss.keras")
+    assert loaded.compiled and loaded._losses[0].fn is squared_error
+    y = np.ones((5, 1), np.float32)
+    expected = float(np.mean((loaded.predict(X, verbose=0) - y) ** 2))
+    loss, metric = loaded.evaluate(X, y, verbose=0)
+    assert loss == pytest.approx(expected, rel=1e-5) and metric == pytest.approx(expected,
+                                                                               rel=1e-5)
