@@ -125,7 +125,10 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 def gather(params, indices, axis=None, batch_dims=0, name=None):
-    return _ops.take(params, _ops.convert(indices), axis=0 if axis is None else axis)
+    params = _ops.convert(params)
+    return _ops.take(params, _ops.convert(np.asarray(indices) if isinstance(indices, list)
+                                          else indices, like=params),
+                     axis=0 if axis is None else axis)
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=float32, name=None):

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import initializers
 from .. import ops as _ops
 from ..ops import random as _random
@@ -86,15 +88,15 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
 
 def shuffle(x, axis=0, seed=None):
     """``x`` with its slices along ``axis`` in random order."""
-    x = _ops.convert(x)
-    return _ops.take(x, _random.permutation(x.shape[axis], **_seed_and_key(seed)), axis=axis)
+    x = _ops.moveaxis(_ops.convert(x), axis, 0)  # tape's permutation shuffles axis 0
+    return _ops.moveaxis(_random.permutation(x, **_seed_and_key(seed)), 0, axis)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None):
     """``num_samples`` class draws per row of ``logits`` (Gumbel-max)."""
-    logits = _ops.convert(logits)
-    rows, classes = logits.shape
+    rows, classes = np.shape(logits)
     u = uniform((rows, num_samples, classes), 1e-20, 1.0, seed=seed)
+    logits = _ops.convert(logits, like=u)  # host logits go where the draws are
     gumbel = _ops.negative(_ops.log(_ops.negative(_ops.log(u))))
     draws = _ops.argmax(_ops.add(_ops.expand_dims(logits, 1), gumbel), axis=-1)
     return _ops.cast(draws, dtype)

@@ -87,7 +87,10 @@ def _uniform(xp, key, shape, dtype, minval=0.0, maxval=1.0, device="cpu"):
 @defop("random_normal", differentiable=False)
 def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0, device="cpu"):
     """Normal samples drawn from ``key``'s stream."""
-    values = generator(xp, key).normal(mean, stddev, size=shape).astype(dtype, copy=False)
+    # standard_normal: CuPy's Generator has no normal() (a replay on the GPU draws with it);
+    # NumPy's normal(mean, stddev) is this same mean + stddev * z, draw for draw.
+    values = (generator(xp, key).standard_normal(size=shape) * stddev + mean).astype(
+        dtype, copy=False)
     return backend.to_device(values, device)
 
 

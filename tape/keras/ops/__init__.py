@@ -147,9 +147,9 @@ def reciprocal(x):
 def average(x, axis=None, weights=None):
     if weights is None:
         return _ops.mean(x, axis=axis)
-    weights = _ops.convert(weights)
+    x = _ops.convert(x)
+    weights = _ops.convert(weights, like=x)  # host weights go where x lives
     if axis is not None and weights.ndim == 1:
-        x = _ops.convert(x)
         shape_ = [1] * x.ndim
         shape_[axis] = -1
         weights = _ops.reshape(weights, tuple(shape_))
