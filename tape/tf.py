@@ -52,22 +52,27 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """``value`` as a Tensor (Python floats as float32)."""
     return _kops.convert_to_tensor(value, dtype=dtype)
 
 
 def zeros(shape, dtype=float32, name=None):
+    """Zeros of ``shape`` (float32 by default, as TF)."""
     return _kops.zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype=float32, name=None):
+    """Ones of ``shape`` (float32 by default, as TF)."""
     return _kops.ones(shape, dtype=dtype)
 
 
 def fill(dims, value, name=None):
+    """A tensor of shape ``dims`` filled with ``value``."""
     return _ops.full(tuple(dims), value)
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - tf.range
+    """``tf.range``: ``arange(start, limit, delta)``."""
     return _ops.arange(start, limit, delta, dtype=dtype)
 
 
@@ -89,6 +94,7 @@ pow = _ops.power
 
 
 def log(x, name=None):
+    """Natural logarithm."""
     return _ops.log(x)
 
 
@@ -98,10 +104,12 @@ def concat(values, axis, name=None):
 
 
 def transpose(a, perm=None, conjugate=False, name=None):
+    """Permute the axes (``perm``; reversed when None)."""
     return _ops.transpose(a, perm)
 
 
 def squeeze(input, axis=None, name=None):  # noqa: A002 - TF's argument name
+    """Drop axes of size 1 (``axis``: which)."""
     return _ops.squeeze(input, axis=axis)
 
 
@@ -113,18 +121,28 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
 
 
 def argmax(input, axis=None, output_type=int64, name=None):  # noqa: A002
+    """Index of the largest entry along ``axis`` (0 when None, as TF)."""
     return _ops.argmax(input, axis=0 if axis is None else axis)
 
 
 def argmin(input, axis=None, output_type=int64, name=None):  # noqa: A002
+    """Index of the smallest entry along ``axis`` (0 when None, as TF)."""
     return _ops.argmin(input, axis=0 if axis is None else axis)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """``t`` limited to ``[clip_value_min, clip_value_max]``."""
     return _ops.clip(t, clip_value_min, clip_value_max)
 
 
 def gather(params, indices, axis=None, batch_dims=0, name=None):
+    """Slices of ``params`` at ``indices`` along ``axis``.
+
+    Example:
+        >>> from tape import tf
+        >>> tf.gather(tf.constant([10.0, 20.0, 30.0]), [2, 0]).numpy().tolist()
+        [30.0, 10.0]
+    """
     params = _ops.convert(params)
     return _ops.take(params, _ops.convert(np.asarray(indices) if isinstance(indices, list)
                                           else indices, like=params),
@@ -132,6 +150,13 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=float32, name=None):
+    """One-hot vectors of ``depth`` (``on_value``/``off_value`` as TF).
+
+    Example:
+        >>> from tape import tf
+        >>> tf.one_hot([1], 3).numpy().tolist()
+        [[0.0, 1.0, 0.0]]
+    """
     out = _kops.one_hot(indices, depth, axis=-1 if axis is None else axis, dtype=dtype)
     if on_value is not None or off_value is not None:
         on, off = 1.0 if on_value is None else on_value, 0.0 if off_value is None else off_value
@@ -140,6 +165,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=floa
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """Constant padding by ``paddings`` (``[[before, after], ...]``)."""
     return _kops.pad(tensor, [tuple(p) for p in np.asarray(paddings).tolist()],
                      mode=mode.lower(), constant_values=constant_values)
 
@@ -172,6 +198,7 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
 
 
 def print(*inputs, **kwargs):  # noqa: A001 - tf.print
+    """``tf.print``: print the values (tensors as arrays)."""
     import builtins
 
     builtins.print(*(np.asarray(x) if isinstance(x, Tensor) else x for x in inputs))

@@ -28,6 +28,7 @@ def floatx() -> str:
 
 
 def set_floatx(value) -> None:
+    """Only float32 is accepted: tape's default float type."""
     if np.dtype(value) != np.float32:
         raise OutOfReachError(f"keras.config.set_floatx({value!r}) is out of reach in tape: "
                               "the default float type is float32; pass dtype= to layers")
@@ -39,6 +40,7 @@ def epsilon() -> float:
 
 
 def set_epsilon(value: float) -> None:
+    """Set the value ``epsilon()`` returns."""
     _EPSILON[0] = float(value)
 
 
@@ -48,6 +50,7 @@ def image_data_format() -> str:
 
 
 def set_image_data_format(data_format: str) -> None:
+    """Only ``'channels_last'`` is accepted (tape's layout)."""
     if data_format != "channels_last":
         raise OutOfReachError("keras.config.set_image_data_format('channels_first') is out "
                               "of reach in tape: images are channels-last")
@@ -64,10 +67,12 @@ def is_keras_tensor(x) -> bool:
 
 
 def int_shape(x) -> tuple:
+    """The static shape of ``x`` as a tuple (Keras 2's name)."""
     return tuple(x.shape)
 
 
 def standardize_dtype(dtype) -> str:
+    """The NumPy name of ``dtype`` (``'float32'``...)."""
     return np.dtype(dtype).name
 
 

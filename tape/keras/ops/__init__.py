@@ -99,36 +99,56 @@ def shape(x) -> tuple:
 
 
 def size(x) -> int:
+    """The number of elements.
+
+    Example:
+        >>> from tape.keras import ops
+        >>> ops.size(ops.zeros((2, 3)))
+        6
+    """
     return int(np.prod(shape(x)))
 
 
 def ndim(x) -> int:
+    """The number of axes."""
     return len(shape(x))
 
 
 def dtype(x) -> str:
+    """The dtype's name, as Keras 3 reports it (``'float32'``)."""
     return np.dtype(x.dtype).name
 
 
 def zeros(shape, dtype=None):
+    """Zeros of ``shape`` (an int or a tuple)."""
     return _ops.zeros(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype)
 
 
 def ones(shape, dtype=None):
+    """Ones of ``shape`` (an int or a tuple)."""
     return _ops.ones(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype)
 
 
 def clip(x, x_min, x_max):
+    """``x`` limited to ``[x_min, x_max]`` (Keras' argument names)."""
     return _ops.clip(x, x_min, x_max)
 
 
 def pad(x, pad_width, mode="constant", constant_values=None):
+    """Constant padding by ``pad_width`` pairs per axis (other modes are not mapped)."""
     if mode != "constant":
         raise missing("keras.ops", "pad", {"pad": f"mode={mode!r} (only 'constant' is mapped)"})
     return _ops.pad(x, pad_width, constant_values=constant_values or 0)
 
 
 def round(x, decimals=0):
+    """Round half to even, to ``decimals`` places.
+
+    Example:
+        >>> from tape.keras import ops
+        >>> ops.round(ops.convert_to_tensor([1.26, 2.5]), decimals=1).numpy().tolist()
+        [1.2999999523162842, 2.5]
+    """
     if decimals:
         scale = 10.0 ** decimals
         return _ops.divide(_ops.round(_ops.multiply(x, scale)), scale)
@@ -141,10 +161,13 @@ def rsqrt(x):
 
 
 def reciprocal(x):
+    """``1 / x``."""
     return _ops.divide(1.0, x)
 
 
 def average(x, axis=None, weights=None):
+    """The mean along ``axis``, weighted by ``weights`` (one per entry, or per position
+    along ``axis``), as ``np.average``."""
     if weights is None:
         return _ops.mean(x, axis=axis)
     x = _ops.convert(x)
@@ -176,10 +199,12 @@ def top_k(x, k, sorted=True):
 
 
 def sort(x, axis=-1):
+    """``x`` sorted along ``axis``."""
     return _ops.sort(x, axis=axis)
 
 
 def argsort(x, axis=-1):
+    """The indices that sort ``x`` along ``axis``."""
     return _ops.argsort(x, axis=axis)
 
 
@@ -199,6 +224,7 @@ def unstack(x, num=None, axis=0):
 
 
 def copy(x):
+    """A copy of ``x`` (an identity op)."""
     return _ops.identity(x)
 
 
