@@ -4,6 +4,8 @@ data and settings, and print what each reached: the renaming contract read backw
 
     pip install --target /tmp/keras3 keras      # Keras 3; JAX comes with tape[test]
     KERAS_PATH=/tmp/keras3 python tests/keras_io/compare_with_keras.py mnist_convnet 0 1
+    KERAS_PATH=/tmp/keras3 python tests/keras_io/compare_with_keras.py \
+        timeseries_classification epochs=20 0 1   # a setting changed on both sides
 
 Scripts that import tape.tf need TensorFlow for the Keras side and are refused; the Keras
 side skips one-line plot_model calls (Keras needs pydot and the Graphviz programs for them).
@@ -48,8 +50,10 @@ def to_keras(source: str) -> str:
     return re.sub(r"^(keras\.utils\.plot_model\(.*)$", r"pass  # \1", source, flags=re.M)
 
 
-def run(name: str, seed: int, framework: str) -> dict:
+def run(name: str, seed: int, framework: str, settings: dict | None = None) -> dict:
     source = (HERE / f"{name}.py").read_text()
+    for key, value in (settings or {}).items():  # e.g. epochs=40, on both sides alike
+        source = re.sub(rf"^{key} = .*$", f"{key} = {value}", source, flags=re.M)
     env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"}
     if framework == "keras":
         source = to_keras(source)
@@ -73,8 +77,10 @@ def run(name: str, seed: int, framework: str) -> dict:
 
 
 if __name__ == "__main__":
-    name, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]] or [0]
+    name, rest = sys.argv[1], sys.argv[2:]
+    settings = dict(arg.split("=", 1) for arg in rest if "=" in arg)
+    seeds = [int(s) for s in rest if "=" not in s] or [0]
     for seed in seeds:
         for framework in ("tape", "keras"):
             print(json.dumps({"script": name, "seed": seed, "framework": framework,
-                              **run(name, seed, framework)}), flush=True)
+                              **settings, **run(name, seed, framework, settings)}), flush=True)
