@@ -73,3 +73,15 @@ def test_backend_and_config_answer_as_keras():
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name == "dense"
     assert keras.backend.is_keras_tensor(keras.Input((2,)))
+
+
+def test_keras_variable_takes_an_initializer_and_a_shape():
+    v = keras.Variable(initializer=keras.initializers.Constant(3.0), shape=(2, 2), name="v")
+    assert isinstance(v, tape.Variable) and v.numpy().tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    w = keras.Variable(keras.initializers.Ones(), shape=(3,), dtype="float64",
+                       trainable=False)
+    assert w.dtype == "float64" and not w.trainable and w.numpy().tolist() == [1.0, 1.0, 1.0]
+    assert keras.Variable([1.0, 2.0]).numpy().tolist() == [1.0, 2.0]
+    assert keras.Variable(keras.initializers.Zeros(), (2,)).shape == (2,)  # positional shape
+    with pytest.raises(TypeError, match="initial value"):
+        keras.Variable()
