@@ -172,6 +172,18 @@ class Model(Trainer, Layer):
         return Layer.compute_output_shape(self, input_shape)
 
     @property
+    def input(self):
+        """The model's symbolic inputs (functional or built Sequential), as Keras."""
+        inputs = getattr(self, "inputs", None)
+        return inputs if inputs is not None else Layer.input.fget(self)
+
+    @property
+    def output(self):
+        """The model's symbolic outputs (functional or built Sequential), as Keras."""
+        outputs = getattr(self, "outputs", None)
+        return outputs if outputs is not None else Layer.output.fget(self)
+
+    @property
     def layers(self) -> list[Layer]:
         """The model's layers (functional: inputs first, then in call order)."""
         if self._functional or isinstance(self, Sequential):
@@ -427,10 +439,17 @@ class Sequential(Model):
             raise ValueError("Sequential.build needs an input shape")
         input_shape = (None, *tuple(input_shape)[1:])
         self._input_batch_shape = input_shape
+        # A rebuild (after add/pop) replaces the nodes the last build made, so that each
+        # layer keeps one call in this model (its `output`), as in Keras.
+        for layer, node in getattr(self, "_build_nodes", []):
+            if layer._inbound_nodes and layer._inbound_nodes[-1] is node:
+                layer._inbound_nodes.pop()
         x = layers_module.Input(batch_shape=input_shape)
         self.inputs = x
+        self._build_nodes = []
         for layer in self._layers:
             x = layer(x)
+            self._build_nodes.append((layer, layer._inbound_nodes[-1]))
         self.outputs = x
         self._input_shape, self._output_shape = input_shape, x.shape
         self.built = True

@@ -400,6 +400,33 @@ class Layer:
         return self._batch_input_shape
 
     @property
+    def input(self):
+        """The symbolic input(s) of this layer's one call on KerasTensors (Keras' ``input``)."""
+        node = self._single_node("input")
+        return node.output_structure if node.is_input else node.arguments
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's one call on KerasTensors, for building a
+        model from another's layers (``keras.Model(m.inputs, [la.output for la in ...])``).
+
+        Example:
+            >>> from tape import layers
+            >>> dense = layers.Dense(2)
+            >>> dense(layers.Input((3,))) is dense.output
+            True
+        """
+        return self._single_node("output").output_structure
+
+    def _single_node(self, what: str):
+        nodes = self._inbound_nodes
+        if len(nodes) != 1:
+            calls = "never been called" if not nodes else f"been called {len(nodes)} times"
+            raise AttributeError(f"Layer '{self.name}' has {calls} on symbolic inputs, so it "
+                                 f"has no single {what}; use the tensors each call returned")
+        return nodes[0]
+
+    @property
     def input_shape(self):
         return self._shape_seen(self._input_shape, "input")
 

@@ -138,3 +138,17 @@ def test_bidirectional_lstm_imdb(tmp_path, monkeypatch):
     assert out["model"].count_params() == 2_757_761
     history = out["history"].history
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_sequential_model(tmp_path, monkeypatch):
+    out = run("sequential_model", tmp_path, monkeypatch)
+    assert out["layers_after_pop"] == 2 and out["dense_weight_count"] == 2
+    assert out["weights_after_call"] == 6
+    assert out["convnet_output_shape"] == (None, 10)
+    # 250 -> conv 5/2: 123 -> conv 3: 121 -> conv 3: 119 (valid padding, as Keras)
+    assert [tuple(f.shape) for f in out["features"]] == [(1, 123, 123, 32), (1, 121, 121, 32),
+                                                         (1, 119, 119, 32)]
+    assert tuple(out["intermediate"].shape) == (1, 121, 121, 32)
+    before, after = out["frozen_before"], out["frozen_after"]
+    assert all(np.array_equal(a, b) for a, b in zip(before[:-2], after[:-2]))  # frozen
+    assert not np.array_equal(before[-2], after[-2])  # the last Dense trained
