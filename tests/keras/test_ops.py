@@ -84,6 +84,11 @@ def test_reductions_and_shapes_against_numpy():
     close(ops.nn.normalize(XT), X / np.linalg.norm(X, axis=-1, keepdims=True), 1e-5)
     w = np.array([1.0, 2.0, 3.0, 4.0])
     close(ops.average(XT, axis=1, weights=w), np.average(X, axis=1, weights=w), 1e-5)
+    close(ops.ravel(XT), X.ravel())
+    close(ops.hstack([XT, XT]), np.hstack([X, X]))
+    close(ops.vstack([XT[0], XT[1]]), np.vstack([X[0], X[1]]))
+    close(ops.log2(tape.tensor([8.0])), [3.0])
+    close(ops.log10(tape.tensor([1000.0])), [3.0])
     values, indices = ops.top_k(tape.tensor([1.0, 5.0, 3.0]), 2)
     assert values.numpy().tolist() == [5.0, 3.0] and indices.numpy().tolist() == [1, 2]
 

@@ -223,6 +223,33 @@ def unstack(x, num=None, axis=0):
     return [_ops.squeeze(p, axis=axis) for p in _ops.split(x, x.shape[axis], axis=axis)]
 
 
+def ravel(x):
+    """``x`` as one axis."""
+    return _ops.reshape(x, (-1,))
+
+
+def hstack(xs):
+    """Join along axis 1 (axis 0 for 1-D tensors), as ``np.hstack``."""
+    xs = [_ops.convert(x) for x in xs]
+    return _ops.concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    """Join along axis 0 (1-D tensors become rows), as ``np.vstack``."""
+    return _ops.concatenate([_ops.reshape(x, (1, -1)) if _ops.convert(x).ndim == 1 else x
+                             for x in xs], axis=0)
+
+
+def log2(x):
+    """Base-2 logarithm."""
+    return _ops.divide(_ops.log(x), float(np.log(2.0)))
+
+
+def log10(x):
+    """Base-10 logarithm."""
+    return _ops.divide(_ops.log(x), float(np.log(10.0)))
+
+
 def copy(x):
     """A copy of ``x`` (an identity op)."""
     return _ops.identity(x)
