@@ -63,10 +63,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # tape.testing is built on the public API above (it imports tape), so it loads on first
-    # use rather than while tape itself is being imported.
-    if name == "testing":
+    # Loaded on first use: tape.testing is built on the public API above (it imports tape),
+    # and tape.keras / tape.tf are namespaces over it (``from tape import keras`` imports
+    # them too).
+    if name in ("testing", "keras", "tf"):
         import importlib
 
-        return importlib.import_module(".testing", __name__)
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tape' has no attribute {name!r}")

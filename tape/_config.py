@@ -4,7 +4,9 @@ and ``Configurable`` gives the get_config/from_config/repr they have in common."
 
 from __future__ import annotations
 
+import contextlib
 import re
+from contextvars import ContextVar
 
 
 class Configurable:
@@ -44,11 +46,16 @@ def resolve(identifier, *, kind: str, base: type, aliases: dict, wrap_callable=N
         return identifier
     if isinstance(identifier, dict):
         check_serialized(identifier, f"a {kind} config")
+        custom = lookup(identifier.get("class_name"), identifier.get("registered_name"))
+        if isinstance(custom, type):
+            return custom.from_config(identifier.get("config", {}))
         cls = type(resolve(identifier.get("class_name", ""), kind=kind, base=base,
                            aliases=aliases))
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
-        cls = aliases.get(identifier) or aliases.get(identifier.lower())
+        cls = aliases.get(identifier) or aliases.get(identifier.lower()) or lookup(identifier)
+        if cls is not None and not isinstance(cls, type):  # a registered function
+            return wrap_callable(cls) if wrap_callable is not None else cls
         if cls is None:
             raise ValueError(f"Unknown {kind} {identifier!r}; valid names: "
                              f"{', '.join(sorted(aliases))}")
@@ -65,3 +72,54 @@ def to_snake_case(name: str) -> str:
     layers, losses and metrics after their class."""
     name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+# ---- custom objects: Keras' register_keras_serializable / custom_object_scope -----------------
+# One registry for every kind (layers, activations, losses...), read by each ``get`` and by
+# ``tape.layers.deserialize``. ``GLOBAL_CUSTOM_OBJECTS`` is the live dict Keras'
+# ``get_custom_objects()`` returns (keys ``'package>Name'``); scopes add a dict for a while.
+GLOBAL_CUSTOM_OBJECTS: dict = {}
+_REGISTERED_NAMES: dict = {}  # the registered object -> its 'package>Name'
+_scopes = ContextVar("tape_custom_object_scopes", default=())
+
+
+def register(obj, name: str) -> None:
+    """Register ``obj`` (a class or function) under ``name`` for every deserializer."""
+    GLOBAL_CUSTOM_OBJECTS[name] = obj
+    _REGISTERED_NAMES[obj] = name
+
+
+def registered_name(obj) -> str | None:
+    """The name ``obj`` was registered under, or None."""
+    try:
+        return _REGISTERED_NAMES.get(obj)
+    except TypeError:  # an unhashable object is never registered
+        return None
+
+
+def custom_objects() -> dict:
+    """The registered objects, then those of the active scopes (the innermost wins)."""
+    merged = dict(GLOBAL_CUSTOM_OBJECTS)
+    for scope in _scopes.get():
+        merged.update(scope)
+    return merged
+
+
+@contextlib.contextmanager
+def custom_object_scope(*dicts):
+    """Make the objects in ``dicts`` known to every deserializer inside the ``with``."""
+    merged = {}
+    for d in dicts:
+        merged.update(d or {})
+    token = _scopes.set((*_scopes.get(), merged))
+    try:
+        yield
+    finally:
+        _scopes.reset(token)
+
+
+def lookup(class_name: str | None, registered: str | None = None):
+    """A custom object by its registered name, then by its class name; None if unknown."""
+    found = custom_objects()
+    for key in (registered, class_name):
+        if key is not None and key in found:
+            return found[key]
+    return None

@@ -9,7 +9,9 @@ backend does with ``_keras_logits``).
 
 from __future__ import annotations
 
-from . import logits, nn, ops
+import sys
+
+from . import _config, logits, nn, ops
 from .errors import names_user_line
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -117,13 +119,13 @@ def get(identifier):
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        found = ALL.get(identifier) or ALL.get(identifier.lower())
+        found = ALL.get(identifier) or ALL.get(identifier.lower()) or _config.lookup(identifier)
         if found is None:
             raise ValueError(f"Unknown activation {identifier!r}; valid names: "
                              f"{', '.join(sorted(ALL))}, or None, or a callable")
         return found
     if isinstance(identifier, dict) and isinstance(identifier.get("config"), str):
-        return get(identifier["config"])  # Keras' {'class_name': 'function', 'config': name}
+        return function_from_config(identifier)  # {'class_name': 'function', 'config': name}
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation identifier: {identifier!r}; expected "
@@ -141,4 +143,39 @@ def serialize(activation):
     for name, fn in ALL.items():
         if fn is activation:
             return name
-    return activation
+    return function_config(activation)
+
+
+def function_config(fn):
+    """Keras 3's config of a named function of your own (an activation, a loss):
+    ``{'module', 'class_name': 'function', 'config': name, 'registered_name'}``; anything
+    else (a lambda, a callable object) is returned unchanged.
+
+    Example:
+        >>> from tape import activations
+        >>> def mish(x): return x
+        >>> activations.function_config(mish)["config"]
+        'mish'
+    """
+    name = getattr(fn, "__name__", None)
+    if not callable(fn) or isinstance(fn, type) or not name or name == "<lambda>":
+        return fn
+    return {"module": getattr(fn, "__module__", None), "class_name": "function", "config": name,
+            "registered_name": _config.registered_name(fn) or name}
+
+
+def function_from_config(config: dict):
+    """The function ``function_config`` described: a built-in activation, a registered or
+    custom object (``custom_objects``, ``custom_object_scope``), or the function of that name
+    in its module when that module is already imported (no file ever makes tape import one).
+    """
+    name, registered = config["config"], config.get("registered_name")
+    found = ALL.get(name) or _config.lookup(name, registered)
+    module = sys.modules.get(config.get("module") or "")
+    if found is None and module is not None:
+        found = getattr(module, name, None)
+    if found is None:
+        raise ValueError(f"Unknown function {registered or name!r} (module "
+                         f"{config.get('module')!r}): pass it in custom_objects, or register "
+                         "it with tape.keras.saving.register_keras_serializable()")
+    return found

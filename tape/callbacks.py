@@ -322,7 +322,15 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Save the model (or only its weights) after epochs: every epoch, or with
     ``save_best_only`` only when ``monitor`` improved. ``filepath`` may hold format fields:
-    ``'ckpt-{epoch:02d}-{val_loss:.2f}.safetensors'``."""
+    ``'ckpt-{epoch:02d}-{val_loss:.2f}.safetensors'``. ``save_freq=N`` (an int) saves after
+    every N training batches instead, counted across epochs, with the batch's logs (and
+    ``{batch}``, from 1, in the file name), as Keras does.
+
+    Example:
+        >>> from tape.callbacks import ModelCheckpoint
+        >>> ModelCheckpoint("ckpt-{epoch}-{batch}.safetensors", save_freq=100).save_freq
+        100
+    """
 
     chief_only = True  # writes or prints: rank 0 only in a data-parallel fit
 
@@ -330,21 +338,43 @@ class ModelCheckpoint(_Monitor):
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__(monitor, mode)
-        if save_freq != "epoch":
-            raise NotImplementedError("ModelCheckpoint: only save_freq='epoch' is supported")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError("ModelCheckpoint: save_freq must be 'epoch' or a positive number "
+                             f"of batches. Received: save_freq={save_freq!r}")
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
         self.best = initial_value_threshold
+        self._epoch, self._batches_seen = 0, 0
+
+    def on_train_begin(self, logs=None):
+        self._batches_seen = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_seen += 1
+        if self._batches_seen >= self.save_freq:
+            self._batches_seen = 0
+            self._save(self._epoch, logs, batch)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def _save(self, epoch, logs, batch=None):
         logs = logs or {}
+        fields = {"epoch": epoch + 1, **({} if batch is None else {"batch": batch + 1}), **logs}
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(**fields)
         except KeyError as error:
             raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} uses {error}, which is "
-                           f"not in the logs; available keys: {['epoch', *sorted(logs)]}") from None
+                           f"not in the logs; available keys: {sorted(fields)}") from None
         if self.save_best_only:
             value = self._value(logs)
             if value is None or not self._better(value, self.best):

@@ -28,7 +28,8 @@ from .layers._nest import flatten, map_structure
 from .ops import random
 from .tensor import Tensor
 
-__all__ = ["Dataset", "DataAdapter", "unpack_x_y_sample_weight", "to_numpy"]
+__all__ = ["Dataset", "DataAdapter", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+           "to_numpy"]
 
 
 def to_numpy(x):
@@ -69,6 +70,22 @@ def unpack_x_y_sample_weight(data):
         return data
     raise ValueError("Data is expected to be x, (x,), (x, y) or (x, y, sample_weight); "
                      f"received a tuple of {len(data)} parts")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """What ``fit`` hands ``train_step``, as Keras does: ``x`` alone (``(x,)`` when ``x`` is
+    a tuple or list), ``(x, y)``, or ``(x, y, sample_weight)`` when there are weights.
+
+    Example:
+        >>> from tape.data import pack_x_y_sample_weight
+        >>> pack_x_y_sample_weight(1, 2), pack_x_y_sample_weight(1, 2, 3)
+        ((1, 2), (1, 2, 3))
+    """
+    if y is None:
+        return (x,) if isinstance(x, list | tuple) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
 
 
 class Dataset:
@@ -152,7 +169,8 @@ class Dataset:
 
         return Dataset(shuffled, self._cardinality)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls=None,
+              deterministic=None) -> Dataset:
         """Stack ``batch_size`` consecutive elements into one (the last may be smaller
         unless ``drop_remainder``)."""
         if batch_size < 1:
@@ -171,9 +189,9 @@ class Dataset:
             n = n // batch_size if drop_remainder else math.ceil(n / batch_size)
         return Dataset(batches, n)
 
-    def map(self, fn: Callable) -> Dataset:
+    def map(self, fn: Callable, num_parallel_calls=None, deterministic=None) -> Dataset:
         """Apply ``fn`` to each element (a tuple element is passed as separate arguments,
-        as tf.data does)."""
+        as tf.data does). ``num_parallel_calls`` is accepted; elements map in order."""
         def mapped():
             for element in self._make_iterator():
                 tensors = _to_tensors(element)
@@ -223,6 +241,10 @@ class Dataset:
         """A no-op kept for tf.data code (iteration is synchronous)."""
         return self
 
+    def cache(self, filename="") -> Dataset:
+        """A no-op kept for tf.data code (array sources are in memory already)."""
+        return self
+
     # ---- iteration -------------------------------------------------------------------
     def __iter__(self):
         for element in self._make_iterator():
@@ -270,8 +292,9 @@ class DataAdapter:
                 self.num_batches = x.cardinality() if steps is None else steps
                 if steps is not None and x.cardinality() is not None:
                     self._short_of(x.cardinality())
-            else:
-                self.num_batches = steps
+            else:  # a PyDataset (or any iterable with a length) knows its batch count
+                self.num_batches = steps if steps is not None or not hasattr(x, "__len__") \
+                    else len(x)
             return
         if not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -311,8 +334,12 @@ class DataAdapter:
                 stacklevel=user_stacklevel())
 
     def epoch(self) -> Iterator:
-        """The batches of one epoch, each a tuple ``(x, y, sample_weight)`` of Tensors."""
+        """The batches of one epoch as Keras hands them to ``train_step``: ``x``, ``(x, y)``
+        or ``(x, y, sample_weight)`` of Tensors (``pack_x_y_sample_weight``)."""
         self._warn_if_short()
+        return (pack_x_y_sample_weight(*parts) for parts in self._epoch_parts())
+
+    def _epoch_parts(self) -> Iterator:
         if self.arrays is not None:
             return self._array_batches()
         if isinstance(self.source, Dataset):

@@ -173,6 +173,18 @@ class Model(Trainer, Layer):
         return Layer.compute_output_shape(self, input_shape)
 
     @property
+    def input(self):
+        """The model's symbolic inputs (functional or built Sequential), as Keras."""
+        inputs = getattr(self, "inputs", None)
+        return inputs if inputs is not None else Layer.input.fget(self)
+
+    @property
+    def output(self):
+        """The model's symbolic outputs (functional or built Sequential), as Keras."""
+        outputs = getattr(self, "outputs", None)
+        return outputs if outputs is not None else Layer.output.fget(self)
+
+    @property
     def layers(self) -> list[Layer]:
         """The model's layers (functional: inputs first, then in call order)."""
         if self._functional or isinstance(self, Sequential):
@@ -243,7 +255,7 @@ class Model(Trainer, Layer):
             layer = layers_module.deserialize(entry, custom)
             made.append((layer, entry))
             if isinstance(layer, InputLayer):
-                created[(layer.name, 0)] = [layer.output]
+                created[(entry.get("name", layer.name), 0)] = [layer.output]
 
         def real(x):
             if isinstance(x, dict) and "__keras_tensor__" in x:
@@ -255,20 +267,22 @@ class Model(Trainer, Layer):
                 return [real(v) for v in x]
             return x
 
-        pending = [(layer, i, node) for layer, entry in made
+        # Nodes are keyed by the names the config gives (a custom layer whose get_config
+        # leaves out its name gets a new one when rebuilt, as in Keras).
+        pending = [(layer, entry.get("name", layer.name), i, node) for layer, entry in made
                    for i, node in enumerate(entry["inbound_nodes"])]
         while pending:  # call each layer once its inputs exist (configs list layers in order)
             left = []
-            for layer, i, node in pending:
+            for layer, name, i, node in pending:
                 try:
                     args, kwargs = real(node["args"]), real(node["kwargs"])
                 except KeyError:
-                    left.append((layer, i, node))
+                    left.append((layer, name, i, node))
                     continue
-                created[(layer.name, i)] = flatten(layer(*args, **kwargs))
+                created[(name, i)] = flatten(layer(*args, **kwargs))
             if len(left) == len(pending):
                 raise ValueError("Model config has layers whose inputs are never produced: "
-                                 f"{[la.name for la, _, _ in left]}")
+                                 f"{[name for _, name, _, _ in left]}")
             pending = left
 
         def out(ref):
@@ -428,10 +442,17 @@ class Sequential(Model):
             raise ValueError("Sequential.build needs an input shape")
         input_shape = (None, *tuple(input_shape)[1:])
         self._input_batch_shape = input_shape
+        # A rebuild (after add/pop) replaces the nodes the last build made, so that each
+        # layer keeps one call in this model (its `output`), as in Keras.
+        for layer, node in getattr(self, "_build_nodes", []):
+            if layer._inbound_nodes and layer._inbound_nodes[-1] is node:
+                layer._inbound_nodes.pop()
         x = layers_module.Input(batch_shape=input_shape)
         self.inputs = x
+        self._build_nodes = []
         for layer in self._layers:
             x = layer(x)
+            self._build_nodes.append((layer, layer._inbound_nodes[-1]))
         self.outputs = x
         self._input_shape, self._output_shape = input_shape, x.shape
         self.built = True

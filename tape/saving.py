@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from . import losses, metrics, optimizers
+from . import activations, losses, metrics, optimizers
 from .errors import TapeError, names_user_line
 
 __all__ = ["WeightsFileError", "save_weights", "load_weights", "save_model", "load_model",
@@ -236,6 +236,9 @@ def load_weights(model, path) -> None:
 # ---- whole models -----------------------------------------------------------------------
 def _json(value, what: str) -> str:
     def refuse(obj):
+        named = activations.function_config(obj)  # a def'd function goes by its name
+        if isinstance(named, dict):
+            return named
         raise TypeError(f"{type(obj).__name__} {obj!r}")
 
     try:
@@ -257,6 +260,9 @@ def _serialize_compile_value(value):
         if isinstance(value, dict):
             return value
         return {"class_name": type(value).__name__, "config": value.get_config()}
+    named = activations.function_config(value)  # a function of your own, by its name
+    if isinstance(named, dict):
+        return named
     raise TypeError(f"{value!r} has no config")
 
 
@@ -339,10 +345,15 @@ def _rebuilding(path, what: str):
 
 
 def _resolve_compile(key: str, value):
+    def one(v, get):
+        if isinstance(v, dict) and v.get("class_name") == "function":
+            return activations.function_from_config(v)  # registered, custom or in a module
+        return get(v) if isinstance(v, dict) and "class_name" in v else v
+
     if key == "loss" and isinstance(value, dict) and "class_name" in value:
-        return losses.get(value)
+        return one(value, losses.get)
     if key == "metrics" and isinstance(value, list):
-        return [metrics.get(v) if isinstance(v, dict) else v for v in value]
+        return [one(v, metrics.get) for v in value]
     return value
 
 

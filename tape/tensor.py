@@ -130,6 +130,15 @@ class Tensor:
         _check_not_tracing("float()")
         return float(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.2f}"`` formats the value as NumPy does (a one-element tensor as its
+        scalar); an empty spec gives ``str``."""
+        if not spec:
+            return str(self)
+        _check_not_tracing("format()")
+        value = self.numpy()
+        return format(value.item() if value.size == 1 else value, spec)
+
     def __int__(self) -> int:
         _check_not_tracing("int()")
         return int(self.item())
@@ -335,7 +344,9 @@ class Variable(Tensor):
     """A mutable tensor: model weights. Trainable Variables are watched by tapes on use.
 
     ``assign`` replaces the value (the old array is never changed in place, so a tape
-    that saved it still computes correct gradients).
+    that saved it still computes correct gradients). As Keras 3's ``keras.Variable``, the
+    value may be an initializer called with ``shape`` (and ``dtype``): ``Variable(
+    initializer=tape.initializers.Ones(), shape=(2,))``.
 
     Example:
         >>> import tape
@@ -347,12 +358,20 @@ class Variable(Tensor):
     __slots__ = ("trainable", "name", "_version")
     _count = itertools.count()
 
-    def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
+    def __init__(self, initial_value=None, trainable: bool = True, name: str | None = None,
+                 dtype=None, *, shape=None, initializer=None):
         self.name = name if name is not None else f"Variable_{next(Variable._count)}"
         recorder = _state.recorder.get() or _state.lifted_recorder.get()
         if recorder is not None:
             recorder.new_variable(self)
-        if callable(initial_value):
+        if isinstance(trainable, tuple | list):  # Keras 3's order: (initializer, shape, ...)
+            shape, trainable = trainable, True
+        initial_value = initializer if initial_value is None else initial_value
+        if initial_value is None:
+            raise TypeError("Variable needs an initial value (or initializer= and shape=)")
+        if shape is not None and callable(initial_value):  # Keras 3: an initializer
+            initial_value = initial_value(tuple(shape), dtype or "float32")
+        elif callable(initial_value):
             initial_value = initial_value()
         super().__init__(initial_value, dtype)
         if not isinstance(initial_value, Tensor):  # host data: on the default device, as

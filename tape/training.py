@@ -68,7 +68,7 @@ class Trainer:
                               "loss_weights": loss_weights}
         self.optimizer = optimizers.get(optimizer)
         names = self._output_names()
-        self._losses = self._per_output(loss, names, "loss", losses.get)
+        self._losses = self._per_output(loss, names, "loss", _resolve_loss)
         weights = self._per_output(loss_weights, names, "loss_weights", lambda w: w)
         self._loss_weights = [1.0 if w is None else float(w) for w in weights]
         if metrics is not None and not isinstance(metrics, list | tuple | dict):
@@ -76,9 +76,14 @@ class Trainer:
         self._metric_specs = self._metric_spec_per_output(metrics, names)
         for specs in self._metric_specs:  # unknown names fail here, not at the first batch
             for spec in specs:
-                if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+                if not _is_accuracy(spec):
                     _ = metrics_module.get(spec)
         self._compiled_metrics = None
+        if not any(_is_accuracy(spec) and metrics_module._loss_kind(self._losses[i]) is None
+                   for i, specs in enumerate(self._metric_specs) for spec in specs):
+            # Built now, so that a train_step of your own finds them in self.metrics (as in
+            # Keras); an 'accuracy' whose kind only the data's shapes decide waits for them.
+            self._build_metrics(None, None)
         self._output_loss_trackers = ([metrics_module.Mean(name=f"{n}_loss") for n in names]
                                       if len(names) > 1 else [])
         self._run_eagerly = False if run_eagerly is None else bool(run_eagerly)
@@ -128,15 +133,17 @@ class Trainer:
         return [list(spec) for _ in names]
 
     def _build_metrics(self, y_true, y_pred) -> None:
-        """Resolve the metric specs now that targets and predictions have shapes."""
+        """Resolve the metric specs (with the targets' and predictions' shapes when given:
+        an 'accuracy' beside a loss that does not name its kind needs them)."""
         names = self._output_names()
         built = []
         for i, specs in enumerate(self._metric_specs or []):
             for spec in specs:
-                if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
-                    metric = metrics_module.resolve_accuracy(
-                        self._losses[i], tuple(y_true[i].shape), tuple(y_pred[i].shape),
-                        name=spec)
+                if _is_accuracy(spec):
+                    shapes = (None, None) if y_true is None else (tuple(y_true[i].shape),
+                                                                  tuple(y_pred[i].shape))
+                    metric = metrics_module.resolve_accuracy(self._losses[i], *shapes,
+                                                             name=spec)
                 else:
                     metric = metrics_module.get(spec)
                     if isinstance(spec, str):
@@ -545,6 +552,20 @@ def _class_weights(class_weight: dict, y, sample_weight):
     return weights if sample_weight is None else weights * np.asarray(to_numpy(sample_weight))
 
 
+def _is_accuracy(spec) -> bool:
+    return isinstance(spec, str) and spec.lower() in ("accuracy", "acc")
+
+
+def _resolve_loss(identifier):
+    """A Loss for ``compile``: a function of your own is wrapped (reduction and
+    ``sample_weight`` stay with the wrapper), so it is called as ``fn(y_true, y_pred)``, as
+    in Keras."""
+    loss = losses.get(identifier)
+    if callable(loss) and not isinstance(loss, losses.Loss):
+        loss = losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", "loss"))
+    return loss
+
+
 def _as_list(spec) -> list:
     if spec is None:
         return []
@@ -572,6 +593,9 @@ def _python_logs(logs) -> dict:
     """Step results (Tensors) as Python floats."""
     out = {}
     for k, v in (logs or {}).items():
+        if isinstance(v, dict):  # a metric whose result is a dict: its entries, as Keras
+            out.update(_python_logs(v))
+            continue
         if isinstance(v, Tensor | np.ndarray | np.generic):
             v = np.asarray(v)
             v = float(v) if v.size == 1 else v

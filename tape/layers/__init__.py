@@ -12,11 +12,10 @@ Example:
 
 from __future__ import annotations
 
-import contextvars
-
+from .. import _config, activations
 from .._config import check_serialized
 from ..errors import names_user_line
-from ._nest import reset_names
+from ._nest import reset_names, serialize_config
 from .base import InputSpec, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
@@ -123,14 +122,21 @@ ALL_LAYERS.update({cls.__name__: cls for cls in _ACTIVATION_SHAPE_AND_NOISE})
 
 
 def serialize(layer: Layer) -> dict:
-    """``{'class_name': ..., 'config': layer.get_config()}``.
+    """``{'class_name': ..., 'config': layer.get_config()}`` (and ``registered_name`` for a
+    class registered with ``tape.keras.saving.register_keras_serializable``). Layers and
+    other objects that a ``get_config`` returns inside its dict are serialized too, and a
+    registered or custom layer gets them back as objects in ``from_config``.
 
     Example:
         >>> from tape import layers
         >>> layers.serialize(layers.Dense(2, name="out"))["config"]["units"]
         2
     """
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    out = {"class_name": type(layer).__name__, "config": serialize_config(layer.get_config())}
+    registered = _config.registered_name(type(layer))
+    if registered is not None:
+        out["registered_name"] = registered
+    return out
 
 
 @names_user_line
@@ -138,30 +144,41 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A new layer from ``serialize``'s dict; ``custom_objects`` maps names of your own
     Layer classes to the classes. They stay known while the layer's ``from_config`` runs,
     so a model, an RNN's cell or a wrapper's layer inside it finds them too (as Keras'
-    custom object scope does).
+    custom object scope does), and so do classes registered with
+    ``tape.keras.saving.register_keras_serializable``.
 
     Example:
         >>> from tape import layers
         >>> layers.deserialize(layers.serialize(layers.Dense(2, name="out"))).name
         'out'
     """
+    if isinstance(config, Layer):  # already an object (a custom config's nested layer)
+        return config
     check_serialized(config, "layers.deserialize")
-    custom = {**(_custom_objects.get() or {}), **(custom_objects or {})}
-    classes = {**ALL_LAYERS, **custom}
     name = config.get("class_name")
-    if name not in classes:
-        raise ValueError(f"Unknown layer class {name!r}; known: {', '.join(sorted(classes))} "
-                         "(pass your own classes in custom_objects)")
-    token = _custom_objects.set(custom)
-    try:
-        return classes[name].from_config(dict(config.get("config", {})))
-    finally:
-        _custom_objects.reset(token)
+    with _config.custom_object_scope(custom_objects):
+        custom = _config.lookup(name, config.get("registered_name"))
+        cls = custom if isinstance(custom, type) else ALL_LAYERS.get(name)
+        if cls is None:
+            known = sorted({*ALL_LAYERS, *_config.custom_objects()})
+            raise ValueError(f"Unknown layer class {name!r}; known: {', '.join(known)} "
+                             "(pass your own classes in custom_objects)")
+        inner = dict(config.get("config", {}))
+        if custom is not None:  # your own class gets the objects its get_config returned
+            inner = {k: _deserialize_nested(v) for k, v in inner.items()}
+        return cls.from_config(inner)
 
 
-# The custom_objects of the deserialize calls under way (the outermost's and nested ones').
-_custom_objects: contextvars.ContextVar = contextvars.ContextVar("custom_objects",
-                                                                default=None)
+def _deserialize_nested(value):
+    """A layer (or other object) that ``serialize_config`` wrote inside a config, as an
+    object again; other values unchanged."""
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        if value["class_name"] == "function":
+            return activations.function_from_config(value)
+        found = _config.lookup(value["class_name"], value.get("registered_name"))
+        if found is not None or value["class_name"] in ALL_LAYERS:
+            return deserialize(value)
+    return value
 
 
 @names_user_line

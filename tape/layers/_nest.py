@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _config
 from .._config import to_snake_case  # noqa: F401 - the layers' name for it
 from ..nest import flatten, map_structure  # noqa: F401 - the layers' names for them
 
@@ -47,10 +48,28 @@ def flatten_shapes(shapes) -> list:
 
 
 def serialize_object(obj):
-    """``{'class_name', 'config'}`` for objects with ``get_config``; others unchanged."""
-    if obj is None or not hasattr(obj, "get_config"):
+    """``{'class_name', 'config'}`` for objects with ``get_config`` (``registered_name`` too
+    when registered; objects inside the config serialized likewise); others unchanged."""
+    if obj is None or isinstance(obj, type) or not hasattr(obj, "get_config"):
         return obj
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    out = {"class_name": type(obj).__name__, "config": serialize_config(obj.get_config())}
+    registered = _config.registered_name(type(obj))
+    if registered is not None:
+        out["registered_name"] = registered
+    return out
+
+
+def serialize_config(value):
+    """A config with every object in it (at any depth) serialized: objects with
+    ``get_config`` by ``serialize_object``; functions and plain values unchanged (a file
+    holds a named function by ``activations.function_config``)."""
+    if isinstance(value, dict):
+        return {k: serialize_config(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(serialize_config(v) for v in value)
+    if hasattr(value, "get_config") and not isinstance(value, type):
+        return serialize_object(value)
+    return value
 
 
 def instances_in(values, types) -> list:

@@ -221,6 +221,16 @@ class Layer:
         shapes, _ = self._probe(input_shape, map_shapes(lambda s: self.dtype, input_shape))
         return shapes
 
+    def _symbolic_output_spec(self, input_shape, input_dtypes, args, kwargs):
+        """Output shapes and dtypes for a symbolic call. ``layer(a, b)`` of a layer that
+        states no output shape: Keras builds from the first argument and runs call on all
+        of them, so the call is probed; otherwise ``compute_output_spec``."""
+        others = [x for x in flatten([list(args), kwargs]) if isinstance(x, KerasTensor)]
+        if (others and type(self).compute_output_shape is Layer.compute_output_shape
+                and type(self).compute_output_spec is Layer.compute_output_spec):
+            return self._probe(input_shape, input_dtypes, args, kwargs)
+        return self.compute_output_spec(input_shape, input_dtypes)
+
     def compute_output_spec(self, input_shape, input_dtypes):
         """(output shapes, flat list of output dtypes) for symbolic calls: from
         ``compute_output_shape`` when the layer overrides it (outputs take the first input's
@@ -233,17 +243,34 @@ class Layer:
 
     # ---- weights -----------------------------------------------------------------------
     @names_user_line
-    def add_weight(self, name: str, shape=(), initializer=None, regularizer=None,
-                   trainable: bool = True, dtype=None) -> Variable:
+    def add_weight(self, name: str | None = None, shape=None, initializer=None,
+                   regularizer=None, trainable: bool = True, dtype=None, **kwargs) -> Variable:
         """A Variable named ``f"{layer.name}/{name}"``, tracked in ``weights``.
 
         ``initializer`` is anything ``tape.initializers.get`` takes (default glorot_uniform
         for floats, zeros otherwise); ``regularizer`` anything ``tape.regularizers.get``
         takes: its penalty is in ``losses`` (computed from the current value on each read).
+        As in Keras 3, ``name`` may be left out (``variable``, ``variable_1``... per layer),
+        and a shape given first positionally is Keras 3's order ``(shape, initializer)``.
+        ``autocast``/``aggregation`` are accepted and ignored; ``constraint`` is refused.
         """
-        if not isinstance(name, str):
-            raise TypeError(f"add_weight on layer '{self.name}': name must be a string (the "
-                            f"order is name, shape, initializer...). Received: name={name!r}")
+        if name is not None and not isinstance(name, str):
+            if not isinstance(name, tuple | list | int):
+                raise TypeError(f"add_weight on layer '{self.name}': name must be a string. "
+                                f"Received: name={name!r}")
+            name, shape, initializer = None, name, shape if initializer is None else initializer
+        if kwargs.get("constraint") is not None:
+            raise NotImplementedError(f"add_weight on layer '{self.name}': weight constraints "
+                                      "are not implemented")
+        unknown = set(kwargs) - {"constraint", "autocast", "aggregation", "synchronization",
+                                 "use_resource"}
+        if unknown:
+            raise TypeError(f"add_weight got unexpected keyword arguments {sorted(unknown)}")
+        if name is None:
+            count = sum(v.name.split("/")[-1].split("_")[0] == "variable"
+                        for v in self._own_weights)
+            name = "variable" if count == 0 else f"variable_{count}"
+        shape = () if shape is None else (shape,) if isinstance(shape, int) else shape
         dtype = dtypes.as_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
         budget = _weight_budget.get()
@@ -389,6 +416,33 @@ class Layer:
         return self._batch_input_shape
 
     @property
+    def input(self):
+        """The symbolic input(s) of this layer's one call on KerasTensors (Keras' ``input``)."""
+        node = self._single_node("input")
+        return node.output_structure if node.is_input else node.arguments
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's one call on KerasTensors, for building a
+        model from another's layers (``keras.Model(m.inputs, [la.output for la in ...])``).
+
+        Example:
+            >>> from tape import layers
+            >>> dense = layers.Dense(2)
+            >>> dense(layers.Input((3,))) is dense.output
+            True
+        """
+        return self._single_node("output").output_structure
+
+    def _single_node(self, what: str):
+        nodes = self._inbound_nodes
+        if len(nodes) != 1:
+            calls = "never been called" if not nodes else f"been called {len(nodes)} times"
+            raise AttributeError(f"Layer '{self.name}' has {calls} on symbolic inputs, so it "
+                                 f"has no single {what}; use the tensors each call returned")
+        return nodes[0]
+
+    @property
     def input_shape(self):
         return self._shape_seen(self._input_shape, "input")
 
@@ -478,8 +532,9 @@ class Layer:
             stack.extend(reversed(layer._direct_children()[1]))
         return out
 
-    def _probe(self, input_shape, input_dtypes):
-        """(output shapes, flat output dtypes) from running ``call`` on zeros, twice."""
+    def _probe(self, input_shape, input_dtypes, args=(), call_kwargs=None):
+        """(output shapes, flat output dtypes) from running ``call`` on zeros, twice. Symbolic
+        tensors among the other arguments (``layer(a, b)``) are zeros too."""
         self._maybe_build(input_shape)
         kwargs = {"training": False} if self._call_takes_training() else {}
         runs = []
@@ -487,10 +542,15 @@ class Layer:
             def zeros(shape, dtype, n=size):
                 return ops.zeros(tuple(n if d is None else d for d in shape), dtype=dtype)
 
+            def fill(x, n=size):
+                return zeros(x.shape, x.dtype, n) if _is_symbolic(x) else x
+
             inputs = map_shapes(zeros, input_shape, input_dtypes)
+            more = map_structure(fill, list(args))
+            extra = {**map_structure(fill, dict(call_kwargs or {})), **kwargs}
             with _state.using(_probing, True), _state.using(_state.training, False), \
                     _state.without_tapes():
-                runs.append(self.call(inputs, **kwargs))
+                runs.append(self.call(inputs, *more, **extra))
         shapes = map_structure(lambda a, b: tuple(
             d if d == e else None for d, e in zip(a.shape, b.shape, strict=True)), *runs)
         return shapes, [y.dtype for y in flatten(runs[0])]

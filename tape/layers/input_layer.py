@@ -43,9 +43,9 @@ class InputLayer(Layer):
                              f"batch_shape={batch_shape!r}")
         self.batch_shape = tuple(batch_shape)
         self.built = True
-        self.output = KerasTensor(self.batch_shape, self.dtype, self.name,
+        output = KerasTensor(self.batch_shape, self.dtype, self.name,
                                   KerasHistory(self, 0, 0))
-        self._inbound_nodes.append(Node(self, None, (), {}, [self.output], self.output))
+        self._inbound_nodes.append(Node(self, None, (), {}, [output], output))
         self._input_shape = self._output_shape = self.batch_shape
 
     is_input_layer = True  # its Node starts a graph (no parents)

@@ -168,7 +168,7 @@ def symbolic_call(layer, inputs, args: tuple, training, kwargs: dict):
     in_dtypes = map_structure(dtype_of, inputs)
     layer._maybe_build(shapes)
     layer._check_input_spec(shapes)
-    out_shapes, out_dtypes = layer.compute_output_spec(shapes, in_dtypes)
+    out_shapes, out_dtypes = layer._symbolic_output_spec(shapes, in_dtypes, args, kwargs)
     node_index = len(layer._inbound_nodes)
     flat_shapes = flatten_shapes(out_shapes)
     outputs = []

@@ -100,7 +100,10 @@ def _uniform(xp, key, shape, dtype, minval=0.0, maxval=1.0, device="cpu"):
 @defop("random_normal", differentiable=False)
 def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0, device="cpu"):
     """Normal samples drawn from ``key``'s stream."""
-    values = generator(xp, key).normal(mean, stddev, size=shape).astype(dtype, copy=False)
+    # standard_normal: CuPy's Generator has no normal() (a replay on the GPU draws with it);
+    # NumPy's normal(mean, stddev) is this same mean + stddev * z, draw for draw.
+    values = (generator(xp, key).standard_normal(size=shape) * stddev + mean).astype(
+        dtype, copy=False)
     return backend.to_device(values, device)
 
 
@@ -168,40 +171,45 @@ def _key(seed_value) -> Tensor:
     return Tensor._wrap(np.array([int(seed_value), _FIXED_STREAM], dtype=np.uint64))
 
 
-def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
-    """Samples from a normal distribution (float32 by default).
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None, key=None) -> Tensor:
+    """Samples from a normal distribution (float32 by default); ``key`` (a ``random_key``
+    result) names the stream instead of ``seed``.
 
     Example:
         >>> import tape
         >>> tape.random.normal((2, 3), seed=1).shape
         (2, 3)
     """
-    return _normal(_key(seed), shape=_shape(shape), dtype=_float_or(dtype), mean=mean,
-                   stddev=stddev, device=backend.default_device())
+    return _normal(_key(seed) if key is None else key, shape=_shape(shape),
+                   dtype=_float_or(dtype), mean=mean, stddev=stddev,
+                   device=backend.default_device())
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
-    """Samples from ``[minval, maxval)`` (float32 by default)."""
-    return _uniform(_key(seed), shape=_shape(shape), dtype=_float_or(dtype), minval=minval,
-                    maxval=maxval, device=backend.default_device())
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None, key=None) -> Tensor:
+    """Samples from ``[minval, maxval)`` (float32 by default; ``key`` as in ``normal``)."""
+    return _uniform(_key(seed) if key is None else key, shape=_shape(shape),
+                    dtype=_float_or(dtype), minval=minval, maxval=maxval,
+                    device=backend.default_device())
 
 
-def randint(low, high=None, shape=(), dtype="int64", seed=None) -> Tensor:
-    """Integers from ``[low, high)`` (from ``[0, low)`` when ``high`` is omitted)."""
+def randint(low, high=None, shape=(), dtype="int64", seed=None, key=None) -> Tensor:
+    """Integers from ``[low, high)`` (from ``[0, low)`` when ``high`` is omitted; ``key``
+    as in ``normal``)."""
     if high is None:
         low, high = 0, low
-    return _integers(_key(seed), low=low, high=high, shape=_shape(shape),
+    return _integers(_key(seed) if key is None else key, low=low, high=high, shape=_shape(shape),
                      dtype=dtypes.as_dtype(dtype), device=backend.default_device())
 
 
-def permutation(x, seed=None) -> Tensor:
+def permutation(x, seed=None, key=None) -> Tensor:
     """A shuffled ``arange(x)`` for an int, or ``x`` shuffled along its first axis (the
-    gradient flows back through the shuffle)."""
+    gradient flows back through the shuffle; ``key`` as in ``normal``)."""
+    key = _key(seed) if key is None else key
     if isinstance(x, int | np.integer):
-        return _permutation(_key(seed), n=int(x))
+        return _permutation(key, n=int(x))
     from .shape import getitem
 
-    order = _permutation(_key(seed), n=len(x))  # drawn on the host (as every key is)
+    order = _permutation(key, n=len(x))  # drawn on the host (as every key is)
     device = getattr(x, "device", "cpu")
     return getitem(x, order if device == "cpu" else order.to(device))
 

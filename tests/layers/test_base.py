@@ -240,8 +240,12 @@ def test_add_weight_defaults_and_name_check():
     assert w.dtype == np.float64 and np.abs(w.numpy()).max() <= np.sqrt(6 / 5)  # glorot
     assert steps.dtype == np.int64 and steps.item() == 0
     assert [id(v) for v in layer.weights] == [id(w), id(steps)]
+    # Keras 3's order: a shape first is the shape (and the next argument the initializer).
+    keras3 = layer.add_weight((3, 2), "ones")
+    assert keras3.shape == (3, 2) and keras3.name.endswith("/variable")
+    assert np.array_equal(keras3.numpy(), np.ones((3, 2)))
     with pytest.raises(TypeError, match="name must be a string"):
-        layer.add_weight((3, 2))
+        layer.add_weight(object())
 
 
 def test_a_layer_called_on_a_dict_of_tensors():
