@@ -21,7 +21,7 @@ import numpy as np
 from .. import _state, dtypes
 from ..autodiff import _flatten, _unflatten
 from ..errors import TraceError, user_line, user_stacklevel
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from . import passes
 from .recorder import Recorder
 from .replay import compile_graph
@@ -150,7 +150,8 @@ class TracedFunction:
                 # output tensor can alias an array the caller may change)
                 self._last = concrete
                 return self._replay(concrete, [a._data if isinstance(a, Tensor) else a
-                                               for a in flat if isinstance(a, _ARRAYLIKE)])
+                                               for a in flat if isinstance(a, _ARRAYLIKE)
+                                               and not isinstance(a, Variable)])
         if any(isinstance(a, Placeholder) for a in flat):
             return call_symbolic(self, args, kwargs)
         args, kwargs = _tensors_from_arrays(args), _tensors_from_arrays(kwargs)
@@ -160,7 +161,7 @@ class TracedFunction:
         concrete, outputs = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
         if outputs is not None:
             return outputs
-        return self._replay(concrete, [t._data for t in flat if isinstance(t, Tensor)])
+        return self._replay(concrete, _fed_arrays(flat))
 
     @staticmethod
     def _replay(concrete, arrays):
@@ -186,7 +187,7 @@ class TracedFunction:
         described = self._describe(flat, specs)
         recorder = Recorder(self.name, allow_new_variables=self.trace_count == 0)
         for t, name, spec in zip(flat, self._flat_names(args, kwargs), specs):
-            if isinstance(t, Tensor):
+            if isinstance(t, Tensor) and not isinstance(t, Variable):
                 recorder.placeholder(t, name, None if spec is None else spec.shape)
         with _state.using(_state.recorder, recorder), _state.using(_state.tracing, self.name):
             outputs = self.python_function(*args, **kwargs)
@@ -218,7 +219,11 @@ class TracedFunction:
         names."""
         key = []
         for value, spec in zip(flat, specs):
-            if isinstance(value, _ARRAYLIKE):  # a NumPy array keys as the tensor it becomes
+            if isinstance(value, Variable):
+                # State, as in tf.function: the graph reads and assigns this Variable (and
+                # holds it, so its id is not reused while the graph lives).
+                key.append((Variable, id(value)))
+            elif isinstance(value, _ARRAYLIKE):  # a NumPy array keys as the tensor it becomes
                 data = value._data if isinstance(value, Tensor) else value
                 device = "cpu" if type(data) is np.ndarray else value.device
                 key.append((data.shape if spec is None else spec.shape, data.dtype, device))
@@ -308,6 +313,12 @@ def _tensors_from_arrays(structure):
     if isinstance(structure, list | tuple):
         return type(structure)(_tensors_from_arrays(v) for v in structure)
     return structure
+
+
+def _fed_arrays(flat) -> list:
+    """The arrays a replay takes, in placeholder order: every tensor argument but the
+    Variables, which the graph reads itself."""
+    return [t._data for t in flat if isinstance(t, Tensor) and not isinstance(t, Variable)]
 
 
 def _wrap_outputs(flat_outputs, results):

@@ -22,7 +22,7 @@ import numpy as np
 from .. import dtypes
 from ..autodiff import _flatten, _unflatten
 from ..errors import DTypeError, NoValue, ShapeError, TraceError, user_line
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 
 
 class _NoValue(NoValue):
@@ -124,7 +124,9 @@ def call_symbolic(function, args, kwargs):
         _unflatten((args, kwargs), iter(examples.get(id(a), a) for a in flat)),
         specs=[p.spec() if isinstance(p, Placeholder) else None for p in flat])
     graph = concrete.graph
-    order = [a for a in flat if isinstance(a, Placeholder | Tensor)]
+    # what a replay is fed, in order (a Variable argument is state the graph reads itself)
+    order = [a for a in flat if isinstance(a, Placeholder)
+             or isinstance(a, Tensor) and not isinstance(a, Variable)]
     outputs, index = [], 0
     for v in graph.flat_outputs:
         if type(v) is int:

@@ -55,3 +55,60 @@ def test_prod_second_order_at_zeros_matches_jax(axis):
     expect = jax.grad(jax_s)(jnp.array(x0))
     np.testing.assert_allclose(tape_hvp(tape.tensor(x0)).numpy(), expect)
     np.testing.assert_allclose(tape.trace(tape_hvp)(tape.tensor(x0)).numpy(), expect)
+
+
+# ---- item 2: a Variable argument is state, as in tf.function ----------------------------
+
+
+def _sgd_step(variables, x, lr=0.1):
+    """One SGD step on a list of Variables passed in; returns the loss before it."""
+    with tape.GradientTape() as g:
+        loss = tape.sum(tape.square(x @ variables[0] + variables[1]))
+    grads = g.gradient(loss, variables)
+    for v, gv in zip(variables, grads):
+        v.assign_sub(lr * gv)
+    return loss
+
+
+def test_a_variable_argument_assigned_inside_a_trace_is_updated_at_each_replay():
+    v = tape.Variable([1.0, 2.0])
+
+    @tape.trace
+    def bump(var, t):
+        var.assign(var * 2.0 + t)
+        return var * 1.0
+
+    expect = np.array([1.0, 2.0])
+    for _ in range(3):
+        expect = expect * 2.0 + 1.0
+        np.testing.assert_array_equal(bump(v, tape.ones((2,))).numpy(), expect)
+        np.testing.assert_array_equal(v.numpy(), expect)
+    assert bump.trace_count == 1
+
+
+def test_a_list_of_variable_arguments_trains_as_eagerly():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3))
+    init = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
+    eager_vars = [tape.Variable(a) for a in init]
+    traced_vars = [tape.Variable(a) for a in init]
+    traced = tape.trace(_sgd_step)
+    for _ in range(3):
+        expect = _sgd_step(eager_vars, tape.tensor(x))
+        got = traced(traced_vars, tape.tensor(x))
+        np.testing.assert_allclose(got.numpy(), expect.numpy(), rtol=1e-12)
+        for a, b in zip(traced_vars, eager_vars):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert traced.trace_count == 1
+
+
+def test_another_variable_argument_gets_its_own_graph():
+    a, b = tape.Variable(1.0), tape.Variable(10.0)
+
+    @tape.trace
+    def add_one(var):
+        var.assign_add(1.0)
+        return var * 1.0
+
+    assert [add_one(a).item(), add_one(b).item(), add_one(a).item()] == [2.0, 11.0, 3.0]
+    assert (a.item(), b.item()) == (3.0, 11.0)
