@@ -14,15 +14,26 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import warnings
 
 import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import _flatten, _unflatten
-from ..errors import TraceError, user_line, user_stacklevel
+from ..errors import (
+    DTypeError,
+    IndexOutOfRangeError,
+    ShapeError,
+    TapeError,
+    TraceError,
+    describe,
+    user_line,
+    user_stacklevel,
+)
 from ..tensor import Tensor, Variable
 from . import passes
+from .graph import _label
 from .recorder import Recorder
 from .replay import compile_graph
 from .session import Placeholder, call_symbolic
@@ -66,14 +77,25 @@ class TensorSpec:
 
 
 class ConcreteFunction:
-    """One signature's graph, optimized, and its compiled replay."""
+    """One signature's graph, optimized, and its compiled replay. ``sizes`` is None when the
+    graph serves any size of its signature's None dimensions, else the shapes of the fed
+    arrays it was traced with, the only ones it may replay."""
 
-    def __init__(self, graph, optimized, replay):
+    def __init__(self, graph, optimized, replay, sizes=None):
         self.graph = graph
         self.optimized = optimized
         self.replay = replay
+        self.sizes = sizes
         fed = {p.vid for p in optimized.placeholders}
         self.returns_input = any(v in fed for v in optimized.flat_outputs if type(v) is int)
+
+    def run(self, arrays: list) -> list:
+        """The replay's output arrays; an array error inside it names the op, the line that
+        recorded it and the caller's line."""
+        try:
+            return self.replay(arrays)
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as e:
+            raise replay_error(self.replay, e) from e
 
 
 class TracedFunction:
@@ -165,7 +187,7 @@ class TracedFunction:
 
     @staticmethod
     def _replay(concrete, arrays):
-        results = concrete.replay(arrays)
+        results = concrete.run(arrays)
         return _unflatten(concrete.graph.outputs, iter(_wrap_outputs(
             concrete.graph.flat_outputs, results)))
 
@@ -176,11 +198,23 @@ class TracedFunction:
         flat = _flatten((args, kwargs), [])
         return self._lookup_or_trace(args, kwargs, flat, specs or self._flat_specs(flat))[0]
 
+    def call_with(self, args_kwargs, specs) -> object:
+        """Call with these arguments under ``specs`` (a TensorSpec or None per flattened
+        argument), tracing when they are new: Session.run's way in."""
+        args, kwargs = args_kwargs
+        flat = _flatten((args, kwargs), [])
+        concrete, outputs = self._lookup_or_trace(args, kwargs, flat, specs)
+        return outputs if outputs is not None else self._replay(concrete, _fed_arrays(flat))
+
     def _lookup_or_trace(self, args, kwargs, flat, specs):
         """(concrete function, None) when this signature has a graph, else trace it now and
         return (concrete function, the eager outputs of the traced run)."""
-        key = self._key(flat, specs)
+        key = base = self._key(flat, specs)
         concrete = self._concrete.get(key)
+        if concrete is not None and concrete.sizes is not None:
+            # Its graph depends on the sizes it was traced at: one graph per actual size.
+            key = (base, _fed_shapes(flat))
+            concrete = self._concrete.get(key)
         if concrete is not None:
             self._last = concrete
             return concrete, None
@@ -202,7 +236,11 @@ class TracedFunction:
         recorder.finish(outputs)
         graph = recorder.graph
         optimized = passes.optimize(graph) if self.optimize else graph
-        concrete = ConcreteFunction(graph, optimized, compile_graph(optimized))
+        sizes = _fed_shapes(flat) if graph.size_dependence else None
+        concrete = ConcreteFunction(graph, optimized, compile_graph(optimized), sizes)
+        if sizes is not None and key is base:
+            self._concrete[base] = concrete  # says: look up by the actual sizes
+            key = (base, sizes)
         self._concrete[key] = concrete
         self._last = concrete
         self.trace_count += 1
@@ -278,6 +316,14 @@ class TracedFunction:
         names = self._parameters or [f"arg{i}" for i in range(len(after))]
         changes = [f"{names[i] if i < len(names) else f'arg{i}'}: {b} -> {a}"
                    for i, (b, a) in enumerate(zip(before, after)) if a != b]
+        why = self._last.graph.size_dependence if self._last is not None else ""
+        if why and not changes:
+            warnings.warn(
+                f"{self.name} was traced {self.trace_count} times: its graph depends on the "
+                f"sizes it is traced at ({why}), so each new size of a None dimension traces "
+                f"again. Compute sizes with ops on the tensors (tape.mean, reshape with -1) "
+                f"rather than from .shape in Python.", stacklevel=user_stacklevel())
+            return
         warnings.warn(
             f"{self.name} was traced {self.trace_count} times; each new input signature "
             f"traces again (last change: {'; '.join(changes) or 'argument count'}). Pass "
@@ -313,6 +359,41 @@ def _tensors_from_arrays(structure):
     if isinstance(structure, list | tuple):
         return type(structure)(_tensors_from_arrays(v) for v in structure)
     return structure
+
+
+def _fed_shapes(flat) -> tuple:
+    """The shapes of the arrays a replay is fed: the key of a size-dependent graph."""
+    return tuple(a.shape for a in flat if isinstance(a, _ARRAYLIKE)
+                 and not isinstance(a, Variable))
+
+
+def replay_error(replay, error: Exception) -> TapeError:
+    """``error``, raised by NumPy inside a replay, as the tape error an eager op would raise:
+    naming the op, its inputs, the line that recorded it and the caller's line."""
+    tb, lineno, arrays = error.__traceback__, None, {}
+    filename = f"<replay of {replay.graph.name}>"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno, arrays = tb.tb_lineno, tb.tb_frame.f_locals
+        tb = tb.tb_next
+    node = None
+    if lineno is not None:
+        match = re.match(r"\s*v(\d+) = ", replay.source.splitlines()[lineno - 1])
+        out = int(match.group(1)) if match else None
+        node = next((n for n in replay.graph.nodes if n.out == out), None)
+    message = str(error).split(" [at ")[0]
+    if node is None:
+        detail = f"replaying {replay.graph.name}: {message}"
+    else:
+        inputs = describe([arrays.get(replay.graph.name_of(i)) for i in node.inputs])
+        detail = (f"{_label(node.op)}: {message} (inputs: {inputs}; replaying "
+                  f"{replay.graph.name}, whose trace ran this op at {node.where})")
+    detail += f" [at {user_line()}]"
+    if isinstance(error, IndexError):
+        return IndexOutOfRangeError(detail)
+    if isinstance(error, TypeError):
+        return DTypeError(detail)
+    return ShapeError(detail)
 
 
 def _fed_arrays(flat) -> list:

@@ -112,3 +112,167 @@ def test_another_variable_argument_gets_its_own_graph():
 
     assert [add_one(a).item(), add_one(b).item(), add_one(a).item()] == [2.0, 11.0, 3.0]
     assert (a.item(), b.item()) == (3.0, 11.0)
+
+
+# ---- item 1: a None dimension's size is never baked into a graph ------------------------
+
+SIG3 = [tape.TensorSpec((None, 3), "float64")]
+
+
+def _data(n, seed=0, width=3):
+    return np.random.default_rng(seed + n).normal(size=(n, width))
+
+
+@pytest.mark.parametrize("sizes", [(2, 4, 1, 4), (32, 4, 7, 32)])
+def test_mean_gradient_under_a_none_signature_follows_each_batch_size(sizes):
+    w = tape.Variable(np.ones((3, 1)))
+
+    def grad_of_mean(x):
+        with tape.GradientTape() as g:
+            loss = tape.mean(tape.square(x @ w))
+        return g.gradient(loss, w)
+
+    traced = tape.trace(grad_of_mean, input_signature=SIG3)
+    for n in sizes:
+        x = _data(n)
+        expect = 2.0 * x.T @ (x @ np.ones((3, 1))) / n  # d/dw mean((xw)^2), written out
+        np.testing.assert_allclose(traced(tape.tensor(x)).numpy(), expect, rtol=1e-12)
+        np.testing.assert_allclose(grad_of_mean(tape.tensor(x)).numpy(), expect, rtol=1e-12)
+    assert traced.trace_count == len(set(sizes))  # each size traced once, then replayed
+
+
+def test_mean_squared_error_gradient_follows_each_batch_size():
+    w = tape.Variable(np.full((3, 2), 0.5))
+    mse = tape.losses.MeanSquaredError()
+
+    def grad_of_mse(x, y):
+        with tape.GradientTape() as g:
+            loss = mse(y, x @ w)
+        return loss, g.gradient(loss, w)
+
+    traced = tape.trace(grad_of_mse, input_signature=SIG3 + [
+        tape.TensorSpec((None, 2), "float64")])
+    for n in (5, 2, 9, 5):
+        x, y = tape.tensor(_data(n)), tape.tensor(_data(n, 1, 2))
+        for got, expect in zip(traced(x, y), grad_of_mse(x, y)):
+            np.testing.assert_allclose(got.numpy(), expect.numpy(), rtol=1e-12)
+
+
+def test_the_readme_train_step_trains_as_eagerly_at_changing_batch_sizes():
+    from tape.layers import Dense
+    from tape.models import Sequential
+
+    def make():
+        tape.random.seed(3)
+        model = Sequential([Dense(4, activation="relu", input_dim=3), Dense(2)])
+        loss_fn = tape.losses.MeanSquaredError()
+        optimizer = tape.optimizers.SGD(0.1)
+
+        def train_step(x, y):
+            with tape.GradientTape() as g:
+                loss = loss_fn(y, model(x, training=True))
+            grads = g.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        return model, train_step
+
+    eager_model, eager_step = make()
+    traced_model, step = make()
+    step = tape.trace(step, input_signature=[tape.TensorSpec((None, 3)),
+                                             tape.TensorSpec((None, 2))])
+    for n in (8, 3, 8, 1, 3):
+        x = tape.tensor(_data(n).astype(np.float32))
+        y = tape.tensor(_data(n, 1, 2).astype(np.float32))
+        np.testing.assert_allclose(step(x, y).numpy(), eager_step(x, y).numpy(), rtol=1e-5)
+    for a, b in zip(traced_model.weights, eager_model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_size_read_in_python_is_the_replay_size():
+    @tape.trace(input_signature=SIG3)
+    def mean_of_rows(x):
+        return tape.sum(x) / x.shape[0], x + tape.ones((x.shape[0], 3), "float64"), len(x)
+
+    for n in (2, 4, 2):
+        x = _data(n)
+        mean, plus_one, length = mean_of_rows(tape.tensor(x))
+        np.testing.assert_allclose(mean.numpy(), x.sum() / n, rtol=1e-12)
+        np.testing.assert_allclose(plus_one.numpy(), x + 1.0)
+        assert length == n
+
+
+def test_a_traced_lstm_follows_the_batch_size():
+    from tape.layers import LSTM
+    from tape.models import Sequential
+
+    tape.random.seed(1)
+    model = Sequential([LSTM(4)])
+    run = tape.trace(lambda x: model(x), input_signature=[tape.TensorSpec((None, 5, 2))])
+    for n in (4, 1, 4):
+        x = tape.tensor(_data(n, width=10).reshape(n, 5, 2).astype(np.float32))
+        got = run(x)
+        assert got.shape == (n, 4)
+        np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_a_graph_that_reads_no_size_serves_every_size_with_one_trace():
+    w = tape.tensor(np.arange(6.0).reshape(3, 2))
+    f = tape.trace(lambda x: tape.tanh(x @ w) + tape.sum(x, axis=1, keepdims=True),
+                   input_signature=SIG3)
+    for n in (4, 9, 2):
+        x = _data(n)
+        np.testing.assert_allclose(f(tape.tensor(x)).numpy(),
+                                   np.tanh(x @ w.numpy()) + x.sum(1, keepdims=True))
+    assert f.trace_count == 1 and f.graph.size_dependence == ""
+
+
+@pytest.mark.parametrize("first", [1, 3])
+def test_a_free_size_of_1_or_equal_to_a_fixed_size_is_not_reused(first):
+    w = tape.tensor(np.arange(9.0).reshape(3, 3))
+
+    def grads(x, b):
+        with tape.GradientTape() as g:
+            g.watch([x, b])
+            y = tape.sum(x * w + b)  # x (n, 3) meets w (3, 3): broadcasts only when n is 1
+        return g.gradient(y, [x, b])
+
+    traced = tape.trace(grads, input_signature=SIG3 + [
+        tape.TensorSpec((1, 3), "float64")])
+    for n in (first, 4 if first == 1 else 1, first):
+        x, b = tape.tensor(np.ones((n, 3))), tape.tensor(np.zeros((1, 3)))
+        if n not in (1, 3):
+            with pytest.raises(tape.errors.ShapeError, match="multiply"):
+                traced(x, b)
+            continue
+        for got, expect in zip(traced(x, b), grads(x, b)):
+            assert got.shape == expect.shape
+            np.testing.assert_allclose(got.numpy(), expect.numpy())
+
+
+def test_a_numpy_error_inside_a_replay_names_the_op_and_the_lines():
+    @tape.trace(input_signature=SIG3 + SIG3)
+    def product(x, y):
+        z = tape.exp(x)
+        return z * y  # the recorded line
+
+    product(tape.tensor(_data(4)), tape.tensor(_data(4)))
+    with pytest.raises(tape.errors.ShapeError) as info:
+        product(tape.tensor(_data(4)), tape.tensor(_data(5)))  # the calling line
+    message = str(info.value)
+    assert message.startswith("multiply: ") and "(4, 3) float64, (5, 3) float64" in message
+    assert "return z * y  # the recorded line" in message
+    assert "# the calling line" in message and "test_never_wrong.py" in message
+
+
+def test_a_session_runs_a_size_dependent_graph_at_each_fed_size():
+    @tape.trace
+    def mean_of_rows(x):
+        return tape.sum(x) / x.shape[0]
+
+    x = tape.placeholder("float64", (None, 3), name="x")
+    out = mean_of_rows(x)
+    with tape.Session() as sess:
+        for n in (3, 5, 3):
+            data = _data(n)
+            np.testing.assert_allclose(sess.run(out, {x: data}), data.sum() / n)
