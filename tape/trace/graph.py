@@ -112,6 +112,8 @@ class Graph:
             lines.append(f"  {var.name!r} <- {self.name_of(vid)}")
         lines.append(f"  ({len(self.nodes)} nodes, {len(self.constants)} constants, "
                      f"{len(self.variables)} variables)")
+        if self.size_dependence:
+            lines.append(f"  (for the traced sizes only: {self.size_dependence})")
         return "\n".join(lines)
 
     def to_onnx(self, path=None):

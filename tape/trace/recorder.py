@@ -33,6 +33,7 @@ class Recorder:
         self.allow_new_variables = allow_new_variables
         self.sized: set = set()  # vids whose shape may hold a size a None dimension gave
         self.free_sizes: set = set()  # the sizes the None dimensions were traced with
+        self.traced_shapes: dict = {}  # placeholder vid -> its shape in this trace
         self._next = 0
 
     def _new_vid(self, array) -> int:
@@ -53,6 +54,7 @@ class Recorder:
         self.arrays[id(tensor._data)] = (tensor._data, vid)
         if shape is not None and None in shape:
             self.sized.add(vid)
+            self.traced_shapes[vid] = traced
             self.free_sizes.update(d for s, d in zip(shape, traced) if s is None)
             small = [d for s, d in zip(shape, traced) if s is None and d <= 1]
             if small:
@@ -128,6 +130,11 @@ class Recorder:
                 self.sized.add(vid)
             if len(inputs) > 1:
                 self._check_broadcast(op, inputs, vids)
+            target = params.get("shape")
+            if isinstance(target, tuple | list) and self.free_sizes.intersection(target):
+                # reshape(x, (2, 3)) of a batch of 2: a size written out (not read) that a
+                # pass may find to be a no-op at the traced size, and that another size fails
+                self.depend_on_sizes(f"{op.name} to shape {tuple(target)} at {user_line()}")
         self.graph.nodes.append(Node(op, vids, dict(params), vid, user_line()))
         self.refs[out._id] = vid
         self.arrays[id(out._data)] = (out._data, vid)
@@ -163,6 +170,13 @@ class Recorder:
         self.graph.flat_outputs = [self.ref(t) if isinstance(t, Tensor) else PyValue(t)
                                   for t in flat]
         self.graph.outputs = outputs
+        if self.graph.size_dependence:
+            # The graph holds for the traced sizes only, and says so: its placeholders have
+            # them (so passes may plan buffers, and an export has fixed sizes).
+            for p in self.graph.placeholders:
+                if p.vid in self.traced_shapes:
+                    p.shape = self.traced_shapes[p.vid]
+                    self.graph.info[p.vid] = (p.shape, self.graph.info[p.vid][1])
         for t, node in zip(self.produced, self.graph.nodes):
             if type(t) is Tensor:
                 t._data = Escaped(self.graph.name, node.where)

@@ -276,3 +276,21 @@ def test_a_session_runs_a_size_dependent_graph_at_each_fed_size():
         for n in (3, 5, 3):
             data = _data(n)
             np.testing.assert_allclose(sess.run(out, {x: data}), data.sum() / n)
+
+
+def test_a_size_written_out_that_equals_the_batch_is_not_simplified_away():
+    # (the graph's reshape of tanh(x), shape (2, 3) at the traced size, is a no-op there)
+    f = tape.trace(lambda x: tape.reshape(tape.tanh(x), (2, 3)) * 2.0, input_signature=SIG3)
+    np.testing.assert_allclose(f(tape.tensor(_data(2))).numpy(), np.tanh(_data(2)) * 2.0)
+    with pytest.raises(tape.errors.ShapeError, match="reshape"):
+        tape.reshape(tape.tensor(_data(4)), (2, 3))  # eagerly
+    with pytest.raises(tape.errors.ShapeError, match="reshape"):
+        f(tape.tensor(_data(4)))  # traced again for 4, failing as eagerly
+
+
+def test_a_size_dependent_graph_says_so_and_has_the_traced_sizes():
+    f = tape.trace(lambda x: tape.sum(x) / x.shape[0], input_signature=SIG3)
+    f(tape.tensor(_data(4)))
+    text = str(f.graph)
+    assert "x0: float64[4, 3]" in text and "for the traced sizes only" in text
+    assert "test_never_wrong.py" in f.graph.size_dependence  # the line that read the size
