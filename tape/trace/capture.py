@@ -21,19 +21,10 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import _flatten, _unflatten
-from ..errors import (
-    DTypeError,
-    IndexOutOfRangeError,
-    ShapeError,
-    TapeError,
-    TraceError,
-    describe,
-    user_line,
-    user_stacklevel,
-)
+from ..errors import TapeError, TraceError, user_line, user_stacklevel
+from ..ops.registry import _op_error
 from ..tensor import Tensor, Variable
 from . import passes
-from .graph import _label
 from .recorder import Recorder
 from .replay import compile_graph
 from .session import Placeholder, call_symbolic
@@ -383,17 +374,12 @@ def replay_error(replay, error: Exception) -> TapeError:
         node = next((n for n in replay.graph.nodes if n.out == out), None)
     message = str(error).split(" [at ")[0]
     if node is None:
-        detail = f"replaying {replay.graph.name}: {message}"
-    else:
-        inputs = describe([arrays.get(replay.graph.name_of(i)) for i in node.inputs])
-        detail = (f"{_label(node.op)}: {message} (inputs: {inputs}; replaying "
-                  f"{replay.graph.name}, whose trace ran this op at {node.where})")
-    detail += f" [at {user_line()}]"
-    if isinstance(error, IndexError):
-        return IndexOutOfRangeError(detail)
-    if isinstance(error, TypeError):
-        return DTypeError(detail)
-    return ShapeError(detail)
+        return TraceError(f"replaying {replay.graph.name}: {message} [at {user_line()}]")
+    # The eager op's error (its kind, op name, inputs and parameters), plus where it was traced
+    kind = next((k for k in (IndexError, TypeError) if isinstance(error, k)), ValueError)
+    inputs = [arrays.get(replay.graph.name_of(i)) for i in node.inputs]
+    return _op_error(node.op, inputs, node.params, kind(
+        f"{message} (replaying {replay.graph.name}, whose trace ran this op at {node.where})"))
 
 
 def _fed_arrays(flat) -> list:
