@@ -3,7 +3,8 @@ eagerly, traced and in JAX.
 
 ``programs()`` is a hypothesis strategy of ``Program``s: a few steps drawn from the op
 table (elementwise ops, broadcasting against other values or constants, reductions over
-any axis, matmul, reshape, indexing, Python reads of ``.shape``, a Variable read and
+any axis, softmax, running sums, where, matmul, reshape, swapped axes, concatenation,
+slicing and gathers, Python reads of ``.shape`` and ``.size``, a Variable read and
 assigned, random draws) applied to an input whose first dimension is a batch. Each program
 runs under two nested GradientTapes (the gradient of its loss, and of the squared norm of
 that gradient) and then assigns its Variable, once per batch size in ``Program.sizes``.
@@ -46,7 +47,7 @@ B = "B"  # the batch dimension in a drawn shape: free (None) in the traced signa
 # Input values: small, with exact zeros (a product's special case) and ties (max's).
 _VALUES = np.array([-1.5, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0])
 _UNARY = ("tanh", "sin", "cos", "square", "negative", "sigmoid")
-_REDUCE = ("sum", "mean", "max", "prod")
+_REDUCE = ("sum", "mean", "max", "prod", "logsumexp")
 _BINARY = {
     "add": lambda a, b: a + b,
     "subtract": lambda a, b: a - b,
@@ -126,10 +127,16 @@ def _step(draw, shapes: list, k: int):
     kinds = ["unary", "binary", "reduce", "noise"]
     if a and a[-1] != B:
         kinds.append("matmul")
+    if a:
+        kinds.append("where")
+    if a and a[-1] != B:
+        kinds += ["softmax", "cumsum", "take", "concat"]
     if a and a[0] == B:
-        kinds += ["shape_mean", "shape_ones", "stride"]
+        kinds += ["shape_mean", "shape_ones", "size_mean", "stride"]
         if len(a) >= 2:
             kinds += ["flatten", "index"]
+        if len(a) >= 3:
+            kinds.append("swap")
     if a and a[-1] == k:
         kinds.append("var_mul")
     kind = draw(st.sampled_from(kinds))
@@ -165,6 +172,23 @@ def _step(draw, shapes: list, k: int):
     if kind == "index":
         j = draw(st.integers(0, a[1] - 1))
         return Step(kind, (index,), (("column", j),)), (B,) + a[2:]
+    if kind in ("softmax", "cumsum"):  # along a feature axis (the last, or any but the batch)
+        axis = draw(st.sampled_from([i for i, d in enumerate(a) if d != B]))
+        return Step(kind, (index,), (("axis", axis),)), a
+    if kind == "where":  # where(a > 0, a, b) for a value or constant b that broadcasts
+        partners = [j for j, s in enumerate(shapes) if _broadcast(a, s) == a]
+        return Step(kind, (index, draw(st.sampled_from(partners)))), a
+    if kind == "take":  # a gather on the last axis, repeats and negative indices included
+        picks = draw(st.lists(st.integers(-a[-1], a[-1] - 1), min_size=1, max_size=4))
+        return Step(kind, (index,), (("indices", tuple(picks)),)), a[:-1] + (len(picks),)
+    if kind == "concat":  # with itself or another value of its shape, on the last axis
+        partners = [j for j, s in enumerate(shapes) if s == a]
+        j = draw(st.sampled_from(partners))
+        return Step(kind, (index, j)), a[:-1] + (2 * a[-1],)
+    if kind == "swap":
+        return Step(kind, (index,)), (a[0], a[2], a[1]) + a[3:]
+    if kind == "size_mean":
+        return Step(kind, (index,)), ()
     if kind == "shape_ones":
         return Step(kind, (index,)), a
     if kind == "shape_mean":
@@ -238,6 +262,14 @@ class _JaxOps:
     def sigmoid(self, x):
         return 1.0 / (1.0 + self.jnp.exp(-x))
 
+    def softmax(self, x, axis):
+        return self.jnp.exp(x - self.logsumexp(x, axis=axis, keepdims=True))
+
+    def logsumexp(self, x, axis=None, keepdims=False):
+        from jax.scipy.special import logsumexp
+
+        return logsumexp(x, axis=axis, keepdims=keepdims)
+
     def normal(self, shape):
         return self.jnp.asarray(next(self.draws))
 
@@ -264,6 +296,20 @@ def _body(ops, program: Program, x, w):
         elif step.kind == "stride":
             out = a[::2]
             out = ops.concatenate([out, out], axis=0)[: a.shape[0]]  # back to the batch
+        elif step.kind == "softmax":
+            out = ops.softmax(a, axis=p["axis"])
+        elif step.kind == "cumsum":
+            out = ops.cumsum(a, axis=p["axis"])
+        elif step.kind == "where":
+            out = ops.where(a > 0, a, values[step.args[1]])
+        elif step.kind == "take":
+            out = ops.take(a, ops.const(np.array(p["indices"])), axis=-1)
+        elif step.kind == "concat":
+            out = ops.concatenate([a, values[step.args[1]]], axis=-1)
+        elif step.kind == "swap":
+            out = ops.swapaxes(a, 1, 2)
+        elif step.kind == "size_mean":
+            out = ops.sum(a) / a.size
         elif step.kind == "shape_mean":
             out = ops.sum(a, axis=0) / a.shape[0]
         elif step.kind == "shape_ones":
