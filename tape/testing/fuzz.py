@@ -44,7 +44,8 @@ from .oracle import require_jax
 __all__ = ["Program", "Step", "check_program", "programs", "run_tape"]
 
 B = "B"  # the batch dimension in a drawn shape: free (None) in the traced signature
-# Input values: small, with exact zeros (a product's special case) and ties (max's).
+# Input values: small, with exact zeros (a product's special case, in the calls a program
+# says) and ties (max's).
 _VALUES = np.array([-1.5, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0])
 _UNARY = ("tanh", "sin", "cos", "square", "negative", "sigmoid")
 _REDUCE = ("sum", "mean", "max", "prod", "logsumexp")
@@ -77,20 +78,21 @@ class Program:
     features: tuple
     steps: tuple
     sizes: tuple
+    zeros: tuple  # per call: whether its input holds exact zeros
     seed: int
     variable_argument: bool  # the Variable is passed as an argument, else captured
     assign_from: int  # the value whose mean goes into the Variable's assignment
 
     def __str__(self) -> str:
         lines = [f"# input v0: {(B,) + self.features}, Variable v1: {self.features[-1:]}, "
-                 f"batch sizes {self.sizes}, seed {self.seed}, Variable passed as an "
-                 f"argument: {self.variable_argument}"]
+                 f"batch sizes {self.sizes}, zeros {self.zeros}, seed {self.seed}, Variable "
+                 f"passed as an argument: {self.variable_argument}"]
         for n, step in enumerate(self.steps, start=2):
             args = ", ".join(f"v{a}" for a in step.args)
             params = ", ".join(f"{k}={_short(v)}" for k, v in step.params)
             lines.append(f"v{n} = {step.kind}({args}{', ' if args and params else ''}{params})")
-        lines.append(f"loss = sum(v{len(self.steps) + 1}) + 0.1 * sum(v{len(self.steps) + 1}"
-                     f" ** 2); v1 <- 0.5 * v1 - 0.1 * dloss/dv1 + 0.1 * mean(v{self.assign_from})")
+        lines.append(f"loss = sum over v2..v{len(self.steps) + 1} of sum(v) + 0.1 * sum(v ** 2)")
+        lines.append(f"v1 <- 0.5 * v1 - 0.1 * dloss/dv1 + 0.1 * mean(v{self.assign_from})")
         return "\n".join(lines)
 
 
@@ -121,10 +123,10 @@ def _size(shape: tuple) -> int:
 @st.composite
 def _step(draw, shapes: list, k: int):
     """One step over the values of ``shapes`` (drawn shapes, B for the batch)."""
-    n = len(shapes)
-    index = draw(st.integers(0, n - 1))
+    # Half the steps read the input itself: where its zeros, ties and batch are seen first.
+    index = draw(st.one_of(st.just(0), st.integers(0, len(shapes) - 1)))
     a = shapes[index]
-    kinds = ["unary", "binary", "reduce", "noise"]
+    kinds = ["unary", "binary", "reduce", "reduce", "noise"]
     if a and a[-1] != B:
         kinds.append("matmul")
     if a:
@@ -212,7 +214,8 @@ def programs(draw, max_steps: int = 6) -> Program:
         steps.append(step)
         shapes.append(shape)
     sizes = tuple(draw(st.lists(st.integers(1, 5), min_size=2, max_size=3)))
-    return Program(features, tuple(steps), sizes, draw(st.integers(0, 2**16)),
+    zeros = tuple(draw(st.lists(st.booleans(), min_size=len(sizes), max_size=len(sizes))))
+    return Program(features, tuple(steps), sizes, zeros, draw(st.integers(0, 2**16)),
                    draw(st.booleans()), draw(st.integers(0, len(shapes) - 1)))
 
 
@@ -322,8 +325,9 @@ def _body(ops, program: Program, x, w):
     return values
 
 
-def _loss(ops, out):
-    return ops.sum(out) + 0.1 * ops.sum(out * out)
+def _loss(ops, values):
+    """Every step's value counts, so that no step is dead code to the gradients."""
+    return sum(ops.sum(v) + 0.1 * ops.sum(v * v) for v in values[2:])
 
 
 def _tape_step(program: Program, ops, x, w):
@@ -333,7 +337,7 @@ def _tape_step(program: Program, ops, x, w):
         with tape.GradientTape() as inner:
             inner.watch(x)
             values = _body(ops, program, x, w)
-            loss = _loss(ops, values[-1])
+            loss = _loss(ops, values)
         gx, gw = inner.gradient(loss, [x, w], unconnected_gradients="zero")
         norm = tape.sum(gx * gx)
     ggx = outer.gradient(norm, x, unconnected_gradients="zero")
@@ -344,7 +348,8 @@ def _tape_step(program: Program, ops, x, w):
 def _inputs(program: Program):
     """The input batch for each call, and the Variable's initial value."""
     rng = np.random.default_rng(program.seed)
-    xs = [rng.choice(_VALUES, size=(n,) + program.features) for n in program.sizes]
+    xs = [rng.choice(_VALUES if zeros else _VALUES[_VALUES != 0], size=(n,) + program.features)
+          for n, zeros in zip(program.sizes, program.zeros)]
     return xs, np.round(rng.normal(size=program.features[-1:]), 2)
 
 
@@ -389,7 +394,7 @@ def _run_jax(program: Program, draws: list, eager: list, calls: int) -> list:
         def loss_of(x, w):
             ops = _JaxOps(jnp, noise)
             values = _body(ops, program, x, w)
-            return _loss(ops, values[-1]), values
+            return _loss(ops, values), values
 
         (loss, values), (gx, gw) = jax.value_and_grad(loss_of, (0, 1), has_aux=True)(x, w)
         ggx = jax.grad(lambda x: jnp.sum(jax.grad(loss_of, has_aux=True)(x, w)[0] ** 2))(x)

@@ -365,7 +365,8 @@ def replay_error(replay, error: Exception) -> TapeError:
     filename = f"<replay of {replay.graph.name}>"
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
-            lineno, arrays = tb.tb_lineno, tb.tb_frame.f_locals
+            lineno = tb.tb_lineno  # its values: locals, constants (names of the module)
+            arrays = {**tb.tb_frame.f_globals, **tb.tb_frame.f_locals}
         tb = tb.tb_next
     node = None
     if lineno is not None:

@@ -31,7 +31,7 @@ def test_eager_runs_agree_with_jax_on_random_programs(program):
 
 
 def _program(*steps, sizes=(4, 1), variable_argument=False):
-    return Program((2,), tuple(steps), sizes, 0, variable_argument, 2)
+    return Program((2,), tuple(steps), sizes, (True,) * len(sizes), 0, variable_argument, 2)
 
 
 def test_the_checker_fails_on_a_difference(monkeypatch):
@@ -61,7 +61,7 @@ def test_a_program_runs_its_variable_argument_and_every_kind_of_step():
              Step("binary", (9, 3), (("fn", "divide"),)),
              Step("reduce", (10,), (("axis", 1), ("fn", "prod"), ("keepdims", True))),
              Step("unary", (11,), (("fn", "tanh"),)))
-    program = Program((3, 2), steps, (3, 5, 3), 7, True, 5)
+    program = Program((3, 2), steps, (3, 5, 3), (False, True, True), 7, True, 5)
     assert "v11 = reduce(v10, axis=1, fn='prod', keepdims=True)" in str(program)
     check_program(program, jax_calls=1 if _has_jax() else 0)
     w_after = run_tape(program)[-1][-1]
