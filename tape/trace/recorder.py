@@ -66,6 +66,8 @@ class Recorder:
     def read_size(self, t) -> None:
         """Python read the shape of ``t``: if it may hold a free size, the graph now depends
         on the sizes it is traced at."""
+        if self.graph.size_dependence:
+            return  # already: a trace of a big model reads many shapes
         vid = self.refs.get(t._id)
         if vid is None:
             alias = self.arrays.get(id(t._data))
@@ -74,10 +76,16 @@ class Recorder:
             self.depend_on_sizes(f"the shape of a tensor sized by a None dimension was "
                                  f"read at {user_line()}")
 
-    def _check_broadcast(self, op, inputs, vids) -> None:
-        """A free size that equals a fixed size it meets (a batch of 3 against a (3, 3)
-        weight) may broadcast, or be unbroadcast by a backward pass, differently at other
-        sizes; the backward walk compares such shapes where no read is seen."""
+    def _check_sizes_met(self, op, inputs, vids, params) -> None:
+        """Sizes the graph may depend on that no Python read shows: a free size that equals
+        a fixed size it meets (a batch of 3 against a (3, 3) weight) may broadcast, or be
+        unbroadcast by the backward walk, differently at other sizes; a shape parameter
+        that holds a free size written out (reshape of a batch of 2 to (2, 3)) may be a
+        no-op a pass removes at that size only, and fail at another."""
+        target = params.get("shape")
+        if isinstance(target, tuple | list) and self.free_sizes.intersection(target):
+            self.depend_on_sizes(f"{op.name} to shape {tuple(target)} at {user_line()}")
+            return
         fixed = [x._data.shape for x, v in zip(inputs, vids) if v not in self.sized]
         for x, v in zip(inputs, vids):
             if v not in self.sized:
@@ -128,13 +136,8 @@ class Recorder:
         if self.sized and any(v in self.sized for v in vids):
             if out._data.ndim:
                 self.sized.add(vid)
-            if len(inputs) > 1:
-                self._check_broadcast(op, inputs, vids)
-            target = params.get("shape")
-            if isinstance(target, tuple | list) and self.free_sizes.intersection(target):
-                # reshape(x, (2, 3)) of a batch of 2: a size written out (not read) that a
-                # pass may find to be a no-op at the traced size, and that another size fails
-                self.depend_on_sizes(f"{op.name} to shape {tuple(target)} at {user_line()}")
+            if not self.graph.size_dependence:
+                self._check_sizes_met(op, inputs, vids, params)
         self.graph.nodes.append(Node(op, vids, dict(params), vid, user_line()))
         self.refs[out._id] = vid
         self.arrays[id(out._data)] = (out._data, vid)
