@@ -19,6 +19,7 @@ from .errors import DTypeError, ShapeError, TraceError, user_line
 _OWN_REFS = 3
 _ops = None  # the tape.ops namespace, bound by tape.ops at import
 _next_id = itertools.count().__next__
+_recorder = _state.recorder
 
 
 def bind_ops(namespace) -> None:
@@ -59,6 +60,9 @@ class Tensor:
     # ---- attributes -------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        recorder = _recorder.get()
+        if recorder is not None and recorder.sized:  # a size a trace's graph may depend on
+            recorder.read_size(self)
         return self._data.shape
 
     @property
@@ -71,6 +75,9 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        recorder = _recorder.get()
+        if recorder is not None and recorder.sized:
+            recorder.read_size(self)
         return self._data.size
 
     @property

@@ -86,6 +86,16 @@ class InputSpec:
                     f"but received input with shape {shape} [at {user_line()}]")
 
 
+def _shape_for_build(x):
+    """``x``'s shape for build and the input-spec check. A tensor's array is asked, not the
+    tensor: build runs once and makes state, which eager calls share, so a trace whose
+    graph serves any batch size need not depend on the size seen here (a size the graph
+    does use is read where it is used: see tape.trace.recorder)."""
+    if isinstance(x, Tensor):
+        return x._data.shape
+    return tuple(x.shape) if hasattr(x, "shape") else None
+
+
 class Layer:
     """Base class of all layers: subclasses fill ``build(input_shape)`` and ``call(inputs)``.
 
@@ -169,7 +179,7 @@ class Layer:
         if any(_is_symbolic(x) for x in flatten(inputs)):
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
-        shapes = map_structure(lambda x: tuple(x.shape) if hasattr(x, "shape") else None, inputs)
+        shapes = map_structure(_shape_for_build, inputs)
         if not self.built:
             with _build_device(inputs):
                 self._maybe_build(shapes)

@@ -159,7 +159,10 @@ def _like_dtype(array, dtype) -> np.dtype:
 
 
 def _data(x):
-    return x._data if isinstance(x, Tensor) else dtypes.to_array(x)
+    if isinstance(x, Tensor):
+        x.shape  # noqa: B018 - read as a Tensor, so that a trace sees the size it takes
+        return x._data
+    return dtypes.to_array(x)
 
 
 def _xp(array):

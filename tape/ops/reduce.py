@@ -8,8 +8,7 @@ import numpy as np
 from ..dtypes import DEFAULT_FLOAT
 from ..errors import ShapeError, user_line
 from ._helpers import kept_shape, normalize_axes
-from .creation import constant_like
-from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract, where
+from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract
 from .registry import defop
 from .shape import broadcast_to, flatten, flip, reshape, sum_to  # noqa: F401 - re-exported
 
@@ -93,26 +92,43 @@ def prod(xp, x, axis=None, keepdims=False):
 def _prod_vjp(ctx, g):
     x = ctx.inputs[0]
     axis, keepdims = ctx.params.get("axis"), ctx.params.get("keepdims")
-    g_full = _grad_to_input(g, x, axis, keepdims)
-    if not bool((x._data == 0).any()):
-        return multiply(g_full, divide(_grad_to_input(ctx.out, x, axis, keepdims), x))
-    return multiply(g_full, _product_of_others(x, axis))
+    return multiply(_grad_to_input(g, x, axis, keepdims), _product_of_others(x, axis))
 
 
 def _product_of_others(x, axis):
-    """For each element, the product of the other elements of its reduced slice. Exact
-    when the slice holds zeros; costs O(n**2) in the slice length, so used only then."""
-    from .shape import expand_dims, moveaxis
+    """For each element, the product of the other elements of its reduced slice: the
+    product of those before it times the product of those after it. Multiplications only
+    (no division by ``x``, no branch on its values), so it is exact at zeros, one traced
+    graph serves every input, and it is differentiable again (JAX's rule is the same
+    idea). O(n log n) in the slice length."""
+    from .shape import moveaxis
 
     axes = normalize_axes(axis, x.ndim)
     tail = tuple(range(x.ndim - len(axes), x.ndim))
     moved = moveaxis(x, axes, tail)
-    lead_shape = moved.shape[: x.ndim - len(axes)]
     n = _count(x, axis)
-    flat = reshape(moved, lead_shape + (n,))
-    diagonal = constant_like(np.eye(n, dtype=bool), x)  # on x's device
-    others = prod(where(diagonal, 1, expand_dims(flat, -2)), axis=-1)
-    return moveaxis(reshape(others, moved.shape), tail, axes)
+    if n == 0:
+        return x  # no element, no gradient to weight
+    flat = reshape(moved, moved.shape[: x.ndim - len(axes)] + (n,))
+    before = _exclusive_cumprod(flat)
+    after = flip(_exclusive_cumprod(flip(flat, axis=-1)), axis=-1)
+    return moveaxis(reshape(multiply(before, after), moved.shape), tail, axes)
+
+
+def _exclusive_cumprod(x):
+    """Along the last axis, the product of the elements before each one (1 for the
+    first): a Hillis-Steele scan, log2(n) shifted multiplications."""
+    from .shape import pad
+
+    n = x.shape[-1]
+    lead = ((0, 0),) * (x.ndim - 1)
+    out = pad(x[..., : n - 1], lead + ((1, 0),), constant_values=1)
+    shift = 1
+    while shift < n:
+        out = multiply(out, pad(out[..., : n - shift], lead + ((shift, 0),),
+                                constant_values=1))
+        shift *= 2
+    return out
 
 
 @defop("logsumexp", fresh=True)

@@ -1,5 +1,6 @@
 """Tools for checking your own gradients and layers: ``check_gradients``, ``check_layer``,
-hypothesis ``strategies`` (needs hypothesis) and a JAX ``oracle`` (needs jax).
+hypothesis ``strategies`` and the differential ``fuzz``er of eager, traced and JAX runs
+(both need hypothesis) and a JAX ``oracle`` (needs jax).
 ``pip install 'tape[test]'`` gets both.
 
 Example:
@@ -18,12 +19,12 @@ from . import oracle
 from .gradcheck import check_gradients
 from .layers import check_layer
 
-__all__ = ["check_gradients", "check_layer", "oracle", "strategies"]
+__all__ = ["check_gradients", "check_layer", "fuzz", "oracle", "strategies"]
 
 
 def __getattr__(name: str):
-    # strategies imports hypothesis, an optional dependency: load it on first use only, so
-    # that `import tape` works without it (strategies.py raises the clear error).
-    if name == "strategies":
-        return importlib.import_module(f"{__name__}.strategies")
+    # strategies and fuzz import hypothesis, an optional dependency: load them on first use
+    # only, so that `import tape` works without it (each raises the clear error).
+    if name in ("strategies", "fuzz"):
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

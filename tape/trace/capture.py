@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import warnings
 
 import numpy as np
 
 from .. import _state
-from ..errors import TraceError, user_line, user_stacklevel
+from ..errors import TapeError, TraceError, user_line, user_stacklevel
 from ..nest import flatten, unflatten
-from ..tensor import Tensor
+from ..ops.registry import _op_error
+from ..tensor import Tensor, Variable
 from . import passes
 from .recorder import Recorder
 from .replay import compile_graph
@@ -40,14 +42,25 @@ def run_eagerly(flag: bool = True) -> None:
 
 
 class ConcreteFunction:
-    """One signature's graph, optimized, and its compiled replay."""
+    """One signature's graph, optimized, and its compiled replay. ``sizes`` is None when the
+    graph serves any size of its signature's None dimensions, else the shapes of the fed
+    arrays it was traced with, the only ones it may replay."""
 
-    def __init__(self, graph, optimized, replay):
+    def __init__(self, graph, optimized, replay, sizes=None):
         self.graph = graph
         self.optimized = optimized
         self.replay = replay
+        self.sizes = sizes
         fed = {p.vid for p in optimized.placeholders}
         self.returns_input = any(v in fed for v in optimized.flat_outputs if type(v) is int)
+
+    def run(self, arrays: list) -> list:
+        """The replay's output arrays; an array error inside it names the op, the line that
+        recorded it and the caller's line."""
+        try:
+            return self.replay(arrays)
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as e:
+            raise replay_error(self.replay, e) from e
 
 
 class TracedFunction:
@@ -125,7 +138,8 @@ class TracedFunction:
                 # output tensor can alias an array the caller may change)
                 self._last = concrete
                 return self._replay(concrete, [a._data if isinstance(a, Tensor) else a
-                                               for a in flat if isinstance(a, _ARRAYLIKE)])
+                                               for a in flat if isinstance(a, _ARRAYLIKE)
+                                               and not isinstance(a, Variable)])
         if any(isinstance(a, Placeholder) for a in flat):
             return call_symbolic(self, args, kwargs)
         args, kwargs = _tensors_from_arrays(args), _tensors_from_arrays(kwargs)
@@ -135,11 +149,11 @@ class TracedFunction:
         concrete, traced = self._lookup_or_trace(args, kwargs, flat, self._flat_specs(flat))
         if traced is not None:  # this call was the traced run: its outputs, not a replay
             return traced[0]
-        return self._replay(concrete, [t._data for t in flat if isinstance(t, Tensor)])
+        return self._replay(concrete, _fed_arrays(flat))
 
     @staticmethod
     def _replay(concrete, arrays):
-        results = concrete.replay(arrays)
+        results = concrete.run(arrays)
         return unflatten(concrete.graph.outputs, (_wrap_outputs(
             concrete.graph.flat_outputs, results)))
 
@@ -150,19 +164,31 @@ class TracedFunction:
         flat = flatten((args, kwargs))
         return self._lookup_or_trace(args, kwargs, flat, specs or self._flat_specs(flat))[0]
 
+    def call_with(self, args_kwargs, specs) -> object:
+        """Call with these arguments under ``specs`` (a TensorSpec or None per flattened
+        argument), tracing when they are new: Session.run's way in."""
+        args, kwargs = args_kwargs
+        flat = flatten((args, kwargs))
+        concrete, traced = self._lookup_or_trace(args, kwargs, flat, specs)
+        return traced[0] if traced is not None else self._replay(concrete, _fed_arrays(flat))
+
     def _lookup_or_trace(self, args, kwargs, flat, specs):
         """(concrete function, None) when this signature has a graph, else trace it now and
         return (concrete function, (the eager outputs of the traced run,)): boxed, so that
         a function returning None is not run again by a replay."""
-        key = self._key(flat, specs)
+        key = base = self._key(flat, specs)
         concrete = self._concrete.get(key)
+        if concrete is not None and concrete.sizes is not None:
+            # Its graph depends on the sizes it was traced at: one graph per actual size.
+            key = (base, _fed_shapes(flat))
+            concrete = self._concrete.get(key)
         if concrete is not None:
             self._last = concrete
             return concrete, None
         described = self._describe(flat, specs)
         recorder = Recorder(self.name, allow_new_variables=self.trace_count == 0)
         for t, name, spec in zip(flat, self._flat_names(args, kwargs), specs):
-            if isinstance(t, Tensor):
+            if isinstance(t, Tensor) and not isinstance(t, Variable):
                 recorder.placeholder(t, name, None if spec is None else spec.shape)
         with _state.using(_state.recorder, recorder), _state.using(_state.tracing, self.name):
             outputs = self.python_function(*args, **kwargs)
@@ -177,7 +203,11 @@ class TracedFunction:
         recorder.finish(outputs)
         graph = recorder.graph
         optimized = passes.optimize(graph) if self.optimize else graph
-        concrete = ConcreteFunction(graph, optimized, compile_graph(optimized))
+        sizes = _fed_shapes(flat) if graph.size_dependence else None
+        concrete = ConcreteFunction(graph, optimized, compile_graph(optimized), sizes)
+        if sizes is not None and key is base:
+            self._concrete[base] = concrete  # says: look up by the actual sizes
+            key = (base, sizes)
         self._concrete[key] = concrete
         self._last = concrete
         self.trace_count += 1
@@ -194,7 +224,11 @@ class TracedFunction:
         names."""
         key = []
         for value, spec in zip(flat, specs):
-            if isinstance(value, _ARRAYLIKE):  # a NumPy array keys as the tensor it becomes
+            if isinstance(value, Variable):
+                # State, as in tf.function: the graph reads and assigns this Variable (and
+                # holds it, so its id is not reused while the graph lives).
+                key.append((Variable, id(value)))
+            elif isinstance(value, _ARRAYLIKE):  # a NumPy array keys as the tensor it becomes
                 data = value._data if isinstance(value, Tensor) else value
                 device = "cpu" if type(data) is np.ndarray else value.device
                 key.append((data.shape if spec is None else spec.shape, data.dtype, device))
@@ -249,6 +283,14 @@ class TracedFunction:
         names = self._parameters or [f"arg{i}" for i in range(len(after))]
         changes = [f"{names[i] if i < len(names) else f'arg{i}'}: {b} -> {a}"
                    for i, (b, a) in enumerate(zip(before, after)) if a != b]
+        why = self._last.graph.size_dependence if self._last is not None else ""
+        if why and not changes:
+            warnings.warn(
+                f"{self.name} was traced {self.trace_count} times: its graph depends on the "
+                f"sizes it is traced at ({why}), so each new size of a None dimension traces "
+                f"again. Compute sizes with ops on the tensors (tape.mean, reshape with -1) "
+                f"rather than from .shape in Python.", stacklevel=user_stacklevel())
+            return
         warnings.warn(
             f"{self.name} was traced {self.trace_count} times; each new input signature "
             f"traces again (last change: {'; '.join(changes) or 'argument count'}). Pass "
@@ -284,6 +326,43 @@ def _tensors_from_arrays(structure):
     if isinstance(structure, list | tuple):
         return type(structure)(_tensors_from_arrays(v) for v in structure)
     return structure
+
+
+def _fed_shapes(flat) -> tuple:
+    """The shapes of the arrays a replay is fed: the key of a size-dependent graph."""
+    return tuple(a.shape for a in flat if isinstance(a, _ARRAYLIKE)
+                 and not isinstance(a, Variable))
+
+
+def replay_error(replay, error: Exception) -> TapeError:
+    """``error``, raised by NumPy inside a replay, as the tape error an eager op would raise:
+    naming the op, its inputs, the line that recorded it and the caller's line."""
+    tb, lineno, arrays = error.__traceback__, None, {}
+    filename = f"<replay of {replay.graph.name}>"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno  # its values: locals, constants (names of the module)
+            arrays = {**tb.tb_frame.f_globals, **tb.tb_frame.f_locals}
+        tb = tb.tb_next
+    node = None
+    if lineno is not None:
+        match = re.match(r"\s*v(\d+) = ", replay.source.splitlines()[lineno - 1])
+        out = int(match.group(1)) if match else None
+        node = next((n for n in replay.graph.nodes if n.out == out), None)
+    message = str(error).split(" [at ")[0]
+    if node is None:
+        return TraceError(f"replaying {replay.graph.name}: {message} [at {user_line()}]")
+    # The eager op's error (its kind, op name, inputs and parameters), plus where it was traced
+    kind = next((k for k in (IndexError, TypeError) if isinstance(error, k)), ValueError)
+    inputs = [arrays.get(replay.graph.name_of(i)) for i in node.inputs]
+    return _op_error(node.op, inputs, node.params, kind(
+        f"{message} (replaying {replay.graph.name}, whose trace ran this op at {node.where})"))
+
+
+def _fed_arrays(flat) -> list:
+    """The arrays a replay takes, in placeholder order: every tensor argument but the
+    Variables, which the graph reads itself."""
+    return [t._data for t in flat if isinstance(t, Tensor) and not isinstance(t, Variable)]
 
 
 def _wrap_outputs(flat_outputs, results):

@@ -66,6 +66,9 @@ class Graph:
     flat_outputs: list = dataclasses.field(default_factory=list)
     info: dict = dataclasses.field(default_factory=dict)  # vid -> (shape, dtype)
     buffers: dict = dataclasses.field(default_factory=dict)  # vid -> buffer slot (a pass)
+    # Why the graph holds only for the sizes it was traced at ("" when a None dimension
+    # of its signature may take any size): see recorder.Recorder.read_size.
+    size_dependence: str = ""
 
     def copy(self) -> Graph:
         """A shallow copy with its own lists, so a pass never changes its input."""
@@ -111,6 +114,8 @@ class Graph:
             lines.append(f"  {var.name!r} <- {self.name_of(vid)}")
         lines.append(f"  ({len(self.nodes)} nodes, {len(self.constants)} constants, "
                      f"{len(self.variables)} variables)")
+        if self.size_dependence:
+            lines.append(f"  (for the traced sizes only: {self.size_dependence})")
         return "\n".join(lines)
 
     def to_dot(self) -> str:

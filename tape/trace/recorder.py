@@ -4,6 +4,13 @@
 report their creation and their ``assign``s. The recorder maps each tensor it has seen to
 a value id: placeholders for the arguments, a read for each Variable (and a new value after
 each assign, so later reads see it), constants for anything else made outside the graph.
+
+Sizes: a placeholder whose signature has a None dimension is *sized*, and so is every
+non-scalar value an op computes from a sized one. Reading a sized tensor's shape into
+Python (``x.shape``, ``len(x)``, ``x.size``, which ops and VJPs also do to build a
+``broadcast_to`` target, a mean's count, a ``zeros_like``) makes the graph depend on the
+sizes it was traced at (``Graph.size_dependence``), and ``@trace`` then keeps one graph per
+actual size instead of replaying it for another.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ class Recorder:
         self.produced: list = []  # tensors made by recorded ops (poisoned when done)
         self.versions: dict = {}  # variable id -> [(array, vid), ...] oldest first
         self.allow_new_variables = allow_new_variables
+        self.sized: set = set()  # vids whose shape may hold a size a None dimension gave
+        self.free_sizes: set = set()  # the sizes the None dimensions were traced with
+        self.traced_shapes: dict = {}  # placeholder vid -> its shape in this trace
         self._next = 0
 
     def _new_vid(self, array) -> int:
@@ -38,10 +48,59 @@ class Recorder:
         vid = self._new_vid(tensor._data)
         if shape is not None:
             self.graph.info[vid] = (tuple(shape), str(tensor.dtype))
+        traced = tensor._data.shape  # not .shape: that read is what read_size counts
         self.graph.placeholders.append(Placeholder(vid, name, tuple(
-            tensor.shape if shape is None else shape), tensor.dtype))
+            traced if shape is None else shape), tensor.dtype))
         self.refs[tensor._id] = vid
         self.arrays[id(tensor._data)] = (tensor._data, vid)
+        if shape is not None and None in shape:
+            self.sized.add(vid)
+            self.traced_shapes[vid] = traced
+            self.free_sizes.update(d for s, d in zip(shape, traced) if s is None)
+            small = [d for s, d in zip(shape, traced) if s is None and d <= 1]
+            if small:
+                # A size of 1 broadcasts (and 0 empties) where another size would not, so
+                # the graph's very structure may hold only for that size.
+                self.depend_on_sizes(f"{name!r} was traced with size {small[0]} for a None "
+                                     "dimension")
+
+    def read_size(self, t) -> None:
+        """Python read the shape of ``t``: if it may hold a free size, the graph now depends
+        on the sizes it is traced at."""
+        if self.graph.size_dependence:
+            return  # already: a trace of a big model reads many shapes
+        vid = self.refs.get(t._id)
+        if vid is None:
+            alias = self.arrays.get(id(t._data))
+            vid = alias[1] if alias is not None and alias[0] is t._data else None
+        if vid in self.sized:
+            self.depend_on_sizes(f"the shape of a tensor sized by a None dimension was "
+                                 f"read at {user_line()}")
+
+    def _check_sizes_met(self, op, inputs, vids, params) -> None:
+        """Sizes the graph may depend on that no Python read shows: a free size that equals
+        a fixed size it meets (a batch of 3 against a (3, 3) weight) may broadcast, or be
+        unbroadcast by the backward walk, differently at other sizes; a shape parameter
+        that holds a free size written out (reshape of a batch of 2 to (2, 3)) may be a
+        no-op a pass removes at that size only, and fail at another."""
+        target = params.get("shape")
+        if isinstance(target, tuple | list) and self.free_sizes.intersection(target):
+            self.depend_on_sizes(f"{op.name} to shape {tuple(target)} at {user_line()}")
+            return
+        fixed = [x._data.shape for x, v in zip(inputs, vids) if v not in self.sized]
+        for x, v in zip(inputs, vids):
+            if v not in self.sized:
+                continue
+            for shape in fixed:
+                for d, e in zip(reversed(x._data.shape), reversed(shape)):
+                    if d == e and d in self.free_sizes:
+                        self.depend_on_sizes(f"{op.name} met a free size of {d} with a "
+                                             f"fixed size of {e} at {user_line()}")
+                        return
+
+    def depend_on_sizes(self, why: str) -> None:
+        if not self.graph.size_dependence:
+            self.graph.size_dependence = why
 
     def ref(self, t) -> int:
         """The value id of ``t``: seen before, a Variable's current value, or a constant."""
@@ -75,6 +134,11 @@ class Recorder:
     def op(self, op, inputs: tuple, out: Tensor, params: dict) -> None:
         vids = tuple(self.ref(x) for x in inputs)
         vid = self._new_vid(out._data)
+        if self.sized and any(v in self.sized for v in vids):
+            if out._data.ndim:
+                self.sized.add(vid)
+            if not self.graph.size_dependence:
+                self._check_sizes_met(op, inputs, vids, params)
         self.graph.nodes.append(Node(op, vids, dict(params), vid, user_line()))
         self.refs[out._id] = vid
         self.arrays[id(out._data)] = (out._data, vid)
@@ -108,6 +172,13 @@ class Recorder:
         self.graph.flat_outputs = [self.ref(t) if isinstance(t, Tensor) else PyValue(t)
                                   for t in flat]
         self.graph.outputs = outputs
+        if self.graph.size_dependence:
+            # The graph holds for the traced sizes only, and says so: its placeholders have
+            # them (so passes may plan buffers, and an export has fixed sizes).
+            for p in self.graph.placeholders:
+                if p.vid in self.traced_shapes:
+                    p.shape = self.traced_shapes[p.vid]
+                    self.graph.info[p.vid] = (p.shape, self.graph.info[p.vid][1])
         for t, node in zip(self.produced, self.graph.nodes):
             if type(t) is Tensor:
                 t._data = Escaped(self.graph.name, node.where)

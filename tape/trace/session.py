@@ -22,7 +22,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import DTypeError, NoValue, ShapeError, TraceError, user_line
 from ..nest import flatten, unflatten
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from .graph import TensorSpec
 
 
@@ -92,12 +92,13 @@ class SymbolicTensor(_NoValue):
     """An output of a traced function called on placeholders: a value of a graph, read by
     ``Session.run``."""
 
-    def __init__(self, function, concrete, index: int, placeholders: list, info):
+    def __init__(self, function, concrete, index: int, placeholders: list, info, call=None):
         self.function = function
         self.concrete = concrete
         self.index = index
         self.placeholders = placeholders
         self.shape, self.dtype = info
+        self.call = call  # (args, kwargs) with the placeholders, to trace for other sizes
 
     def __repr__(self) -> str:
         return (f"<symbolic tensor {self.function.name}:{self.index} shape="
@@ -123,12 +124,15 @@ def call_symbolic(function, args, kwargs):
         unflatten((args, kwargs), (examples.get(id(a), a) for a in flat)),
         specs=[p.spec() if isinstance(p, Placeholder) else None for p in flat])
     graph = concrete.graph
-    order = [a for a in flat if isinstance(a, Placeholder | Tensor)]
+    # what a replay is fed, in order (a Variable argument is state the graph reads itself)
+    order = [a for a in flat if isinstance(a, Placeholder)
+             or isinstance(a, Tensor) and not isinstance(a, Variable)]
     outputs, index = [], 0
     for v in graph.flat_outputs:
         if type(v) is int:
             outputs.append(SymbolicTensor(function, concrete, index, order,
-                                          concrete.optimized.info.get(v, graph.info[v])))
+                                          concrete.optimized.info.get(v, graph.info[v]),
+                                          (args, kwargs)))
             index += 1
         else:
             outputs.append(v.value)
@@ -167,7 +171,7 @@ class Session:
                 if key not in results:
                     arrays = [_feed_for(p, feeds) if isinstance(p, Placeholder) else p._data
                               for p in fetch.placeholders]
-                    results[key] = fetch.concrete.replay(arrays)
+                    results[key] = _run(fetch, arrays)
                 values.append(np.asarray(results[key][fetch.index]))
             elif isinstance(fetch, Tensor):
                 values.append(fetch.numpy())
@@ -176,6 +180,23 @@ class Session:
             else:
                 raise TypeError(f"Session.run cannot fetch a {type(fetch).__name__}")
         return unflatten(fetches, values)
+
+
+def _run(fetch: SymbolicTensor, arrays: list) -> list:
+    """The output arrays of ``fetch``'s graph for the fed ``arrays``. A graph that depends
+    on the sizes it was traced at (see ``recorder``) serves only those: for others the
+    function is called (traced) with the fed values, as ``@trace`` does for a new size."""
+    concrete = fetch.concrete
+    if concrete.sizes is None or concrete.sizes == tuple(a.shape for a in arrays):
+        return concrete.run(arrays)
+    fed = {id(p): Tensor(a) for p, a in zip(fetch.placeholders, arrays)
+           if isinstance(p, Placeholder)}
+    args, kwargs = fetch.call
+    flat = flatten((args, kwargs))
+    specs = [p.spec() if isinstance(p, Placeholder) else None for p in flat]
+    outputs = fetch.function.call_with(
+        unflatten((args, kwargs), (fed.get(id(a), a) for a in flat)), specs)
+    return [t._data for t in flatten(outputs) if isinstance(t, Tensor)]
 
 
 def _feeds_by_name(feed_dict: dict) -> dict:
