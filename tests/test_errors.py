@@ -331,7 +331,8 @@ def _keras_calls():
          ValueError),
         ("evaluate", lambda: _small_model(False).evaluate(x, x[:, :2], verbose=0), RuntimeError),
         ("predict", lambda: _small_model().predict(None), ValueError),
-        ("add_weight", lambda: layers.Dense(2).add_weight(3, (2,)), TypeError),
+        # Keras 3's order is add_weight(shape, initializer): (2,) is no initializer
+        ("add_weight", lambda: layers.Dense(2).add_weight(3, (2,)), ValueError),
         ("Sequential.add", lambda: models.Sequential().add(3), TypeError),
         ("load_model", lambda: models.load_model("/no/such/file.safetensors"),
          FileNotFoundError),
