@@ -116,3 +116,29 @@ def test_functions_take_cupys_parameters_not_numpys(cp):
         cp.clip(a, min=1.0, max=2.0)  # NumPy 2's spelling; CuPy's is a_min, a_max
     with pytest.raises(TypeError, match="CuPy's signature"):
         cp.max(a, initial=0.0)
+
+
+def test_a_kernel_reading_a_host_pointer_from_device_memory_fails_its_launch(cp):
+    """The fused optimizer kernels read their tensors' addresses from a table in device
+    memory. A host array's address there is an illegal address on a GPU (the fault that
+    poisoned a whole process on the H200); the double's launch fails the same way."""
+    kernel = kernels.KERNELS["sgd_update"]
+    function = cp.RawModule(code=kernel.text()).get_function(kernel.symbol("float64"))
+    param, grad, lr = (cp.asarray(np.array(v)) for v in ([1.0, 2.0], [0.5, -1.0], [0.1]))
+    new_param = cp.asarray(np.zeros(2))
+    host_grad = np.array([0.5, -1.0])
+
+    def launch(grad_address):
+        # lists: param, grad, momentum (unused), new param, new momentum (unused); then the
+        # decay of the one tensor (0.0) and its one chunk (tensor 0, from 0, 2 elements)
+        addresses = [param.data.ptr, grad_address, param.data.ptr, new_param.data.ptr,
+                     new_param.data.ptr]
+        table = np.array(addresses + [0, 0, 0, 2], dtype=np.uint64).view(np.int64)
+        function((1,), (32,), (cp.asarray(table), np.int32(1), np.int64(1), lr, 0.0,
+                               np.int32(0)))
+
+    launch(grad.data.ptr)
+    np.testing.assert_allclose(new_param.get(), [1.0 - 0.1 * 0.5, 2.0 + 0.1 * 1.0])
+    with pytest.raises(RuntimeError, match="illegal address: a kernel read a host pointer"):
+        launch(host_grad.ctypes.data)
+    assert grad.data.ptr != grad.get().ctypes.data  # device addresses are not host ones

@@ -13,7 +13,10 @@ Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
 - reductions and scalar indexing give 0-d arrays, not NumPy scalars;
 - ``cupy.RawModule`` compiles the kernel source with g++ under kernels/emulation/cuda_emu.h
   and launches through the kernel's own C signature (as CUDA's kernelParams do), checking
-  each argument's kind and size against it.
+  each argument's kind and size against it; a NumPy array passed to a kernel is refused,
+  and a device address (``ndarray.data.ptr``) is not a host address: a kernel that reads a
+  host pointer from device memory (a table of tensors) fails its launch, as it faults on
+  a GPU.
 
 What it cannot see: anything about the hardware (speed, memory, races, warp timing), CuPy's
 own numerics (its transcendental functions, reduction order, float-to-int casts), NVRTC's
@@ -189,10 +192,13 @@ class Flags:
 
 
 class MemoryPointer:
-    """The device pointer of an array (here the address of its NumPy buffer)."""
+    """The device pointer of an array: the address of its NumPy buffer with the emulated
+    device's address bit set (tests/kernels/emulator.py), so that a kernel reading it from
+    a table of pointers reads the array, and a host address in its place fails the launch
+    as it faults on a GPU."""
 
     def __init__(self, ptr: int, device_id: int = 0):
-        self.ptr = int(ptr)
+        self.ptr = int(ptr) | _emulator().DEVICE_ADDRESS_BIT
         self.device = Device(device_id)
         self.device_id = device_id
 
