@@ -41,7 +41,8 @@ def why_unavailable() -> str | None:
     ``is_available`` caches its answer)."""
     cupy = _cupy()
     if cupy is None:
-        return "CuPy is not installed (pip install 'tape[gpu]')"
+        return ("CuPy is not installed (pip install 'tape[gpu]' for a CUDA 13 driver, "
+                "'tape[gpu-cuda12]' for CUDA 12: nvidia-smi prints the driver's CUDA version)")
     try:
         if cupy.cuda.is_available():
             return None
