@@ -196,13 +196,21 @@ def _chunks(sizes: tuple) -> np.ndarray:
 def _table(rt, lists, decays) -> tuple:
     """The int64 table of optim.cu: pointers per list and tensor (device addresses of arrays
     ``_check_update`` checked), decays, chunks."""
-    ntensors = len(lists[0])
-    chunks = _chunks(tuple(int(a.size) for a in lists[0]))
-    pointers = np.asarray([rt.pointer(a) for arrays in lists for a in arrays], dtype=np.uint64)
-    host = np.concatenate([pointers.view(np.int64),
+    sizes = tuple(int(a.size) for a in lists[0])
+    pointers = tuple(rt.pointer(a) for arrays in lists for a in arrays)
+    return _device_table(rt, pointers, tuple(float(d) for d in decays), sizes), len(sizes), \
+        len(_chunks(sizes))
+
+
+@functools.lru_cache(maxsize=32)
+def _device_table(rt, pointers: tuple, decays: tuple, sizes: tuple):
+    """The table on the device, kept for the next launch with the same addresses (the memory
+    pool hands the same blocks out again in a steady training loop): no copy to the device
+    then. Its content depends on nothing but the key, so a kept table is never stale."""
+    host = np.concatenate([np.asarray(pointers, dtype=np.uint64).view(np.int64),
                            np.asarray(decays, dtype=np.float64).view(np.int64),
-                           chunks.ravel()])
-    return rt.xp.asarray(host), ntensors, len(chunks)
+                           _chunks(sizes).ravel()])
+    return rt.xp.asarray(host)
 
 
 def _check_update(name: str, rt, lists: dict, lr):

@@ -96,6 +96,8 @@ class Tensor:
                 f"item(): needs a tensor with one element, got shape {self.shape} "
                 f"[at {user_line()}]"
             )
+        if type(self._data) is not np.ndarray:
+            backend.report_device_checks()
         return self._data.item()
 
     def astype(self, dtype) -> Tensor:
@@ -124,6 +126,8 @@ class Tensor:
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use tape.any or tape.all"
             )
+        if type(self._data) is not np.ndarray:
+            backend.report_device_checks()
         return bool(self._data)
 
     def __float__(self) -> float:
@@ -424,6 +428,8 @@ class Variable(Tensor):
             data, own = value._data, self._data
             if type(data) is type(own) and data.dtype == own.dtype and data.shape == own.shape:
                 return data
+        if type(value) in (int, float) and not self.shape and type(self._data) is not np.ndarray:
+            return self.dtype.type(value)  # a scalar argument of the kernel: no copy to the GPU
         xp = backend.get_array_module(self._data)
         try:
             if isinstance(value, Tensor):  # from another device it is copied here, as an

@@ -142,3 +142,13 @@ def test_a_kernel_reading_a_host_pointer_from_device_memory_fails_its_launch(cp)
     with pytest.raises(RuntimeError, match="illegal address: a kernel read a host pointer"):
         launch(host_grad.ctypes.data)
     assert grad.data.ptr != grad.get().ctypes.data  # device addresses are not host ones
+
+
+def test_out_of_bounds_integer_array_indices_wrap_around_as_cupys_do(cp):
+    # CuPy's documented difference from NumPy: a[[1, 3]] of a length-3 array is a[[1, 0]]
+    a = cp.asarray(np.arange(12.0).reshape(3, 4))
+    np.testing.assert_array_equal(a[np.array([1, 3])].get(), a[np.array([1, 0])].get())
+    np.testing.assert_array_equal(a[..., np.array([-5, 4])].get(), a.get()[:, [3, 0]])
+    np.testing.assert_array_equal(a[np.array([0, 2]), np.array([5, -1])].get(), [1.0, 11.0])
+    with pytest.raises(IndexError):
+        a[3]  # noqa: B018  (an integer, not an array: basic indexing raises on CuPy too)

@@ -226,6 +226,7 @@ def test_gpu_benchmark_runs_every_case_end_to_end(capsys):
     assert expected <= set(results)
     assert all(np.isfinite(v) and v > 0 for v in results.values())
     assert "mlp 784-256-256-10 b1024" in out and "cnn 28x28 b256" in out
+    assert "mlp 784-256-256-10 b1024: tape eager transfers per step: h2d" in out
 
 
 @pytest.mark.gpu
