@@ -401,13 +401,20 @@ class Variable(Tensor):
         """``self = self + delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.add(self, _ops.convert(delta, self.dtype, like=self)))
-        return self._update(np.add, self._checked(delta, "assign_add"))
+        return self._update(np.add, self._delta(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.subtract(self, _ops.convert(delta, self.dtype, like=self)))
-        return self._update(np.subtract, self._checked(delta, "assign_sub"))
+        return self._update(np.subtract, self._delta(delta, "assign_sub"))
+
+    def _delta(self, delta, method: str):
+        """``delta`` for ``_update``: a Python number added to a GPU scalar stays a scalar
+        argument of the kernel (no copy to the device: ``iterations += 1`` every step)."""
+        if type(delta) in (int, float) and not self.shape and type(self._data) is not np.ndarray:
+            return self.dtype.type(delta)
+        return self._checked(delta, method)
 
     def _update(self, ufunc, delta) -> Variable:
         """``self = ufunc(self, delta)``: in place when the reference count shows that only
@@ -428,8 +435,6 @@ class Variable(Tensor):
             data, own = value._data, self._data
             if type(data) is type(own) and data.dtype == own.dtype and data.shape == own.shape:
                 return data
-        if type(value) in (int, float) and not self.shape and type(self._data) is not np.ndarray:
-            return self.dtype.type(value)  # a scalar argument of the kernel: no copy to the GPU
         xp = backend.get_array_module(self._data)
         try:
             if isinstance(value, Tensor):  # from another device it is copied here, as an
