@@ -234,6 +234,17 @@ def report_device_checks() -> None:
                         "the next read of a value on the host]")
 
 
+def filled_on_device(values, dtype, device: str):
+    """A short 1-d array of ``values`` made on the GPU ``device`` by one fill per element,
+    each value a kernel argument: no copy from the host (a random key every step)."""
+    cupy = _cupy()
+    with cupy.cuda.Device(_index(device)):
+        out = cupy.empty(len(values), dtype=dtype)
+        for i, value in enumerate(values):
+            out[i] = np.dtype(dtype).type(value)
+    return out
+
+
 def to_default_device(array):
     """``array`` on the default device (the creation ops' last step)."""
     device = _state.default_device.get()

@@ -5,7 +5,8 @@ GPU step pays for. The step is benchmarks.gpu's MLP (784-256-256-10, Adam), at b
 What remains (issue 16): at most one host-to-device copy from ``ops.registry.coerce`` (the
 Python number in the loss's mean, made a device array per call) and one from the fused
 optimizer's table of tensor addresses (``kernels.launch._device_table``, kept on the device
-while the addresses repeat). No device-to-host read: the label checks run on the device."""
+while the addresses repeat). No device-to-host read: the label checks run on the device.
+Random keys (Dropout's) are made on the device by fills, not copied there."""
 
 from __future__ import annotations
 
@@ -66,3 +67,18 @@ def test_label_checks_on_the_gpu_report_at_the_next_host_read(double):
     fractional = tape.tensor([0.0, 1.5, 1.0]).to("gpu")
     with pytest.raises(ValueError, match="labels must be integer class indices"):
         loss_fn(fractional, logits).item()
+
+
+def test_random_keys_are_made_on_the_device(double):
+    streams = tape.random.Streams()
+    with double.count_transfers() as transfers:
+        keys = [tape.random.random_key(seed=2**64 - 3, streams=streams, device="gpu:0")
+                for _ in range(2)]
+        layer = tape.layers.Dropout(0.5, seed=3)
+        x = tape.ones((4, 64)).to("gpu")
+        kept = [layer(x, training=True) for _ in range(2)]
+    assert transfers.h2d == 1 and transfers.d2h == 0, transfers.log  # 1: the ones moved
+    assert [k.numpy().tolist() for k in keys] == [[2**64 - 3, 0], [2**64 - 3, 1]]
+    assert keys[0].dtype == np.uint64 and keys[0].device == "gpu:0"
+    first, second = (k.numpy() for k in kept)
+    assert set(np.unique(first)) <= {0.0, 2.0} and not np.array_equal(first, second)

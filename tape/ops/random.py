@@ -64,8 +64,10 @@ def random_key(xp, seed=None, streams=None, device="cpu"):
     else:
         stream = _streams.get(seed, 0)
         _streams[seed] = stream + 1
-    key = np.array([_global["seed"] if seed is None else seed, stream], dtype=np.uint64)
-    return key if device == "cpu" else backend.to_device(key, device)
+    key = (_global["seed"] if seed is None else seed, stream)
+    if device == "cpu":
+        return np.array(key, dtype=np.uint64)
+    return backend.filled_on_device(key, np.uint64, device)  # made there, not copied there
 
 
 def generator(xp, key):
