@@ -63,11 +63,14 @@ GPU_DEFAULT_TESTS := tests/layers/test_convolutional.py tests/layers/test_poolin
 	tests/layers/test_noise.py tests/test_losses_hinge_regression.py \
 	tests/test_metrics_regression.py tests/test_optimizers.py tests/test_optimizers_extra.py
 
+GPU_DEFAULT_MARKS := not slow and not gpu
+GPU_DEFAULT_KEYWORDS := not learns and not digits and not traced_cnn
+# (.ci/gpu reads these three variables from here and runs the same selection on a real GPU.)
+
 gpu-double-test: install
 	TAPE_CUPY_DOUBLE=1 TAPE_REQUIRE_GPU=1 JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q -m gpu
 	TAPE_CUPY_DOUBLE=1 TAPE_DEFAULT_DEVICE=gpu JAX_PLATFORMS=cpu $(BIN)/python -m pytest -n 2 -q \
-		-m "not slow and not gpu" -k "not learns and not digits and not traced_cnn" \
-		$(GPU_DEFAULT_TESTS)
+		-m "$(GPU_DEFAULT_MARKS)" -k "$(GPU_DEFAULT_KEYWORDS)" $(GPU_DEFAULT_TESTS)
 
 # Compile every kernel with nvcc for sm_80 and sm_90 (a syntax and type gate: CI has no GPU),
 # plus one generated elementwise kernel and the kernel of every op whose GPU kernel is generated

@@ -5,7 +5,7 @@
    the GPU. The fused optimizer step against the per-variable generic step.
 2. A training step (forward, backward, Adam) of the 784-256-256-10 MLP at batch 1024, and
    of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
-   (where PyTorch sees a GPU).
+   (where PyTorch sees a GPU), and the copies between host and device in tape's eager step.
 
     python -m benchmarks.gpu [--quick | --smoke]
 
@@ -103,6 +103,40 @@ def _wall(step, repeat: int) -> float:
         cupy.cuda.Device().synchronize()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def transfers_per_step(step, steps: int = 5) -> str:
+    """Host-to-device copies and device-to-host reads per call of ``step`` (after warm-up
+    calls): counted by the CuPy double where it stands in for CuPy, else from the CUDA
+    memcpy activities PyTorch's profiler (CUPTI) records for the whole process, CuPy's
+    included. 0 and 0 is issue 16's target for an eager step."""
+    import sys
+
+    for _ in range(2):
+        step()
+    double = sys.modules.get("cupy_double")
+    if double is not None:
+        with double.count_transfers() as t:
+            for _ in range(steps):
+                step()
+        return f"h2d {t.h2d / steps:g}, d2h {t.d2h / steps:g} (CuPy double)"
+    if _torch_gpu() is not None:
+        return f"n/a ({_torch_gpu()}; its profiler counts them)"
+    import cupy
+    from torch.profiler import ProfilerActivity, profile
+
+    cupy.cuda.Device().synchronize()
+    try:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                step()
+            cupy.cuda.Device().synchronize()
+        names = [e.name for e in prof.events()]
+    except Exception as e:  # CUPTI missing or busy: say so, keep benchmarking
+        return f"n/a (PyTorch's profiler failed: {type(e).__name__}: {e})"
+    h2d = sum("Memcpy HtoD" in n for n in names)
+    d2h = sum("Memcpy DtoH" in n for n in names)
+    return f"h2d {h2d / steps:g}, d2h {d2h / steps:g} (CUDA memcpy activities)"
 
 
 def tape_mlp_step(batch: int):
@@ -226,7 +260,9 @@ def main(argv=None) -> dict:
         print("cnn: skipped (tape.nn.conv2d does not exist on this branch)")
     for name, ours, theirs, batch in models:
         batch = 4 if size == "smoke" else batch
-        t_ours = _wall(ours(batch), repeat)
+        step = ours(batch)
+        t_ours = _wall(step, repeat)
+        print(f"{name}: tape eager transfers per step: {transfers_per_step(step)}")
         if torch_reason is not None:
             print(f"{name}: tape {t_ours * 1e3:.3f} ms/step; PyTorch: {torch_reason}")
             continue

@@ -178,11 +178,30 @@ def row_launch(rows: int, cols: int, props: DeviceProps, cap: int = 512) -> tupl
 # ---- arguments ------------------------------------------------------------------------------
 
 
-def check_args(kernel: Kernel, dtype, args, is_array) -> list:
-    """The arguments of a launch, checked against ``kernel.params``: arrays of the right
-    dtype and C-contiguous (a view is never read as its base buffer), outputs writable,
-    scalars converted to their exact C type. Raises TypeError or ValueError naming the
-    kernel and the parameter."""
+def check_device(where: str, arg, runtime) -> None:
+    """Raise unless ``arg`` is an array in the memory of ``runtime``'s device: a kernel
+    reads its arguments, and the pointers of a launch's table, as addresses on its own
+    device, and a host (NumPy) array or one on another GPU is an illegal address there
+    (a fault that poisons the process's CUDA context). TypeError for a non-array,
+    DeviceError naming ``where`` and both devices for an array elsewhere."""
+    device = runtime.device_of(arg)
+    if device is None:
+        raise TypeError(f"{where}: expected an array, got {type(arg).__name__}")
+    if device != runtime.device:
+        from tape.errors import DeviceError
+
+        raise DeviceError(
+            f"{where}: a {tuple(arg.shape)} {arg.dtype} array on {device}, but the kernel "
+            f"runs on {runtime.device} and reads only that device's memory; move it there "
+            "first (Tensor.to, cupy.asarray)")
+
+
+def check_args(kernel: Kernel, dtype, args, runtime) -> list:
+    """The arguments of a launch on ``runtime``, checked against ``kernel.params``: arrays
+    on the runtime's device (``check_device``), of the right dtype and C-contiguous (a
+    view is never read as its base buffer), outputs writable, scalars converted to their
+    exact C type. Raises TypeError, ValueError or DeviceError naming the kernel and the
+    parameter."""
     dtype = np.dtype(dtype)
     kernel.symbol(dtype)  # the dtype has a version
     if len(args) != len(kernel.params):
@@ -193,7 +212,7 @@ def check_args(kernel: Kernel, dtype, args, is_array) -> list:
         kind, want, _ = PARAM_TYPES[param]
         where = f"kernel {kernel.name}, argument {index} ({param})"
         if kind == "scalar":
-            if is_array(arg):
+            if runtime.device_of(arg) is not None:
                 raise TypeError(f"{where}: expected a scalar, got an array")
             value = np.asarray(arg)
             if value.dtype.kind not in "biuf" or value.shape:
@@ -207,8 +226,7 @@ def check_args(kernel: Kernel, dtype, args, is_array) -> list:
                 raise ValueError(f"{where}: {arg!r} does not fit {want}")
             out.append(converted)
             continue
-        if not is_array(arg):
-            raise TypeError(f"{where}: expected an array, got {type(arg).__name__}")
+        check_device(where, arg, runtime)
         expected = dtype if want is None else np.dtype(want)
         if arg.dtype != expected:
             raise TypeError(f"{where}: expected {expected}, got {arg.dtype}")
@@ -265,7 +283,8 @@ def _function(kernel: Kernel, dtype: str, options: tuple, device_id: int):
 
 
 class CupyRuntime:
-    """Launches kernels with CuPy on one device; ``xp`` is cupy, ``props`` its limits."""
+    """Launches kernels with CuPy on one device (``device``, e.g. ``"gpu:0"``); ``xp`` is
+    cupy, ``props`` its limits."""
 
     options: tuple = ()
 
@@ -279,15 +298,22 @@ class CupyRuntime:
                                  int(attrs["maxThreadsPerBlock"]),
                                  int(attrs["maxThreadsPerMultiProcessor"]))
 
-    def is_array(self, value) -> bool:
-        return isinstance(value, self.xp.ndarray)
+    @property
+    def device(self) -> str:
+        return f"gpu:{self.device_id}"
+
+    def device_of(self, value) -> str | None:
+        """Where an array lives (``gpu:N``, or ``cpu`` for host memory); None: no array."""
+        if isinstance(value, self.xp.ndarray):
+            return f"gpu:{value.device.id}"
+        return "cpu" if isinstance(value, np.ndarray) else None
+
+    def pointer(self, array) -> int:
+        """The device address of ``array`` (for a launch's table of pointers)."""
+        return int(array.data.ptr)
 
     def launch(self, kernel: Kernel, dtype, grid: int, block: int, args) -> None:
-        args = check_args(kernel, dtype, args, self.is_array)
-        for a in args:
-            if self.is_array(a) and a.device.id != self.device_id:
-                raise ValueError(f"kernel {kernel.name}: an argument lives on gpu:{a.device.id}"
-                                 f", the launch on gpu:{self.device_id}")
+        args = check_args(kernel, dtype, args, self)
         function = _function(kernel, np.dtype(dtype).name, self.options, self.device_id)
         with self.xp.cuda.Device(self.device_id):
             function((grid,), (block,), tuple(args))

@@ -14,6 +14,17 @@ typedef long long index_t;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
+// A pointer stored in device memory (a launch's table of tensors): on a GPU the bits are the
+// address; the CPU emulation checks that they are a device address (cuda_emu.h), so that a
+// host pointer there fails the test launch as it would fault on the hardware.
+template <typename T> __device__ __forceinline__ T* device_pointer(u64 bits) {
+#ifdef TAPE_EMULATION
+    return static_cast<T*>(tape_emu::device_address(bits));
+#else
+    return reinterpret_cast<T*>(bits);
+#endif
+}
+
 // First flat element this thread handles in a grid-stride loop.
 __device__ __forceinline__ index_t global_index() {
     return static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from . import KERNELS, elementwise_launch, row_launch, runtime_for
+from . import KERNELS, check_device, elementwise_launch, row_launch, runtime_for
 
 # Activation codes of bias_act.cu.
 ACTIVATIONS = {"relu": 0, "gelu": 1, "silu": 2, "tanh": 3, "sigmoid": 4}
@@ -22,9 +22,12 @@ KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16
 CHUNK = 8192  # elements per block-sized chunk of a fused optimizer launch
 
 
-def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES):
-    """The arrays as C-contiguous arrays of one supported float dtype; a clear error
-    otherwise (the ops fall back to their generic forward before it comes to that)."""
+def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES, labels=None):
+    """The arrays as C-contiguous arrays of one supported float dtype on ``rt``'s device; a
+    clear error otherwise (the ops fall back to their generic forward before it comes to
+    that, and a host array is a DeviceError naming the argument: ``labels`` or its index)."""
+    for index, a in enumerate(arrays):
+        check_device(f"{name}: argument {labels[index] if labels else index}", a, rt)
     dtype = arrays[0].dtype
     for a in arrays:
         if a.dtype != dtype:
@@ -191,35 +194,43 @@ def _chunks(sizes: tuple) -> np.ndarray:
 
 
 def _table(rt, lists, decays) -> tuple:
-    """The int64 table of optim.cu: pointers per list and tensor, decays, chunks."""
-    ntensors = len(lists[0])
-    chunks = _chunks(tuple(int(a.size) for a in lists[0]))
-    pointers = np.asarray([_pointer(a) for arrays in lists for a in arrays], dtype=np.uint64)
-    host = np.concatenate([pointers.view(np.int64),
+    """The int64 table of optim.cu: pointers per list and tensor (device addresses of arrays
+    ``_check_update`` checked), decays, chunks."""
+    sizes = tuple(int(a.size) for a in lists[0])
+    pointers = tuple(rt.pointer(a) for arrays in lists for a in arrays)
+    return _device_table(rt, pointers, tuple(float(d) for d in decays), sizes), len(sizes), \
+        len(_chunks(sizes))
+
+
+@functools.lru_cache(maxsize=32)
+def _device_table(rt, pointers: tuple, decays: tuple, sizes: tuple):
+    """The table on the device, kept for the next launch with the same addresses (the memory
+    pool hands the same blocks out again in a steady training loop): no copy to the device
+    then. Its content depends on nothing but the key, so a kept table is never stale."""
+    host = np.concatenate([np.asarray(pointers, dtype=np.uint64).view(np.int64),
                            np.asarray(decays, dtype=np.float64).view(np.int64),
-                           chunks.ravel()])
-    return rt.xp.asarray(host), ntensors, len(chunks)
+                           _chunks(sizes).ravel()])
+    return rt.xp.asarray(host)
 
 
-def _pointer(array) -> int:
-    data = getattr(array, "data", None)
-    ptr = getattr(data, "ptr", None)  # cupy.cuda.MemoryPointer
-    return int(ptr) if ptr is not None else int(array.ctypes.data)
-
-
-def _check_update(name: str, rt, lists, lr):
-    """One float dtype throughout, shapes matching per tensor, contiguous arrays."""
-    dtype = lists[0][0].dtype
-    for arrays in lists:
-        if len(arrays) != len(lists[0]):
+def _check_update(name: str, rt, lists: dict, lr):
+    """One float dtype throughout, shapes matching per tensor, contiguous arrays on the
+    launch's device (``lists``: name -> arrays; a host array is a DeviceError naming it,
+    e.g. ``grads[0]``: its address would go into the table and fault on the GPU)."""
+    first = next(iter(lists.values()))
+    dtype = first[0].dtype
+    for arrays in lists.values():
+        if len(arrays) != len(first):
             raise ValueError(f"{name}: lists of different lengths")
-    prepared = [_prepare(name, rt, *arrays, dtypes=KERNEL_DTYPES[:2]) if arrays else []
-                for arrays in lists]
+    prepared = [_prepare(name, rt, *arrays, dtypes=KERNEL_DTYPES[:2],
+                         labels=[f"{key}[{i}]" for i in range(len(arrays))]) if arrays else []
+                for key, arrays in lists.items()]
     for arrays in prepared:
         for a, p in zip(arrays, prepared[0]):
             if a.dtype != dtype or a.shape != p.shape:
                 raise ValueError(f"{name}: got {a.shape} {a.dtype} beside {p.shape} {p.dtype}")
-    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype,))
+    check_device(f"{name}: argument lr", lr, rt)
+    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype,), labels=["lr"])
     return prepared, lr
 
 
@@ -229,7 +240,8 @@ def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: 
     ``lr`` is a device scalar; ``decays`` one decoupled weight decay per tensor."""
     rt = runtime or runtime_for(params[0])
     use_momentum = momentum != 0
-    lists = [params, grads, momentums if use_momentum else params]
+    lists = {"params": params, "grads": grads,
+             "momentums": momentums if use_momentum else params}
     (params, grads, momentums), lr = _check_update("sgd_update", rt, lists, lr)
     new_params = [rt.xp.empty_like(p) for p in params]
     new_momentums = [rt.xp.empty_like(m) for m in momentums] if use_momentum else new_params
@@ -247,7 +259,10 @@ def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, be
     """One Adam step over all tensors in one launch; returns (new params, new m, new u).
     ``lr`` and ``iterations`` (int64, the updates so far) are device scalars."""
     rt = runtime or runtime_for(params[0])
-    (params, grads, ms, us), lr = _check_update("adam_update", rt, [params, grads, ms, us], lr)
+    (params, grads, ms, us), lr = _check_update("adam_update", rt,
+                                               {"params": params, "grads": grads, "ms": ms,
+                                                "us": us}, lr)
+    check_device("adam_update: argument iterations", iterations, rt)
     iterations = rt.xp.ascontiguousarray(rt.xp.reshape(iterations, (1,)), dtype=np.int64)
     outs = [[rt.xp.empty_like(p) for p in params] for _ in range(3)]
     table, ntensors, nchunks = _table(rt, [params, grads, ms, us, *outs], decays)

@@ -15,7 +15,7 @@ namespace tape {
 
 template <typename T> __device__ __forceinline__ T* table_ptr(const index_t* table, int list,
                                                             int ntensors, index_t t) {
-    return reinterpret_cast<T*>(static_cast<u64>(table[list * ntensors + t]));
+    return device_pointer<T>(static_cast<u64>(table[list * ntensors + t]));
 }
 
 // Lists: 0 param, 1 grad, 2 momentum, 3 new param, 4 new momentum (2 and 4 unused when

@@ -41,7 +41,8 @@ def why_unavailable() -> str | None:
     ``is_available`` caches its answer)."""
     cupy = _cupy()
     if cupy is None:
-        return "CuPy is not installed (pip install 'tape[gpu]')"
+        return ("CuPy is not installed (pip install 'tape[gpu]' for a CUDA 13 driver, "
+                "'tape[gpu-cuda12]' for CUDA 12: nvidia-smi prints the driver's CUDA version)")
     try:
         if cupy.cuda.is_available():
             return None
@@ -178,6 +179,7 @@ def to_device(array, device: str):
     if device == CPU:
         if isinstance(array, np.ndarray | np.generic):
             return array
+        report_device_checks()
         return _cupy().asnumpy(array)
     global _gpu_seen
     cupy = _cupy()
@@ -191,6 +193,56 @@ def to_device(array, device: str):
             return cupy.asarray(array)
         except MemoryError as e:
             raise out_of_memory_error(f"copying {_nbytes(array)} to {device}", e) from e
+
+
+# ---- value checks kept on the device ------------------------------------------------------------
+# A check of the values of a GPU array (class labels, embedding ids in range) must not wait for
+# the device at every step. It keeps a running min and max on the device instead, per check
+# site, and they are read, all in one copy, at the next point where the host reads a value
+# anyway (``to_device`` to the CPU, ``Tensor.item``/``bool``...), as PyTorch reports its
+# device-side asserts at the next synchronizing call.
+_device_checks: dict = {}
+
+
+def check_range_on_device(what: str, values, size: int, error: type, message) -> None:
+    """Check later that every value of the GPU integer array ``values`` lies in ``[0, size)``;
+    ``message(low, high)`` says what was wrong, raised as ``error`` at the next host read
+    (``report_device_checks``) with the line of the call that was checked."""
+    key = (what, size, user_line())
+    low, high = values.min(), values.max()
+    seen = _device_checks.get(key)
+    if seen is not None:
+        xp = get_array_module(values)
+        low, high = xp.minimum(seen[2], low), xp.maximum(seen[3], high)
+    _device_checks[key] = (error, message, low, high)
+
+
+def report_device_checks() -> None:
+    """Read the pending device checks (one device-to-host copy) and raise the first that
+    failed; nothing to do (and no copy) when none is pending."""
+    if not _device_checks:
+        return
+    checks = list(_device_checks.items())
+    _device_checks.clear()
+    cupy = _cupy()
+    bounds = cupy.asnumpy(cupy.stack([b.astype(cupy.int64) for _, (_, _, *pair) in checks
+                                      for b in pair]))
+    for index, ((_, size, line), (error, message, _, _)) in enumerate(checks):
+        low, high = int(bounds[2 * index]), int(bounds[2 * index + 1])
+        if low < 0 or high >= size:
+            raise error(f"{message(low, high)} [at {line}; checked on the GPU, reported at "
+                        "the next read of a value on the host]")
+
+
+def filled_on_device(values, dtype, device: str):
+    """A short 1-d array of ``values`` made on the GPU ``device`` by one fill per element,
+    each value a kernel argument: no copy from the host (a random key every step)."""
+    cupy = _cupy()
+    with cupy.cuda.Device(_index(device)):
+        out = cupy.empty(len(values), dtype=dtype)
+        for i, value in enumerate(values):
+            out[i] = np.dtype(dtype).type(value)
+    return out
 
 
 def to_default_device(array):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math as _math
 
-from . import _state, ops
+from . import _state, backend, ops
 from .errors import user_line
 from .ops import log_softmax, mish, relu, sigmoid, softmax, softplus, tanh
 from .ops.conv import (
@@ -121,14 +121,22 @@ def check_class_labels(name: str, labels, classes: int) -> None:
     """Raise ValueError, naming ``name`` and the user's line, unless every class label is in
     ``[0, classes)``: indexing would take a negative label from the end without a word, and a
     one-hot of an out-of-range label is all zeros (a silent zero loss). Skipped while
-    tracing, where values cannot be read."""
+    tracing, where values cannot be read. Labels on a GPU are checked there, and a failure
+    is raised at the next read of a value on the host (``backend.check_range_on_device``)."""
     if _state.tracing.get() or not labels.size:
+        return
+
+    def message(low, high):
+        return (f"{name}: labels must be in [0, {classes}) for {classes} classes, got labels "
+                f"in [{low}, {high}]")
+
+    if backend.is_gpu_array(labels._data):
+        backend.check_range_on_device(name, labels._data, classes, ValueError, message)
         return
     values = labels.numpy()
     low, high = values.min(), values.max()
     if low < 0 or high >= classes:
-        raise ValueError(f"{name}: labels must be in [0, {classes}) for {classes} classes, "
-                         f"got labels in [{low}, {high}] [at {user_line()}]")
+        raise ValueError(f"{message(low, high)} [at {user_line()}]")
 
 
 def sigmoid_cross_entropy_with_logits(labels, logits):

@@ -103,6 +103,8 @@ class Tensor:
                 f"item(): needs a tensor with one element, got shape {self.shape} "
                 f"[at {user_line()}]"
             )
+        if type(self._data) is not np.ndarray:
+            backend.report_device_checks()
         return self._data.item()
 
     def astype(self, dtype) -> Tensor:
@@ -131,6 +133,8 @@ class Tensor:
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use tape.any or tape.all"
             )
+        if type(self._data) is not np.ndarray:
+            backend.report_device_checks()
         return bool(self._data)
 
     def __float__(self) -> float:
@@ -227,6 +231,10 @@ class Tensor:
         return _ops.mod(other, self)
 
     def __pow__(self, other):
+        if type(other) is int and other == 2:
+            # x * x, as JAX's integer_pow: exact on every device, and so is its gradient
+            # (2 * x), where CUDA's float64 pow(x, 1.0) in power's VJP is off by an ulp
+            return _ops.square(self)
         return _ops.power(self, other)
 
     def __rpow__(self, other):
@@ -419,13 +427,20 @@ class Variable(Tensor):
         """``self = self + delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.add(self, _ops.convert(delta, self.dtype, like=self)))
-        return self._update(np.add, self._checked(delta, "assign_add"))
+        return self._update(np.add, self._delta(delta, "assign_add"))
 
     def assign_sub(self, delta) -> Variable:
         """``self = self - delta``."""
         if _state.recorder.get() is not None:
             return self.assign(_ops.subtract(self, _ops.convert(delta, self.dtype, like=self)))
-        return self._update(np.subtract, self._checked(delta, "assign_sub"))
+        return self._update(np.subtract, self._delta(delta, "assign_sub"))
+
+    def _delta(self, delta, method: str):
+        """``delta`` for ``_update``: a Python number added to a GPU scalar stays a scalar
+        argument of the kernel (no copy to the device: ``iterations += 1`` every step)."""
+        if type(delta) in (int, float) and not self.shape and type(self._data) is not np.ndarray:
+            return self.dtype.type(delta)
+        return self._checked(delta, method)
 
     def _update(self, ufunc, delta) -> Variable:
         """``self = ufunc(self, delta)``: in place when the reference count shows that only

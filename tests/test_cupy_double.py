@@ -116,3 +116,39 @@ def test_functions_take_cupys_parameters_not_numpys(cp):
         cp.clip(a, min=1.0, max=2.0)  # NumPy 2's spelling; CuPy's is a_min, a_max
     with pytest.raises(TypeError, match="CuPy's signature"):
         cp.max(a, initial=0.0)
+
+
+def test_a_kernel_reading_a_host_pointer_from_device_memory_fails_its_launch(cp):
+    """The fused optimizer kernels read their tensors' addresses from a table in device
+    memory. A host array's address there is an illegal address on a GPU (the fault that
+    poisoned a whole process on the H200); the double's launch fails the same way."""
+    kernel = kernels.KERNELS["sgd_update"]
+    function = cp.RawModule(code=kernel.text()).get_function(kernel.symbol("float64"))
+    param, grad, lr = (cp.asarray(np.array(v)) for v in ([1.0, 2.0], [0.5, -1.0], [0.1]))
+    new_param = cp.asarray(np.zeros(2))
+    host_grad = np.array([0.5, -1.0])
+
+    def launch(grad_address):
+        # lists: param, grad, momentum (unused), new param, new momentum (unused); then the
+        # decay of the one tensor (0.0) and its one chunk (tensor 0, from 0, 2 elements)
+        addresses = [param.data.ptr, grad_address, param.data.ptr, new_param.data.ptr,
+                     new_param.data.ptr]
+        table = np.array(addresses + [0, 0, 0, 2], dtype=np.uint64).view(np.int64)
+        function((1,), (32,), (cp.asarray(table), np.int32(1), np.int64(1), lr, 0.0,
+                               np.int32(0)))
+
+    launch(grad.data.ptr)
+    np.testing.assert_allclose(new_param.get(), [1.0 - 0.1 * 0.5, 2.0 + 0.1 * 1.0])
+    with pytest.raises(RuntimeError, match="illegal address: a kernel read a host pointer"):
+        launch(host_grad.ctypes.data)
+    assert grad.data.ptr != grad.get().ctypes.data  # device addresses are not host ones
+
+
+def test_out_of_bounds_integer_array_indices_wrap_around_as_cupys_do(cp):
+    # CuPy's documented difference from NumPy: a[[1, 3]] of a length-3 array is a[[1, 0]]
+    a = cp.asarray(np.arange(12.0).reshape(3, 4))
+    np.testing.assert_array_equal(a[np.array([1, 3])].get(), a[np.array([1, 0])].get())
+    np.testing.assert_array_equal(a[..., np.array([-5, 4])].get(), a.get()[:, [3, 0]])
+    np.testing.assert_array_equal(a[np.array([0, 2]), np.array([5, -1])].get(), [1.0, 11.0])
+    with pytest.raises(IndexError):
+        a[3]  # noqa: B018  (an integer, not an array: basic indexing raises on CuPy too)

@@ -226,6 +226,7 @@ def test_gpu_benchmark_runs_every_case_end_to_end(capsys):
     assert expected <= set(results)
     assert all(np.isfinite(v) and v > 0 for v in results.values())
     assert "mlp 784-256-256-10 b1024" in out and "cnn 28x28 b256" in out
+    assert "mlp 784-256-256-10 b1024: tape eager transfers per step: h2d" in out
 
 
 @pytest.mark.gpu
@@ -248,3 +249,28 @@ def test_compile_after_to_keeps_metric_state_on_the_gpu():
     np.testing.assert_allclose(results["gpu"][0]["loss"], results["cpu"][0]["loss"], rtol=1e-4)
     np.testing.assert_allclose(results["gpu"][0]["accuracy"], results["cpu"][0]["accuracy"])
     np.testing.assert_allclose(results["gpu"][1], results["cpu"][1], rtol=1e-4)
+
+
+@pytest.mark.gpu
+def test_host_gradients_are_moved_and_never_reach_a_kernel():
+    """On the H200 a NumPy gradient reached the fused optimizer kernel as a host pointer
+    (an illegal address). Host values go to the variable's device first; a gradient tensor
+    on another device is a DeviceError; a launch refuses a host array by name."""
+    from tape.kernels import launch
+
+    with tape.device("gpu"):
+        x = tape.Variable(np.array([1.0, 2.0]), name="x")
+    opt = optimizers.SGD(0.5)
+    opt.apply([np.array([1.0, -1.0])], [x])
+    np.testing.assert_array_equal(x.numpy(), [0.5, 2.5])
+    with pytest.raises(tape.DeviceError, match=r"gradient for variable 'x' lives on cpu.*gpu:0"):
+        opt.apply([tape.ones(2)], [x])
+    xp = backend.get_array_module(x._data)
+    lr, it = xp.asarray(np.array(0.1)), xp.asarray(np.array(0, np.int64))
+    with pytest.raises(tape.DeviceError, match=r"adam_update: argument grads\[0\]: a \(2,\) "
+                                               r"float64 array on cpu.*runs on gpu:0"):
+        launch.adam_update([x._data], [np.ones(2)], [xp.zeros(2)], [xp.zeros(2)], lr, it,
+                           [0.0], 0.9, 0.999, 1e-7)
+    with pytest.raises(tape.DeviceError, match=r"softmax: argument 0: a \(2, 3\) float32 "
+                                               r"array on cpu"):
+        launch.softmax_forward(np.ones((2, 3), np.float32), runtime=launch.runtime_for(x._data))

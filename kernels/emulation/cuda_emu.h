@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -52,6 +53,28 @@ inline std::atomic<bool> failed{false};
 inline void fail(const std::string& message) {
     std::lock_guard<std::mutex> lock(error_mutex);
     if (!failed.exchange(true)) last_error = message;
+}
+
+// A fault the hardware would raise (an illegal address): thrown by the failing thread, caught
+// where the thread starts (run_thread), and reported as the launch's error.
+struct Fault {
+    std::string message;
+};
+
+// The emulated device's addresses: host addresses with this bit set, as the CuPy double and
+// the test runtime hand them out for a launch's table (tests/kernels/emulator.py). A kernel
+// reads such a pointer through tape::device_pointer (common.cuh): an address without the bit
+// is host memory, which a GPU cannot read, so the launch fails instead of reading it.
+constexpr unsigned long long DEVICE_ADDRESS_BIT = 1ull << 62;
+
+inline void* device_address(unsigned long long bits) {
+    if (!(bits & DEVICE_ADDRESS_BIT))
+        throw Fault{"illegal address: a kernel read a host pointer (0x" + [bits] {
+            char text[17];
+            std::snprintf(text, sizeof text, "%llx", bits);
+            return std::string(text);
+        }() + ") from device memory as a device address (cudaErrorIllegalAddress on a GPU)"};
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(bits & ~DEVICE_ADDRESS_BIT));
 }
 
 // ---- a barrier whose parties may leave (a thread that returns from the kernel) -----------
@@ -145,7 +168,11 @@ inline void* run_thread(void* arg) {
     blockDim = start->block_dim;
     gridDim = start->grid_dim;
     current_block = start->block;
-    (*start->body)();
+    try {
+        (*start->body)();
+    } catch (const Fault& fault) {
+        fail(fault.message);
+    }
     current_block->warps[threadIdx.x / 32]->barrier.leave();
     current_block->barrier.leave();
     start->syncs = sync_count;

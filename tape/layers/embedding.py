@@ -12,9 +12,10 @@ from .core import _positive_int
 class Embedding(Layer):
     """Maps integer ids in ``[0, input_dim)`` to vectors of size ``output_dim``: inputs of any
     shape ``s`` give outputs of shape ``s + (output_dim,)``. Float ids are cast to int32 (as
-    Keras does); on the CPU an id outside ``[0, input_dim)``, -1 included, is an
+    Keras does); an id outside ``[0, input_dim)``, -1 included, is an
     IndexOutOfRangeError, in traced steps too (``tape.check_index``). On a GPU the ids are
-    not read back to check them (that would wait for the device at every step).
+    checked on the device (reading them back would wait for it at every step), and the
+    error is raised at the next read of a value on the host (a loss, ``numpy()``).
 
     Args:
         input_dim: Vocabulary size (rows of the table).
@@ -54,9 +55,8 @@ class Embedding(Layer):
         ids = ops.convert(inputs)
         if ids.dtype.kind not in "iu":
             ids = ops.cast(ids, "int32")
-        if ids.device == "cpu":
-            ids = ops.check_index(ids, size=self.input_dim,
-                                  what=f"Embedding '{self.name}' (input_dim={self.input_dim})")
+        ids = ops.check_index(ids, size=self.input_dim,
+                              what=f"Embedding '{self.name}' (input_dim={self.input_dim})")
         return ops.gather(self.embeddings, ids)
 
     def compute_mask(self, inputs, mask=None):

@@ -31,11 +31,17 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
     return x1, x2
 
 
-def _pair(y_true, y_pred):
-    """Tensors: y_pred float (float32 unless already float), y_true in y_pred's dtype."""
+def _prediction(y_pred):
+    """``y_pred`` as a float tensor (float32 unless already float)."""
     y_pred = ops.convert(y_pred)
     if y_pred.dtype.kind != "f":
         y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
+    return y_pred
+
+
+def _pair(y_true, y_pred):
+    """Tensors: y_pred float (float32 unless already float), y_true in y_pred's dtype."""
+    y_pred = _prediction(y_pred)
     return ops.convert(y_true, y_pred.dtype, like=y_pred), y_pred
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _state, nn, ops
-from .base import EPSILON, _Builtin, _fused, _pair, squeeze_or_expand_to_same_rank
+from .. import _state, backend, nn, ops
+from .base import EPSILON, _Builtin, _fused, _pair, _prediction, squeeze_or_expand_to_same_rank
 
 
 def kl_divergence(y_true, y_pred):
@@ -66,7 +66,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
     """Crossentropy between integer class labels and predictions over the last axis."""
-    y_pred = _pair(0, y_pred)[1]
+    y_pred = _prediction(y_pred)
     if axis % y_pred.ndim != y_pred.ndim - 1:
         raise ValueError(f"sparse_categorical_crossentropy: only axis=-1 is supported, got {axis}")
     labels = ops.stop_gradient(ops.convert(y_true, like=y_pred))
@@ -77,8 +77,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
         raise ValueError(f"sparse_categorical_crossentropy: labels of shape {labels.shape} do "
                          f"not match y_pred of shape {y_pred.shape} (expected {y_pred.shape[:-1]}"
                          "; for one-hot labels use categorical_crossentropy)")
-    if not _state.tracing.get():  # values cannot be read while tracing: check them eagerly
-        _check_integral(np.asarray(labels))
+    if not _state.tracing.get() and labels.dtype.kind not in "biu":  # values cannot be read
+        _check_integral(labels)  # while tracing: check them eagerly
     if labels.dtype.kind not in "iu":
         labels = ops.cast(labels, dtype=np.dtype("int64"))
     nn.check_class_labels("sparse_categorical_crossentropy", labels, classes)
@@ -91,11 +91,24 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     return ops.negative(ops.sum(ops.multiply(one_hot, _log_probs(values, False, -1)), axis=-1))
 
 
-def _check_integral(labels: np.ndarray) -> None:
-    if labels.dtype.kind not in "biuf" or (
-            labels.dtype.kind == "f" and not np.all(labels == np.round(labels))):
-        raise ValueError("sparse_categorical_crossentropy: labels must be integer class indices "
-                         f"(got {labels.dtype}); for one-hot labels use categorical_crossentropy")
+def _check_integral(labels) -> None:
+    """Float labels must be whole numbers; on a GPU this is checked on the device and a
+    failure raised at the next host read (``backend.check_range_on_device``)."""
+    def message(*_):
+        return ("sparse_categorical_crossentropy: labels must be integer class indices "
+                f"(got {labels.dtype}); for one-hot labels use categorical_crossentropy")
+
+    data = labels._data
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(message())
+    if labels.dtype.kind != "f":
+        return
+    if backend.is_gpu_array(data):  # 1 where a label has a fractional part: must be in [0, 1)
+        fractional = (data != backend.get_array_module(data).round(data)).astype(np.int8)
+        backend.check_range_on_device("sparse labels are whole", fractional, 1, ValueError,
+                                      message)
+    elif not np.all(data == np.round(data)):
+        raise ValueError(message())
 
 
 def poisson(y_true, y_pred):

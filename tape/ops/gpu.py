@@ -167,6 +167,23 @@ def dropout_kernel(xp, x, key, rate=0.5, runtime=None, **other):
     return _launch().dropout(x, key, float(rate), runtime=runtime)
 
 
+def check_index_kernel(xp, indices, size, what="index"):
+    """``check_index`` on the GPU: the range is checked on the device, without waiting for
+    it, and an id outside ``[0, size)`` is raised at the next read of a value on the host
+    (``backend.check_range_on_device``), naming ``what`` and the line of the call."""
+    from .. import backend
+    from ..errors import IndexOutOfRangeError
+
+    if indices.dtype.kind not in "iu":
+        return NotImplemented
+    if indices.size:
+        backend.check_range_on_device(
+            what, indices, size, IndexOutOfRangeError,
+            lambda low, high: f"{what}: every id must be in [0, {size}); received "
+                              f"{low if low < 0 else high}")
+    return indices
+
+
 # ---- multi-tensor optimizer updates (the optimizers' fused GPU path) -------------------------
 # Not op-table records: one launch updates every variable of a dtype and returns new arrays
 # for several of them, where an op returns one tensor. They live here so that only ops load

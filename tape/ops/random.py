@@ -76,8 +76,10 @@ def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
         _streams[seed] = stream + 1
     if per_replica:
         stream += _global["replica"] << 48
-    key = np.array([_global["seed"] if seed is None else seed, stream], dtype=np.uint64)
-    return key if device == "cpu" else backend.to_device(key, device)
+    key = (_global["seed"] if seed is None else seed, stream)
+    if device == "cpu":
+        return np.array(key, dtype=np.uint64)
+    return backend.filled_on_device(key, np.uint64, device)  # made there, not copied there
 
 
 def generator(xp, key):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import IndexOutOfRangeError, ShapeError, user_line
+from . import gpu
 from ._helpers import (
     add_at,
     broadcast_axes,
@@ -403,7 +404,7 @@ def check_index(xp, indices, size, what="index"):
     """``indices`` unchanged, or an IndexOutOfRangeError naming ``what`` when one lies outside
     ``[0, size)`` (NumPy indexing would take a negative one from the end without a word). A
     graph op, so a traced step checks every batch it replays. It reads the values, which on a
-    GPU waits for the device: use it on the CPU (a check kept on the device is issue 16's).
+    GPU is done on the device, and a failure raised at the next read of a value on the host.
 
     Example:
         >>> import tape
@@ -416,6 +417,9 @@ def check_index(xp, indices, size, what="index"):
             raise IndexOutOfRangeError(f"{what}: every id must be in [0, {size}); received "
                                        f"{low if low < 0 else high}")
     return indices
+
+
+check_index.defkernel(gpu.check_index_kernel)  # on the GPU: checked there, reported later
 
 
 def take_along_axis(x, indices, axis):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _state, backend, ops
 from ..autodiff import GradientTape
-from ..errors import ShapeError, user_line
+from ..errors import DeviceError, ShapeError, user_line
 from ..tensor import Tensor, Variable
 from . import schedules
 from .fused import fused_apply
@@ -445,8 +445,15 @@ class MomentsOptimizer(Optimizer):
 def _as_gradient(g, variable: Variable) -> Tensor:
     if type(g) is Tensor and g._data.dtype == variable._data.dtype \
             and g._data.shape == variable._data.shape:
-        return g  # the common case, checked without the properties
-    g = ops.convert(g)
+        if type(g._data) is type(variable._data):
+            return g  # the common case, checked without the properties
+    if not isinstance(g, Tensor):  # host data (NumPy, lists) goes where the variable lives
+        g = ops.convert(g, like=variable)
+    elif g.device != variable.device:  # as an op's inputs on two devices
+        raise DeviceError(
+            f"gradient for variable {variable.name!r} lives on {g.device}, but the variable "
+            f"on {variable.device}; move it with .to({variable.device!r}) [at {user_line()}]"
+        )
     if g.shape != variable.shape:
         raise ShapeError(
             f"gradient for variable {variable.name!r} has shape {g.shape}, but the variable "

@@ -11,9 +11,15 @@ Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
   TypeError, and ``np.asarray(gpu_array)`` raises as CuPy's does (only ``asarray``/``array``
   copy host data in, ``.get()``/``asnumpy`` copy it out, indices may be host arrays);
 - reductions and scalar indexing give 0-d arrays, not NumPy scalars;
+- an out-of-bounds integer array index wraps around, as CuPy's does (NumPy raises): only
+  tape's own checks can catch a bad index on the GPU path;
+- ``count_transfers()`` counts the copies between host and device (tests/test_gpu_transfers.py);
 - ``cupy.RawModule`` compiles the kernel source with g++ under kernels/emulation/cuda_emu.h
   and launches through the kernel's own C signature (as CUDA's kernelParams do), checking
-  each argument's kind and size against it.
+  each argument's kind and size against it; a NumPy array passed to a kernel is refused,
+  and a device address (``ndarray.data.ptr``) is not a host address: a kernel that reads a
+  host pointer from device memory (a table of tensors) fails its launch, as it faults on
+  a GPU.
 
 What it cannot see: anything about the hardware (speed, memory, races, warp timing), CuPy's
 own numerics (its transcendental functions, reduction order, float-to-int casts), NVRTC's
@@ -54,6 +60,83 @@ class CUDARuntimeError(RuntimeError):
 def _host_array_error(where: str) -> TypeError:
     return TypeError(f"{where}: Unsupported type <class 'numpy.ndarray'> (CuPy double: a NumPy "
                      "array reached a CuPy call; move it with cupy.asarray first)")
+
+
+# ---- transfers between host and device ---------------------------------------------------------
+
+
+class Transfers:
+    """The copies between host and device seen while ``count_transfers()`` is active: ``h2d``
+    (host data made a device array: ``asarray``/``array`` of numbers, lists or NumPy arrays,
+    ``set``, host index arrays) and ``d2h`` (a device value read on the host: ``get``,
+    ``asnumpy``, ``item``, ``tolist``, ``bool``/``float``/``int`` of an array, its repr),
+    each also in ``log`` as (kind, what, the caller's file:line outside the double)."""
+
+    def __init__(self):
+        self.h2d = self.d2h = 0
+        self.log: list[tuple[str, str, str]] = []
+
+    def add(self, kind: str, what: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename in (__file__, np.__file__):
+            frame = frame.f_back
+        where = "?" if frame is None else (f"{frame.f_code.co_filename}:{frame.f_lineno} "
+                                           f"({frame.f_code.co_name})")
+        self.log.append((kind, what, where))
+
+
+_counters: list[Transfers] = []
+
+
+class count_transfers:
+    """``with count_transfers() as t: ...``: the transfers made inside, in ``t``."""
+
+    def __enter__(self) -> Transfers:
+        self.transfers = Transfers()
+        _counters.append(self.transfers)
+        return self.transfers
+
+    def __exit__(self, *exc):
+        _counters.remove(self.transfers)
+
+
+def _transfer(kind: str, what: str) -> None:
+    for counter in _counters:
+        counter.add(kind, what)
+
+
+def _holds_host_array(index) -> bool:
+    """An index that CuPy must copy to the device (a NumPy array or a list in it)."""
+    if isinstance(index, tuple):
+        return any(_holds_host_array(i) for i in index)
+    return isinstance(index, np.ndarray | list)
+
+
+def _wrapped_index(shape: tuple, index):
+    """``index`` with its integer arrays taken modulo their axis's length: CuPy wraps an
+    out-of-bounds integer array index around where NumPy raises (its documented
+    difference), so a bad index surfaces only through tape's own checks, as on a GPU."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    items = [np.asarray(i) if isinstance(i, list) else i for i in items]
+
+    def axes(item):
+        if item is None or item is Ellipsis:
+            return 0
+        if isinstance(item, np.ndarray) and item.dtype == bool:
+            return item.ndim
+        return 1
+
+    axis, out = 0, []
+    for item in items:
+        if item is Ellipsis:
+            axis = len(shape) - sum(axes(i) for i in items[items.index(item) + 1:])
+        elif (isinstance(item, np.ndarray) and item.dtype.kind in "iu" and axis < len(shape)
+              and shape[axis] > 0):
+            item = item % shape[axis]
+        axis += axes(item)
+        out.append(item)
+    return tuple(out) if isinstance(index, tuple) else out[0]
 
 
 # ---- wrapping: arrays in, arrays out ---------------------------------------------------------
@@ -100,6 +183,9 @@ def _signature(spec) -> inspect.Signature:
         for name, kind, has_default in spec])
 
 
+_READS = {"ndarray.item", "ndarray.tolist"}  # array methods that return host values
+
+
 def _function(name: str, fn, host_ok: bool = False, signature=None):
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -108,6 +194,10 @@ def _function(name: str, fn, host_ok: bool = False, signature=None):
                 signature.bind(*args, **kwargs)
             except TypeError as e:
                 raise TypeError(f"cupy.{name}{signature}: {e} (CuPy's signature)") from None
+        if host_ok and _counters and args and type(args[0]) is not ndarray:
+            _transfer("h2d", f"cupy.{name}")
+        elif name in _READS and _counters:
+            _transfer("d2h", f"cupy.{name}")
         args, kwargs = _unwrap_all(f"cupy.{name}", args, kwargs, host_ok)
         return _wrap(fn(*args, **kwargs))
 
@@ -161,6 +251,8 @@ class ufunc:
         return self._call("outer", (a, b), kwargs)
 
     def at(self, a, indices, b=None):
+        if _counters and _holds_host_array(indices):
+            _transfer("h2d", f"cupy.{self.name}.at index")
         operands = (a, indices) if b is None else (a, indices, b)
         self._call("at", operands, {}, host_index=1)
 
@@ -190,12 +282,15 @@ class Flags:
 
 
 class MemoryPointer:
-    """The device pointer of an array (here the address of its NumPy buffer). Pointers
-    handed out by ``ndarray.data`` are remembered (weakly), so that NCCL calls take only
-    live device memory, as the real library faults on host pointers."""
+    """The device pointer of an array: the address of its NumPy buffer with the emulated
+    device's address bit set (tests/kernels/emulator.py), so that a kernel reading it from
+    a table of pointers reads the array, and a host address in its place fails the launch
+    as it faults on a GPU. Pointers handed out by ``ndarray.data`` are remembered (weakly),
+    so that NCCL calls take only live device memory, as the real library faults on host
+    pointers."""
 
     def __init__(self, ptr: int, device_id: int = 0, owner: np.ndarray | None = None):
-        self.ptr = int(ptr)
+        self.ptr = int(ptr) | _emulator().DEVICE_ADDRESS_BIT
         self.device = Device(device_id)
         self.device_id = device_id
         if owner is not None:
@@ -230,6 +325,8 @@ class ndarray:
 
     def get(self, stream=None, order="C", out=None, blocking=True):
         """A NumPy copy on the host (the one explicit way out, with ``asnumpy``)."""
+        if _counters:
+            _transfer("d2h", "cupy.ndarray.get")
         if out is not None:
             out[...] = self._a
             return out
@@ -238,6 +335,8 @@ class ndarray:
     def set(self, arr, stream=None):
         if not isinstance(arr, np.ndarray) or arr.shape != self.shape:
             raise ValueError("set: needs a NumPy array of the same shape")
+        if _counters:
+            _transfer("h2d", "cupy.ndarray.set")
         self._a[...] = arr
 
     def __getattr__(self, name):
@@ -267,12 +366,18 @@ class ndarray:
         return getattr(module, name)(*args, **kwargs)
 
     def __getitem__(self, index):
-        return _wrap(self._a[_unwrap(index, "cupy.ndarray.__getitem__", host_ok=True)])
+        if _counters and _holds_host_array(index):
+            _transfer("h2d", "cupy.ndarray.__getitem__ index")
+        index = _unwrap(index, "cupy.ndarray.__getitem__", host_ok=True)
+        return _wrap(self._a[_wrapped_index(self._a.shape, index)])
 
     def __setitem__(self, index, value):
         if isinstance(value, np.ndarray) and value.ndim:
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
-        self._a[_unwrap(index, "cupy.ndarray.__setitem__", host_ok=True)] = (
+        if _counters and (_holds_host_array(index) or isinstance(value, list | tuple)):
+            _transfer("h2d", "cupy.ndarray.__setitem__ index or value")
+        self._a[_wrapped_index(self._a.shape,
+                               _unwrap(index, "cupy.ndarray.__setitem__", host_ok=True))] = (
             _scalar_or_array(value, "cupy.ndarray.__setitem__")
             if not isinstance(value, list | tuple) else value)
 
@@ -323,8 +428,18 @@ for _name in ("__divmod__", "__rdivmod__", "__eq__", "__ne__", "__lt__", "__le__
     setattr(ndarray, _name, _operator(_name))
 for _name in ("__neg__", "__pos__", "__abs__", "__invert__"):
     setattr(ndarray, _name, _unary(_name))
+def _host_read(convert):
+    def method(self):
+        if _counters:
+            _transfer("d2h", f"{convert.__name__}(cupy.ndarray)")
+        return convert(self._a)
+
+    method.__name__ = f"__{convert.__name__}__"
+    return method
+
+
 for _convert in (bool, float, int, complex, repr, str):  # as CuPy, through the host value
-    setattr(ndarray, f"__{_convert.__name__}__", lambda self, c=_convert: c(self._a))
+    setattr(ndarray, f"__{_convert.__name__}__", _host_read(_convert))
 ndarray.__module__ = "cupy"
 
 
@@ -371,13 +486,15 @@ def asarray(a, dtype=None, order=None, *, blocking=False):
     if type(a) is ndarray:
         converted = np.asarray(a._a, dtype=dtype, order=order)
         return a if converted is a._a else ndarray._of(converted)
+    if _counters:
+        _transfer("h2d", "cupy.asarray")
     return ndarray._of(np.array(_unwrap(a, "cupy.asarray", host_ok=True), dtype=dtype,
                                 order=order or "K", copy=True))
 
 
 def asnumpy(a, stream=None, order="C", out=None, blocking=True):
     if type(a) is ndarray:
-        return a.get(order=order, out=out)
+        return a.get(order=order, out=out)  # counted there
     return np.asarray(a, order=order)
 
 
@@ -675,7 +792,10 @@ def scatter_add(a, slices, value):
     """``cupyx.scatter_add``: ``a[slices] += value`` with repeats accumulating."""
     if type(a) is not ndarray:
         raise TypeError("cupyx.scatter_add: a must be a cupy.ndarray")
-    np.add.at(a._a, _unwrap(slices, "cupyx.scatter_add", host_ok=True),
+    if _counters and _holds_host_array(slices):
+        _transfer("h2d", "cupyx.scatter_add index")
+    np.add.at(a._a, _wrapped_index(a._a.shape, _unwrap(slices, "cupyx.scatter_add",
+                                                        host_ok=True)),
               _unwrap(value, "cupyx.scatter_add"))
 
 
@@ -704,6 +824,11 @@ _NCCL_ITEMSIZE = {0: 1, 1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 2, 7: 4, 8: 8, 9: 2}  #
 
 class NcclError(RuntimeError):
     pass
+
+
+def _host_address(ptr) -> int:
+    """The NumPy buffer behind a device pointer of the double (its address bit cleared)."""
+    return int(ptr) & ~_emulator().DEVICE_ADDRESS_BIT
 
 
 class NcclCommunicator:
@@ -736,7 +861,7 @@ class NcclCommunicator:
         self._buffer(recvbuf, count, datatype, "allReduce")
         if op not in range(5):
             raise NcclError(f"allReduce: NCCL_ERROR_INVALID_ARGUMENT: op {op}")
-        ctypes.memmove(int(recvbuf), int(sendbuf), nbytes)
+        ctypes.memmove(_host_address(recvbuf), _host_address(sendbuf), nbytes)
 
     def bcast(self, buff, count, datatype, root, stream):
         self._buffer(buff, count, datatype, "bcast")

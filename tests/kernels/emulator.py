@@ -1,7 +1,7 @@
 """Runs tape.kernels on the CPU: each kernel's source compiled by g++ under
 kernels/emulation/cuda_emu.h with a generated ctypes shim, behind a runtime with the same
-interface as the CuPy one (``xp``, ``props``, ``is_array``, ``launch``). The launchers in
-tape.kernels.launch then run unchanged on NumPy arrays."""
+interface as the CuPy one (``xp``, ``props``, ``device``, ``device_of``, ``pointer``,
+``launch``). The launchers in tape.kernels.launch then run unchanged on NumPy arrays."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ from tape.kernels import C_FLOAT, FLOATS, PARAM_TYPES, DeviceProps, Kernel, chec
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMU_HEADER = REPO_ROOT / "kernels" / "emulation" / "cuda_emu.h"
 BUILD_DIR = REPO_ROOT / "build" / "kernels-emu"
+# The emulated device's addresses, as a kernel reads them from a launch's table: host
+# addresses with this bit set (cuda_emu.h's tape_emu::DEVICE_ADDRESS_BIT). A host address read
+# there fails the launch, as reading host memory faults on a GPU. The runtimes here and in the
+# CuPy double hand out such addresses (``pointer``, ``MemoryPointer.ptr``).
+DEVICE_ADDRESS_BIT = 1 << 62
 CTYPES = {"index_t": ctypes.c_longlong, "int": ctypes.c_int, "double": ctypes.c_double,
           "u64": ctypes.c_ulonglong}
 
@@ -85,12 +90,19 @@ class EmuRuntime:
         self.props = props or DeviceProps(2, 1024, 2048)
         self.launches: list[tuple] = []
 
+    device = "emulated"
+
     @staticmethod
-    def is_array(value) -> bool:
-        return isinstance(value, np.ndarray)
+    def device_of(value) -> str | None:
+        return "emulated" if isinstance(value, np.ndarray) else None
+
+    @staticmethod
+    def pointer(array) -> int:
+        """The emulated device address of ``array`` (see ``DEVICE_ADDRESS_BIT``)."""
+        return array.ctypes.data | DEVICE_ADDRESS_BIT
 
     def launch(self, kernel: Kernel, dtype, grid: int, block: int, args) -> None:
-        args = check_args(kernel, dtype, args, self.is_array)
+        args = check_args(kernel, dtype, args, self)
         assert 1 <= block <= self.props.max_threads_per_block, (kernel.name, block)
         assert grid >= 1, (kernel.name, grid)
         siblings = [k for k in kernels.KERNELS.values() if k.source == kernel.source]

@@ -137,6 +137,8 @@ HAND_WRITTEN = {
     "layer_norm": gpu.layer_norm_kernel, "layer_norm_grad": gpu.layer_norm_grad_kernel,
     "bias_act": gpu.bias_act_kernel, "bias_act_grad": gpu.bias_act_grad_kernel,
     "dropout": gpu.dropout_kernel,  # tests/kernels/test_dropout_kernel.py
+    # a check kept on the device: tests/layers/test_embedding.py, tests/test_gpu_transfers.py
+    "check_index": gpu.check_index_kernel,
 }
 GENERATED = {"mish": (-20.0, 20.0)}
 

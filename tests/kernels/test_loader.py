@@ -54,23 +54,23 @@ def test_launch_arguments_are_checked():
     k = KERNELS["softmax_forward"]
     x = np.ones((4, 3), np.float32)
     y = np.empty_like(x)
-    ok = check_args(k, "float32", (x, y, 4, 3, 0), EmuRuntime.is_array)
+    ok = check_args(k, "float32", (x, y, 4, 3, 0), EmuRuntime())
     assert [type(a) for a in ok[2:]] == [np.int64, np.int64, np.int32]
     with pytest.raises(TypeError, match="expected float32, got float64"):
-        check_args(k, "float32", (x.astype(np.float64), y, 4, 3, 0), EmuRuntime.is_array)
+        check_args(k, "float32", (x.astype(np.float64), y, 4, 3, 0), EmuRuntime())
     with pytest.raises(ValueError, match="not C-contiguous"):
         check_args(k, "float32", (np.ones((3, 4), np.float32).T, y, 4, 3, 0),
-                   EmuRuntime.is_array)
+                   EmuRuntime())
     frozen = np.empty_like(x)
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        check_args(k, "float32", (x, frozen, 4, 3, 0), EmuRuntime.is_array)
+        check_args(k, "float32", (x, frozen, 4, 3, 0), EmuRuntime())
     with pytest.raises(ValueError, match="does not fit int32"):
-        check_args(k, "float32", (x, y, 4, 3, 2**40), EmuRuntime.is_array)
+        check_args(k, "float32", (x, y, 4, 3, 2**40), EmuRuntime())
     with pytest.raises(TypeError, match="takes 5 arguments"):
-        check_args(k, "float32", (x, y), EmuRuntime.is_array)
+        check_args(k, "float32", (x, y), EmuRuntime())
     with pytest.raises(TypeError, match="no int64 version"):
-        check_args(k, "int64", (x, y, 4, 3, 0), EmuRuntime.is_array)
+        check_args(k, "int64", (x, y, 4, 3, 0), EmuRuntime())
 
 
 def test_launchers_reject_what_no_kernel_computes():

@@ -1,6 +1,9 @@
 """Embedding: the lookup against NumPy indexing, its gradient (a scatter-add into the used rows)
 against jax.grad, mask_zero, symbolic shapes, training, saving and bad ids."""
 
+import contextlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -92,21 +95,17 @@ def test_regularizer_and_config_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0))
 
 
-ON_CPU = pytest.mark.skipif(tape.backend.default_device() != "cpu",
-                            reason="the id check is the CPU's (a GPU one is issue 16's)")
-
-
-@ON_CPU
 @pytest.mark.parametrize("bad", [3, -1, -4, 100])
 def test_ids_outside_the_table_are_an_error(bad):
-    # -1 gave row 2 (NumPy takes a negative index from the end); tf.gather refuses it on CPU
+    # -1 gave row 2 (NumPy takes a negative index from the end); tf.gather refuses it on CPU.
+    # On a GPU the check runs on the device and raises at the next host read (numpy()).
     layer = Embedding(3, 2, name="small_vocab")
     with pytest.raises(tape.IndexOutOfRangeError,
                        match=rf"small_vocab.*\[0, 3\).*received {bad}.*test_embedding.py"):
-        layer(np.array([[0, bad]]))
+        layer(np.array([[0, bad]])).numpy()
+    np.testing.assert_array_equal(layer(np.array([2])).numpy(), layer.embeddings.numpy()[2:])
 
 
-@ON_CPU
 @pytest.mark.parametrize("run_eagerly", [False, True])
 def test_a_bad_id_in_a_later_batch_of_fit_is_an_error(run_eagerly):
     # fit traces its step on the first batch: the check is a graph op, so replays check too
@@ -127,16 +126,22 @@ def test_bad_constructor_arguments():
 
 
 @pytest.mark.gpu
-def test_on_the_gpu_ids_are_not_read_back_to_check_them(monkeypatch):
+def test_on_the_gpu_ids_are_checked_there_and_reported_at_the_next_read():
     """Reading the ids on the host would wait for the device at every step: the GPU lookup
-    skips the check (a check kept on the device is issue 16's) and still gives the rows."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("check_index ran on the GPU path")
-
-    monkeypatch.setattr(tape.ops, "check_index", refuse)
+    checks them on the device (no copy back, where the CuPy double counts copies), and a bad
+    id raises at the next read of a value on the host."""
+    double = sys.modules.get("cupy_double")
     ids = np.array([[1, 5], [0, 2]])
-    layer = Embedding(6, 3)
+    layer = Embedding(6, 3, name="vocab6")
     with tape.device("gpu"):
-        got = layer(tape.tensor(ids))
+        good, bad = tape.tensor(ids), tape.tensor([[1, 6]])
+        with (double.count_transfers() if double else contextlib.nullcontext()) as transfers:
+            got = layer(good)
+            looked_up = layer(bad)
     assert got.device.startswith("gpu")
+    if double is not None:
+        assert transfers.d2h == 0, transfers.log
+    with pytest.raises(tape.IndexOutOfRangeError,
+                       match=r"vocab6.*\[0, 6\).*received 6.*test_embedding.py"):
+        looked_up.numpy()
     np.testing.assert_array_equal(got.to("cpu").numpy(), layer.embeddings.to("cpu").numpy()[ids])
