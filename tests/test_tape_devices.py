@@ -310,3 +310,24 @@ def test_a_seed_gives_the_same_draws_and_weights_on_every_device(device):
     for here, other in zip(on_cpu, there):
         assert other.device == tape.backend.parse_device(device)
         np.testing.assert_array_equal(other.numpy(), here.numpy())
+
+
+def test_a_traced_draw_replays_the_numbers_its_seed_draws_eagerly(device):
+    """A replay on the GPU draws from the host generator too (it drew with CuPy's, so a
+    seeded noise step traced on the GPU gave other numbers than the eager run)."""
+    def noisy(x):  # draws from the global seed's streams: random_key nodes, never folded
+        return (x + tape.random.normal((3,)) + tape.random.uniform((3,))
+                + tape.cast(tape.random.randint(9, shape=(3,)), "float32"))
+
+    with tape.device(device):
+        x = tape.ones(3)
+        tape.random.seed(5)
+        want = noisy(x).numpy()
+        traced = tape.trace(noisy)
+        tape.random.seed(5)
+        first = traced(x).numpy()
+        tape.random.seed(5)
+        replayed = traced(x).numpy()
+    assert traced.trace_count == 1
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_array_equal(replayed, want)

@@ -82,29 +82,28 @@ def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
     return backend.filled_on_device(key, np.uint64, device)  # made there, not copied there
 
 
-def generator(xp, key):
-    """A Philox generator for ``key``: its seed as the Philox key, its stream as the high
-    counter words, so two streams never overlap."""
+def generator(key):
+    """NumPy's Philox generator for ``key``: its seed as the Philox key, its stream as the
+    high counter words, so two streams never overlap. Always on the host, whatever array
+    module runs the op (an eager call and a graph replay on the GPU alike), so a seed
+    draws the same numbers on every device; the ops copy their samples to ``device``."""
     key = np.asarray(key.get() if hasattr(key, "get") else key)
     bits = np.random.Philox(key=int(key[0]), counter=[0, 0, int(key[1]), 0])
-    if xp is np:
-        return np.random.Generator(bits)
-    return xp.random.default_rng(int(np.random.Generator(bits).integers(2**63)))
+    return np.random.Generator(bits)
 
 
 @defop("random_uniform", differentiable=False)
 def _uniform(xp, key, shape, dtype, minval=0.0, maxval=1.0, device="cpu"):
     """Uniform samples from ``[minval, maxval)`` drawn from ``key``'s stream."""
-    values = generator(xp, key).uniform(minval, maxval, size=shape).astype(dtype, copy=False)
+    values = generator(key).uniform(minval, maxval, size=shape).astype(dtype, copy=False)
     return backend.to_device(values, device)
 
 
 @defop("random_normal", differentiable=False)
 def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0, device="cpu"):
     """Normal samples drawn from ``key``'s stream."""
-    # standard_normal: CuPy's Generator has no normal() (a replay on the GPU draws with it);
     # NumPy's normal(mean, stddev) is this same mean + stddev * z, draw for draw.
-    values = (generator(xp, key).standard_normal(size=shape) * stddev + mean).astype(
+    values = (generator(key).standard_normal(size=shape) * stddev + mean).astype(
         dtype, copy=False)
     return backend.to_device(values, device)
 
@@ -112,14 +111,15 @@ def _normal(xp, key, shape, dtype, mean=0.0, stddev=1.0, device="cpu"):
 @defop("random_integers", differentiable=False)
 def _integers(xp, key, low, high, shape, dtype, device="cpu"):
     """Integers from ``[low, high)`` drawn from ``key``'s stream."""
-    values = generator(xp, key).integers(low, high, size=shape).astype(dtype, copy=False)
+    values = generator(key).integers(low, high, size=shape).astype(dtype, copy=False)
     return backend.to_device(values, device)
 
 
 @defop("random_permutation", differentiable=False)
 def _permutation(xp, key, n):
     """A shuffled ``arange(n)`` drawn from ``key``'s stream."""
-    return generator(xp, key).permutation(n)
+    permutation = generator(key).permutation(n)
+    return permutation if xp is np else xp.asarray(permutation)
 
 
 _PHILOX_M = (0xD2511F53, 0xCD9E8D57)
@@ -155,7 +155,7 @@ def _dropout(xp, x, key, rate):
     """``x`` with a ``rate`` of its elements zeroed and the rest scaled by
     ``1 / (1 - rate)``; the mask is a function of ``key`` and the flat index alone."""
     if xp is np:  # NumPy's own Philox (4x64, in C): fast, reproducible from the key
-        u = generator(np, key).random(size=x.shape, dtype=np.float32)
+        u = generator(key).random(size=x.shape, dtype=np.float32)
     else:  # the GPU's Philox4x32-10, which the dropout kernel computes in place of this
         u = philox_uniform(xp, key, x.size).reshape(x.shape)
     return xp.where(u >= rate, x * x.dtype.type(1 / (1 - rate)), x.dtype.type(0))
