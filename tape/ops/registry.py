@@ -61,7 +61,7 @@ class Op:
     """
 
     __slots__ = ("name", "forward", "numpy_forward", "vjp", "nin", "param_names",
-                 "differentiable", "kernel", "saves", "__dict__")
+                 "differentiable", "kernel", "saves", "walk", "__dict__")
 
     # -- facts for graph replay and its passes (trace/replay.py, trace/passes.py) --
     #: The array-module function that computes the op into an ``out=`` buffer, or None.
@@ -93,10 +93,8 @@ class Op:
     #: (numexpr template, CUDA template, how CUDA inputs are typed) for fused elementwise
     #: nodes (``deffusion``), or None.
     fusion: tuple | None = None
-    # -- facts for the backward walk (autodiff.py) --
-    #: ``walk(step, entry, g)`` replaces the walk's generic step for this op's entries
-    #: (``defwalk``); None: the generic step.
-    walk = None
+    # (``walk``, the backward walk's hook for this op's entries, is a slot set in __init__:
+    # the walk reads it for every entry.)
 
     def __init__(self, name: str, forward, nin: int, differentiable: bool):
         self.name = name
@@ -108,6 +106,7 @@ class Op:
         self.differentiable = differentiable
         self.vjp = None
         self.kernel = None  # the GPU override (``defkernel``), tested against ``forward``
+        self.walk = None  # ``walk(walk, entry, g)`` in place of the walk's step (``defwalk``)
         # What the VJP reads besides shapes and dtypes: a tape keeps the other values only
         # as shapes (see autodiff.record), so they can be freed.
         self.saves = ("inputs", "out")

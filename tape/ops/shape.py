@@ -60,11 +60,13 @@ def _broadcast_to_vjp(ctx, g):
     return sum_to(g, ctx.inputs[0].shape)
 
 
-@defop("sum_to")
-def _sum_to(xp, g, shape):
-    """``g`` summed over the axes that broadcasting ``shape`` to ``g.shape`` adds or
-    stretches: broadcast_to's transpose, so that pair needs nothing from the reductions."""
-    return g.sum(axis=broadcast_axes(shape, g.shape), keepdims=True).reshape(shape)
+@defop("sum_to", fresh=True)
+def _sum_to(xp, g, shape, axes):
+    """``g`` summed over ``axes``, the axes that broadcasting ``shape`` to ``g.shape`` adds or
+    stretches, to ``shape``: broadcast_to's transpose, so that pair needs nothing from the
+    reductions. (``axes`` is a parameter so that a replay computes none.)"""
+    out = g.sum(axis=axes)
+    return out if out.shape == shape else out.reshape(shape)
 
 
 @_sum_to.defvjp
@@ -90,7 +92,7 @@ def sum_to(g, shape: tuple):
         return g
     if g.ndim < len(shape):
         return broadcast_to(g, shape)
-    return _sum_to(g, shape=shape)
+    return _sum_to(g, shape=shape, axes=broadcast_axes(shape, g.shape))
 
 
 @defop("concatenate", nin=-1, fresh=True)

@@ -81,6 +81,7 @@ class FusedOp(Op):
         self.differentiable = False
         self.vjp = None
         self.kernel = None
+        self.walk = None
         self.saves = ()
         self.members = members
         self.in_info = in_info
