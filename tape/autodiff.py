@@ -390,6 +390,8 @@ class BackwardWalk:
                         grads[x_id] = gx
                     else:
                         self.set_fresh_gradient(inputs[0], prev + gx)
+                    # Drop the locals now: they would hold these arrays through later VJPs.
+                    gx = prev = None
             else:
                 self._inputs(entry, g, check)
 
@@ -397,9 +399,13 @@ class BackwardWalk:
         """Several inputs: only those on the path get gradients, each brought to its input's
         shape and dtype (the engine undoes broadcasting, STYLE P4)."""
         inputs, relevant = entry.inputs, self.relevant
-        needs = tuple([x._id in relevant for x in inputs])
+        if len(inputs) == 2:  # most of them: a tuple display is ~3x cheaper than tuple([...])
+            needs = (inputs[0]._id in relevant, inputs[1]._id in relevant)
+        else:
+            needs = tuple([x._id in relevant for x in inputs])
         entry.needs_grad = needs
         gxs = _checked_vjp(entry, g) if check else entry.op.vjp(entry, g)
+        grads = self.grads
         for x, gx, need in zip(inputs, gxs, needs):
             if gx is None or not need:
                 continue
@@ -408,7 +414,11 @@ class BackwardWalk:
                 gx = _fitted(gx, x)
             if check:
                 _check_finite(entry, gx)
-            self.add(x, gx)
+            prev = grads.get(x._id)  # self.add(x, gx), written out: once per input
+            if prev is None:
+                grads[x._id] = gx
+            else:
+                self.set_fresh_gradient(x, prev + gx)
 
 
 def _fitted(gx, x):
