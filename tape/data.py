@@ -393,3 +393,23 @@ def _is_iterable_source(x) -> bool:
     if isinstance(x, np.ndarray | Tensor | list | tuple | dict | str | bytes) or x is None:
         return False
     return isinstance(x, Iterable | Iterator)
+
+
+def class_sample_weights(class_weight: dict, y, sample_weight):
+    """Per-sample weights from ``{class: weight}`` (labels as integers or one-hot rows),
+    times ``sample_weight`` when given: what ``fit(class_weight=...)`` trains with.
+
+    Example:
+        >>> import numpy as np
+        >>> from tape.data import class_sample_weights
+        >>> class_sample_weights({1: 2.0}, np.array([0, 1, 1]), None).tolist()
+        [1.0, 2.0, 2.0]
+    """
+    if y is None or isinstance(y, dict | list | tuple):
+        raise ValueError("class_weight needs y as one array of labels (one model output)")
+    labels = np.asarray(to_numpy(y))
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels = labels.argmax(-1)
+    labels = labels.reshape(len(labels)).astype(np.int64)
+    weights = np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+    return weights if sample_weight is None else weights * np.asarray(to_numpy(sample_weight))

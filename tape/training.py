@@ -16,7 +16,7 @@ from . import _state, backend, losses, ops, optimizers
 from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .autodiff import GradientTape
-from .data import DataAdapter, to_numpy, unpack_x_y_sample_weight
+from .data import DataAdapter, class_sample_weights, to_numpy, unpack_x_y_sample_weight
 from .distribute import get_strategy
 from .errors import names_user_line
 from .layers._nest import flatten, map_structure
@@ -268,7 +268,7 @@ class Trainer:
         self._check_compiled()
         self._state_to_device()
         if class_weight is not None:
-            sample_weight = _class_weights(class_weight, y, sample_weight)
+            sample_weight = class_sample_weights(class_weight, y, sample_weight)
         batch_size = 32 if batch_size is None else batch_size
         data = DataAdapter(x, y, sample_weight, batch_size, shuffle=bool(shuffle),
                            steps=steps_per_epoch)
@@ -537,19 +537,6 @@ def _require_samples(data: DataAdapter, api: str) -> None:
                   for a in flatten(part)]
         raise ValueError(f"{api}: the data has 0 samples (shapes {shapes}); give at least one "
                          "sample")
-
-
-def _class_weights(class_weight: dict, y, sample_weight):
-    """Per-sample weights from ``{class: weight}`` (labels as integers or one-hot rows),
-    times ``sample_weight`` when given."""
-    if y is None or isinstance(y, dict | list | tuple):
-        raise ValueError("class_weight needs y as one array of labels (one model output)")
-    labels = np.asarray(to_numpy(y))
-    if labels.ndim > 1 and labels.shape[-1] > 1:
-        labels = labels.argmax(-1)
-    labels = labels.reshape(len(labels)).astype(np.int64)
-    weights = np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
-    return weights if sample_weight is None else weights * np.asarray(to_numpy(sample_weight))
 
 
 def _is_accuracy(spec) -> bool:
