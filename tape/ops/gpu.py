@@ -48,7 +48,7 @@ class ElementwiseKernel:
     """
 
     def __init__(self, op):
-        numexpr, cuda, typing, _ = op.fusion
+        _, cuda, typing, _ = op.fusion
         assert typing == "result", f"{op.name}: a generated kernel computes in the result type"
         self.name = f"tape_{op.name}"
         self.inputs = ("x",) + tuple(f"x{k}" for k in range(1, op.nin))

@@ -42,7 +42,6 @@ _active_tapes = _state.active_tapes
 _recorder = _state.recorder
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
-_wrap = Tensor._wrap
 _new = object.__new__
 _TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
 _SCALARS = frozenset({float, int})  # Python numbers the hot path makes weak-typed tensors of
