@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _state
 from . import tensor as _tensor
+from .dtypes import is_float
 from .errors import GradientError, describe, user_line
 from .nest import flatten, unflatten
 from .tensor import Tensor, Variable
@@ -66,7 +67,7 @@ def record(tapes, op, inputs, out, params) -> None:
                     if "out" not in saves:
                         entry.out = _shape_only(out)
             t._entries.append(entry)
-            if out._data.dtype.kind == "f":
+            if is_float(out._data.dtype):
                 watched.add(out._id)
 
 
@@ -101,7 +102,7 @@ def _saved(inputs: tuple) -> tuple:
 
 
 def _is_trainable(x) -> bool:
-    return isinstance(x, Variable) and x.trainable and x._data.dtype.kind == "f"
+    return isinstance(x, Variable) and x.trainable and is_float(x._data.dtype)
 
 
 class GradientTape:
@@ -149,7 +150,7 @@ class GradientTape:
         for t in flatten(tensor):
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes tensors, got {type(t).__name__}")
-            if t.dtype.kind != "f":
+            if not is_float(t.dtype):
                 continue  # no gradient to record; gradient() warns if it is asked for
             self._watched.add(t._id)
             self._roots.add(t._id)
@@ -300,7 +301,7 @@ class GradientTape:
             for x in entry.inputs:
                 if x._id in relevant:
                     path.append(entry)
-                    if entry.out._data.dtype.kind == "f":
+                    if is_float(entry.out._data.dtype):
                         relevant.add(entry.out._id)
                     break
         return path, relevant
@@ -330,7 +331,7 @@ class BackwardWalk:
     def seed(self, targets, seeds) -> None:
         """Start from ones (or the given output gradients) at each float target."""
         for t, seed in zip(targets, seeds):
-            if isinstance(t, Tensor) and t.dtype.kind == "f":
+            if isinstance(t, Tensor) and is_float(t.dtype):
                 self.add(t, _tensor._ops.ones_like(t) if seed is None else _as_seed(seed, t))
 
     # ---- what an op's walk hook uses ----------------------------------------------------
@@ -432,7 +433,7 @@ def _fitted(gx, x):
 
 
 def _is_float_source(t) -> bool:
-    return isinstance(t, Tensor) and t.dtype.kind == "f"
+    return isinstance(t, Tensor) and is_float(t.dtype)
 
 
 def _as_seed(seed, target):

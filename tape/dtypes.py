@@ -10,11 +10,32 @@ from .errors import DTypeError, ShapeError, user_line
 DEFAULT_FLOAT = np.dtype(np.float32)
 DEFAULT_INT = np.dtype(np.int64)
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+LOW_PRECISION = ("float16", "bfloat16")  # mixed precision's compute dtypes
 
 
 def is_float(dtype) -> bool:
-    """True for dtypes that carry gradients (float16/32/64)."""
-    return np.dtype(dtype).kind == "f"
+    """True for dtypes that carry gradients: float16/32/64 and bfloat16 (``ml_dtypes``).
+
+    Example:
+        >>> import numpy as np
+        >>> is_float(np.float16), is_float("bfloat16"), is_float(np.int32)
+        (True, True, False)
+    """
+    if not isinstance(dtype, np.dtype):
+        dtype = as_dtype(dtype)
+    return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")
+
+
+def bfloat16() -> np.dtype:
+    """NumPy's bfloat16 dtype, from ``ml_dtypes`` (a JAX dependency, imported on first use:
+    its import costs about half a second); a DTypeError says how to get it when missing."""
+    try:
+        import ml_dtypes
+    except ImportError as e:
+        raise DTypeError(
+            "bfloat16 needs the ml_dtypes package, which gives NumPy its bfloat16 dtype "
+            "(pip install ml_dtypes; it comes with jax)") from e
+    return np.dtype(ml_dtypes.bfloat16)
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -23,6 +44,8 @@ def as_dtype(dtype) -> np.dtype:
         return DEFAULT_FLOAT
     if dtype is int:
         return DEFAULT_INT
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return bfloat16()
     try:
         resolved = np.dtype(dtype)
     except TypeError as e:
@@ -32,7 +55,7 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def _check_supported(dtype: np.dtype, what: str, given=None) -> None:
-    if dtype.kind not in "biuf":
+    if dtype.kind not in "biuf" and dtype.name != "bfloat16":
         what = f"{what} {given!r}" if given is not None else what  # only when raising
         raise DTypeError(
             f"{what}: tape tensors hold booleans, integers or floats, not {dtype} "
@@ -81,7 +104,7 @@ def weak_scalar_dtype(value, like: np.dtype) -> np.dtype:
     if isinstance(value, bool):
         return like
     if isinstance(value, int):
-        return like if like.kind in "iuf" else DEFAULT_INT
+        return like if like.kind in "iuf" or is_float(like) else DEFAULT_INT
     if isinstance(value, float):
-        return like if like.kind == "f" else DEFAULT_FLOAT
+        return like if is_float(like) else DEFAULT_FLOAT
     raise DTypeError(f"cannot use {type(value).__name__} {value!r} as tensor data")

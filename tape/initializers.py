@@ -42,7 +42,7 @@ def compute_fans(shape) -> tuple[int, int]:
 
 def _float_dtype(dtype, who: str) -> np.dtype:
     dtype = dtypes.as_dtype(dtype or "float32")
-    if dtype.kind != "f":
+    if not dtypes.is_float(dtype):
         raise ValueError(f"{who}: random initializers need a float dtype, got {dtype}")
     return dtype
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from .autodiff import GradientTape
+from .dtypes import is_float
 from .errors import GradientError, user_line
 from .ops.registry import convert
 from .tensor import Tensor
@@ -22,7 +23,7 @@ def _watched_call(what, f, argnums, args, kwargs, persistent=False):
             raise TypeError(f"argnums={argnums} but {f.__name__} got {len(args)} arguments")
         if not isinstance(args[i], Tensor):
             args[i] = convert(args[i])
-        if args[i].dtype.kind != "f":
+        if not is_float(args[i].dtype):
             raise GradientError(
                 f"{what} of {f.__name__} with respect to argument {i}: it is a "
                 f"{args[i].dtype} tensor, and only float tensors have gradients "
@@ -100,7 +101,7 @@ def jacobian(f, argnums=0):
     def wrapper(*args, **kwargs):
         g, value, args = _watched_call("jacobian", f, nums, args, kwargs,
                                        persistent=True)
-        if not isinstance(value, Tensor) or value.dtype.kind != "f":
+        if not isinstance(value, Tensor) or not is_float(value.dtype):
             what = value.dtype if isinstance(value, Tensor) else type(value).__name__
             raise GradientError(f"jacobian of {f.__name__}: the function must return a float "
                                 f"tensor, got {what} [at {user_line()}]")

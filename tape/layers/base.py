@@ -260,7 +260,7 @@ class Layer:
             if budget[0] < 0:
                 raise budget[1](f"{self.name}/{name}", shape)
         if initializer is None:
-            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+            initializer = "glorot_uniform" if dtypes.is_float(dtype) else "zeros"
         init = initializers.get(initializer)
         with _state.init_scope():  # an initial value is state, never part of a trace
             value = init(shape, dtype)
@@ -556,8 +556,8 @@ def _attach_masks(outputs, masks) -> None:
 
 def cast_float(x, dtype):
     """A float tensor ``x`` in the float ``dtype``; anything else as it is."""
-    if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != dtype \
-            and np.dtype(dtype).kind == "f":
+    if isinstance(x, Tensor) and dtypes.is_float(x.dtype) and x.dtype != dtype \
+            and dtypes.is_float(dtype):
         return ops.cast(x, dtype)
     return x
 

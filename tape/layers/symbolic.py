@@ -160,7 +160,7 @@ def symbolic_call(layer, inputs, args: tuple, training, kwargs: dict):
 
     def dtype_of(x):
         dtype = x.dtype if isinstance(x, KerasTensor) else np.asarray(x).dtype
-        if dtype.kind == "f" and np.dtype(layer.dtype).kind == "f":
+        if dtypes.is_float(dtype) and dtypes.is_float(layer.dtype):
             dtype = np.dtype(layer.dtype)  # __call__ casts float inputs to the layer dtype
         return dtype
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .. import _config, logits, ops
+from .. import _config, dtypes, logits, ops
 from ..tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -34,7 +34,7 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
 def _prediction(y_pred):
     """``y_pred`` as a float tensor (float32 unless already float)."""
     y_pred = ops.convert(y_pred)
-    if y_pred.dtype.kind != "f":
+    if not dtypes.is_float(y_pred.dtype):
         y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
     return y_pred
 
