@@ -22,6 +22,9 @@ recorder: ContextVar = ContextVar("tape_recorder", default=None)
 run_eagerly: ContextVar[bool] = ContextVar(
     "tape_run_eagerly",
     default=os.environ.get("TAPE_RUN_EAGERLY", "").lower() in ("1", "true", "yes"))
+# The compute dtype inside a mixed-precision layer's call (None elsewhere): ops read an
+# AutocastVariable in it (tape.tensor.AutocastVariable, tape.mixed_precision).
+autocast: ContextVar = ContextVar("tape_autocast", default=None)
 # Keras-style training flag (dropout, batch norm).
 training: ContextVar[bool] = ContextVar("tape_training", default=False)
 

@@ -488,6 +488,28 @@ class Variable(Tensor):
         )
 
 
+class AutocastVariable(Variable):
+    """A float Variable that ops read in the compute dtype of the layer calling them: a
+    mixed-precision layer (policy ``mixed_bfloat16``/``mixed_float16``) keeps its weights
+    in float32 and, inside its call, every op given one of them reads it through a
+    recorded ``cast`` (so its gradient arrives in float32). Elsewhere (the optimizer,
+    regularizers, saving) it is the float32 Variable it holds, as Keras' autocast
+    variables are.
+
+    Example:
+        >>> import tape
+        >>> from tape import _state
+        >>> w = AutocastVariable([1.0, 2.0])
+        >>> with _state.using(_state.autocast, tape.dtypes.as_dtype("float16")):
+        ...     (w * 2.0).dtype
+        dtype('float16')
+        >>> w.dtype
+        dtype('float32')
+    """
+
+    __slots__ = ()
+
+
 def _check_not_tracing(what: str) -> None:
     function = _state.tracing.get()
     if function:

@@ -35,11 +35,12 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import Tensor, Variable, _next_id
+from ..tensor import AutocastVariable, Tensor, Variable, _next_id
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
 _recorder = _state.recorder
+_autocast = _state.autocast
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
 _new = object.__new__
@@ -256,6 +257,10 @@ class Op:
                     raise _op_error(self, args, params, e) from e
         if len(args) != self.nin >= 0:
             args, params = self._bind(args, params)
+        compute_dtype = _autocast.get()
+        if compute_dtype is not None and self is not cast:  # inside a mixed-precision layer
+            args = tuple(cast(a, dtype=compute_dtype) if type(a) is AutocastVariable else a
+                         for a in args)
         try:
             arrays = tuple(map(_data_of, args))
         except AttributeError:
