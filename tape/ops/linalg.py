@@ -15,7 +15,7 @@ from .registry import convert, defop
 from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@defop("matmul", nin=2, out="matmul", fresh=True)
+@defop("matmul", nin=2, out="matmul", fresh=True, low_precision="float32")
 def matmul(xp, x, y):
     """Matrix product with NumPy's rules: batched over leading axes, 1-D operands
     promoted to a row or column and the added axis dropped.
@@ -53,7 +53,7 @@ def _matmul_vjp(ctx, g):
     return gx, gy  # the tape sums broadcast batch axes back
 
 
-@defop("einsum", nin=-1)
+@defop("einsum", nin=-1, low_precision="float32")
 def _einsum(xp, *operands, subscripts):
     """Einstein summation over ``operands``."""
     return xp.einsum(subscripts, *operands)

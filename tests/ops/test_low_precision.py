@@ -1,0 +1,223 @@
+"""Every op of the table in bfloat16 and float16: forward and VJP against JAX in the same
+dtype, float32 accumulation where values are accumulated, the cast-up warning of ops with
+no low-precision path, and a bfloat16 MLP's gradients.
+
+The rows are ``op_rows.ROWS`` (the float64 sweep's table): each row's inputs are drawn in
+float64, rounded to the low dtype, and given to tape and to JAX alike. Tolerances, per
+dtype (``TOL``): a few units in the last place of the low dtype (bfloat16 eps = 2**-7,
+float16 eps = 2**-10), relative to the result, or to the largest value of the result
+where terms cancel (a gradient such as ``g - sum(g)``): JAX rounds some intermediates to
+the low dtype where tape keeps float32, so the two may differ by a few roundings.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+jax = pytest.importorskip("jax")
+
+import tape  # noqa: E402
+from tape import dtypes  # noqa: E402
+from tape.ops import LowPrecisionWarning  # noqa: E402
+
+from .op_rows import ROWS, Row  # noqa: E402
+from .test_op_table import (  # noqa: E402
+    Static,
+    _as_tuple,
+    _inputs,
+    _jax_out_structs,
+    _jax_vjp,
+    _random_like,
+    cases,
+)
+
+LOW = ("bfloat16", "float16")
+# (rtol, atol as a fraction of the result's largest magnitude), per dtype.
+TOL = {"bfloat16": (3e-2, 3e-2), "float16": (4e-3, 4e-3)}
+EXAMPLES = 2  # per row and dtype: each new shape and dtype costs a JAX compile
+
+
+def _low(dtype: str) -> np.dtype:
+    return dtypes.as_dtype(dtype)
+
+
+def _round(xs, dtype):
+    """The row's float64 inputs in ``dtype`` (integer inputs, such as labels, kept)."""
+    return [x.astype(dtype) if x.dtype.kind == "f" else x for x in xs]
+
+
+def _tape_vjp(row: Row, params, xs, vs):
+    xs_t = [tape.Tensor(x) for x in xs]
+    with tape.GradientTape() as g:
+        g.watch(xs_t)
+        outs = _as_tuple(row.fn(*xs_t, **params))
+    grads = g.gradient(list(outs), xs_t, output_gradients=[tape.Tensor(v) for v in vs],
+                       unconnected_gradients="zero")
+    return outs, grads
+
+
+def _expected(dtype, low):
+    """The dtype tape gives where JAX gives ``dtype``: the same, except where an oracle
+    promotes to float64 through a NumPy constant (``x / np.sqrt(d)``): tape keeps ``low``."""
+    return low if dtype == np.float64 else dtype
+
+
+def _close(what, got, want, dtype):
+    got = got.numpy() if isinstance(got, tape.Tensor) else np.asarray(got)
+    want = np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, JAX gives {want.shape}"
+    expected = _expected(want.dtype, _low(dtype))
+    assert got.dtype == expected, f"{what}: dtype {got.dtype}, expected {expected}"
+    rtol, atol = TOL[dtype]
+    wide, wanted = got.astype(np.float64), want.astype(np.float64)
+    finite = np.isfinite(wanted)
+    scale = float(np.abs(wanted[finite]).max(initial=1.0))
+    np.testing.assert_allclose(wide, wanted, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+# ---- every row, forward and VJP, against JAX in the same dtype --------------------------
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_forward_and_vjp_match_jax_in_low_precision(row, dtype, data):
+    shapes, params, seed = data.draw(cases(row))
+    xs, rng = _inputs(row, shapes, seed)
+    xs = _round(xs, _low(dtype))
+    vs = _random_like(rng, _jax_out_structs(row, params, xs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowPrecisionWarning)
+        outs, grads = _tape_vjp(row, params, xs,
+                                [v.astype(_expected(v.dtype, _low(dtype))) for v in vs])
+    want_outs, want_grads = _jax_vjp(row.ref, Static(params), tuple(xs), vs)
+    for i, (got, want) in enumerate(zip(outs, want_outs)):
+        _close(f"{row.name} output {i} in {dtype}", got, want, dtype)
+    for i, (x, got, want) in enumerate(zip(xs, grads, want_grads)):
+        if dtypes.is_float(x.dtype):
+            assert got.dtype == x.dtype, f"{row.name} gradient {i}: {got.dtype} for {x.dtype}"
+            _close(f"{row.name} gradient of input {i} in {dtype}", got, want, dtype)
+
+
+# ---- float32 accumulation: what a low-precision running sum would get wrong ----------------
+# A float16 running sum stops counting at 2048 (2048 + 1 rounds to 2048) and overflows at
+# 65504; a bfloat16 one stops at 256. float16 cases sum halves, so that the exact result,
+# 50,000, fits its range (100,000 ones overflow in float16 whatever the accumulator: inf, as
+# JAX gives, tests/ops/test_float16_reductions.py). Expected values are float64 NumPy,
+# rounded once to the dtype.
+
+N = 100_000
+UNIT = {"bfloat16": 1.0, "float16": 0.5}  # the summed value: N * UNIT fits both ranges
+
+
+def _exact(value, dtype):
+    """``value`` (float64) rounded once to ``dtype``: what float32 accumulation gives."""
+    return np.asarray(value, dtype=np.float64).astype(_low(dtype))
+
+
+def _assert_exact(got, value, dtype):
+    assert got.dtype == _low(dtype), f"{got.dtype}, expected {dtype}"
+    np.testing.assert_array_equal(got.numpy().astype(np.float64),
+                                  _exact(value, dtype).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_sum_of_100000_values_is_rounded_once(dtype):
+    unit = UNIT[dtype]
+    x = tape.full((N,), unit, dtype=dtype)
+    _assert_exact(tape.sum(x), N * unit, dtype)
+    _assert_exact(tape.sum(tape.reshape(x, (N // 4, 4)), axis=0), np.full(4, N // 4 * unit),
+                  dtype)
+    _assert_exact(tape.cumsum(x)[-1], N * unit, dtype)
+    _assert_exact(tape.logsumexp(tape.zeros((N,), dtype=dtype)), np.log(N), dtype)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_mean_and_variance_of_100000_values_match_float64(dtype):
+    values = np.random.default_rng(0).normal(3.0, 2.0, size=N).astype(_low(dtype))
+    wide = values.astype(np.float64)
+    x = tape.Tensor(values)
+    _assert_exact(tape.mean(tape.full((N,), 3.0, dtype=dtype)), 3.0, dtype)
+    got = tape.mean(x)
+    assert got.dtype == _low(dtype)
+    np.testing.assert_allclose(float(got.numpy().astype(np.float64)), wide.mean(),
+                               rtol=TOL[dtype][0])
+    np.testing.assert_allclose(float(tape.var(x).numpy().astype(np.float64)), wide.var(),
+                               rtol=TOL[dtype][0])
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_softmax_over_a_long_row_sums_in_float32(dtype):
+    x = tape.zeros((2, N), dtype=dtype)  # each probability is 1 / N
+    with tape.GradientTape() as g:
+        g.watch(x)
+        p = tape.softmax(x)
+        loss = tape.sum(tape.multiply(p, p))
+    _assert_exact(p[:, :3], np.full((2, 3), 1 / N), dtype)
+    _assert_exact(tape.log_softmax(x)[:, :3], np.full((2, 3), -np.log(N)), dtype)
+    # d/dx sum(p^2) = 2 p (p - sum(p^2)) = 0 at equal logits; a low-precision sum gives
+    # sum(p^2) far from 1 / N and a nonzero gradient
+    np.testing.assert_allclose(g.gradient(loss, x).numpy().astype(np.float64), 0.0,
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_softmax_cross_entropy_over_a_long_row(dtype):
+    labels = np.zeros((2, N))
+    labels[:, 0] = 1
+    logits = tape.zeros((2, N), dtype=dtype)
+    with tape.GradientTape() as g:
+        g.watch(logits)
+        loss = tape.ops.softmax_xent(tape.Tensor(labels.astype(_low(dtype))), logits)
+    _assert_exact(loss, np.full(2, np.log(N)), dtype)
+    grad = g.gradient(loss, logits)  # softmax - labels
+    _assert_exact(grad[:, 1:3], np.full((2, 2), 1 / N), dtype)
+    _assert_exact(grad[:, 0], np.full(2, 1 / N - 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_matmul_and_einsum_with_k_100000(dtype):
+    unit = UNIT[dtype]
+    x = tape.ones((2, N), dtype=dtype)
+    y = tape.full((N, 3), unit, dtype=dtype)
+    _assert_exact(tape.matmul(x, y), np.full((2, 3), N * unit), dtype)
+    _assert_exact(tape.einsum("ik,kj->ij", x, y), np.full((2, 3), N * unit), dtype)
+    with tape.GradientTape() as g:  # the VJP's matmul contracts over K = 100,000 too
+        g.watch(x)
+        out = tape.matmul(tape.transpose(x), tape.full((2, 1), unit, dtype=dtype))
+    _assert_exact(g.gradient(out, x), np.full((2, N), unit), dtype)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_bias_gradient_over_a_batch_of_100000_sums_in_float32(dtype):
+    # x + b broadcasts b over the batch: its gradient is sum_to over 100,000 rows, the
+    # gradient a Dense bias gets under mixed precision
+    x = tape.zeros((N, 2), dtype=dtype)
+    b = tape.zeros((2,), dtype=dtype)
+    unit = UNIT[dtype]
+    with tape.GradientTape() as g:
+        g.watch(b)
+        out = tape.add(x, b)
+    grad = g.gradient(out, b, output_gradients=tape.full((N, 2), unit, dtype=dtype))
+    _assert_exact(grad, np.full(2, N * unit), dtype)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_layer_norm_and_average_pooling_over_long_axes(dtype):
+    values = np.random.default_rng(1).normal(5.0, 1.0, size=(2, N)).astype(_low(dtype))
+    wide = values.astype(np.float64)
+    want = (wide - wide.mean(-1, keepdims=True)) / np.sqrt(wide.var(-1, keepdims=True) + 1e-3)
+    got = tape.ops.layer_norm(tape.Tensor(values), tape.ones(N, dtype=dtype),
+                              tape.zeros(N, dtype=dtype))
+    assert got.dtype == _low(dtype)
+    rtol, atol = TOL[dtype]
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want, rtol=rtol, atol=atol)
+    window = 4096  # one window of 4096 ones: a bfloat16 running sum stops at 256
+    pooled = tape.nn.avg_pool1d(tape.ones((1, window, 1), dtype=dtype), window)
+    _assert_exact(pooled, np.ones((1, 1, 1)), dtype)
