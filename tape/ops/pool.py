@@ -63,7 +63,7 @@ def _max_pool_vjp(ctx, g):
     return max_pool_grad(ctx.inputs[0], g, **ctx.params)
 
 
-@defop("max_pool_grad", nin=2)
+@defop("max_pool_grad", nin=2, low_precision="float32")  # overlapping windows add up
 def max_pool_grad(xp, x, g, window, strides, padding):
     """``g`` (pooled shape) added into zeros of ``x``'s shape at each window's argmax."""
     out, slices = _geometry(x.shape, window, strides, padding)

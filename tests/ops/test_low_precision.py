@@ -20,10 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
 
 import tape  # noqa: E402
 from tape import dtypes  # noqa: E402
-from tape.ops import LowPrecisionWarning  # noqa: E402
+from tape.ops import REGISTRY, LowPrecisionWarning, defop  # noqa: E402
 
 from .op_rows import ROWS, Row  # noqa: E402
 from .test_op_table import (  # noqa: E402
@@ -221,3 +222,97 @@ def test_layer_norm_and_average_pooling_over_long_axes(dtype):
     window = 4096  # one window of 4096 ones: a bfloat16 running sum stops at 256
     pooled = tape.nn.avg_pool1d(tape.ones((1, window, 1), dtype=dtype), window)
     _assert_exact(pooled, np.ones((1, 1, 1)), dtype)
+
+
+# ---- ops with no low-precision path: cast up, one warning ----------------------------------
+
+
+@pytest.fixture
+def cast_up_op():
+    """A throwaway op declared ``low_precision="cast_up"`` whose forward records the dtypes
+    it is given (no op of the table needs the fact on NumPy today: the sweep above runs
+    every one in its own dtype), removed from the table afterwards."""
+    seen: list = []
+
+    def forward(xp, x):
+        seen.append(x.dtype)
+        return xp.exp(x)
+
+    op = defop("_test_cast_up", differentiable=False, low_precision="cast_up")(forward)
+    try:
+        yield op, seen
+    finally:
+        del REGISTRY["_test_cast_up"]
+
+
+def test_an_op_without_a_low_precision_path_is_cast_up_with_one_warning(cast_up_op):
+    op, seen = cast_up_op
+    values = np.array([0.0, 0.5, 1.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outs = [op(tape.Tensor(values.astype(_low(dtype)))) for dtype in LOW + LOW]
+        single = op(tape.Tensor(values.astype(np.float32)))
+    low = [w for w in caught if issubclass(w.category, LowPrecisionWarning)]
+    assert len(low) == 1, [str(w.message) for w in low]  # once per op, not per call
+    message = str(low[0].message)
+    assert "_test_cast_up" in message and "bfloat16" in message and "float32" in message
+    assert low[0].filename == __file__  # it points at the user's line
+    assert seen == [np.dtype(np.float32)] * 5  # the forward never saw a 2-byte float
+    for out, dtype in zip(outs, LOW + LOW):
+        _assert_exact(out, np.exp(values.astype(_low(dtype)).astype(np.float32)), dtype)
+    assert single.dtype == np.float32
+
+
+def test_a_cast_up_op_is_cast_up_in_a_replayed_graph_too(cast_up_op):
+    op, seen = cast_up_op
+    f = tape.trace(lambda x: op(x) * 2.0)
+    x = tape.Tensor(np.array([0.5, 1.0], dtype=_low("bfloat16")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowPrecisionWarning)
+        eager, captured, replayed = op(x) * 2.0, f(x), f(x)
+    assert seen == [np.dtype(np.float32)] * 3
+    for out in (captured, replayed):
+        assert out.dtype == x.dtype
+        np.testing.assert_array_equal(out.numpy(), eager.numpy())
+
+
+# ---- a bfloat16 MLP: loss and gradients against JAX -----------------------------------------
+
+
+def _mlp_parameters(rng, dtype):
+    shapes = [(8, 32), (32,), (32, 4), (4,)]
+    return [(rng.normal(size=s) * 0.4).astype(dtype) for s in shapes]
+
+
+def test_a_bfloat16_mlp_loss_and_gradients_match_jax():
+    bf16 = _low("bfloat16")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype(bf16)
+    labels = rng.integers(0, 4, size=64)
+    params = _mlp_parameters(rng, bf16)
+
+    def tape_loss(w1, b1, w2, b2):
+        h = tape.ops.bias_act(tape.matmul(tape.Tensor(x), w1), b1, activation="gelu")
+        logits = tape.add(tape.matmul(h, w2), b2)
+        return tape.mean(tape.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+    def jax_loss(w1, b1, w2, b2):
+        h = jax.nn.gelu(x @ w1 + b1, approximate=False)
+        logits = jax.nn.log_softmax(h @ w2 + b2)
+        return -jnp.mean(jnp.take_along_axis(logits, labels[:, None], axis=-1))
+
+    ws = [tape.Variable(p) for p in params]
+    with tape.GradientTape() as g:
+        loss = tape_loss(*ws)
+    grads = g.gradient(loss, ws)
+    want_loss, want_grads = jax.value_and_grad(jax_loss, argnums=(0, 1, 2, 3))(*params)
+    _close("MLP loss", loss, want_loss, "bfloat16")
+    for i, (got, want) in enumerate(zip(grads, want_grads)):
+        assert got.dtype == bf16
+        _close(f"MLP gradient {i}", got, want, "bfloat16")
+    # and within bfloat16's rounding of the float64 values, where JAX's own lie
+    wide = [p.astype(np.float64) for p in params]
+    exact, exact_grads = jax.value_and_grad(
+        lambda *w: jax_loss(*w), argnums=(0, 1, 2, 3))(*wide)
+    for got, want in zip([loss, *grads], [exact, *exact_grads]):
+        _close("MLP against float64", got, np.asarray(want).astype(bf16), "bfloat16")
