@@ -20,7 +20,7 @@ def _data(dtype, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(16, 8)).astype(tape.dtypes.as_dtype(dtype))
     labels = rng.integers(0, 4, size=16)
-    return tape.Tensor(x), tape.Tensor(labels)
+    return tape.tensor(x), tape.tensor(labels)
 
 
 def _weights(seed=1):
