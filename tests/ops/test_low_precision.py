@@ -32,11 +32,9 @@ from tape.ops import REGISTRY, LowPrecisionWarning, defop  # noqa: E402
 
 from .op_rows import ROWS, Row  # noqa: E402
 from .test_op_table import (  # noqa: E402
-    Static,
     _as_tuple,
     _inputs,
     _jax_out_structs,
-    _jax_vjp,
     _random_like,
     cases,
 )
@@ -71,6 +69,15 @@ def _tape_vjp(row: Row, params, xs, vs):
     grads = g.gradient(list(outs), xs_t, output_gradients=[tape.Tensor(v) for v in vs],
                        unconnected_gradients="zero")
     return outs, grads
+
+
+def _jax_vjp(ref, params, xs, vs):
+    """JAX's outputs and VJP, op by op (not jitted as one function: XLA's CPU compiler,
+    with conftest's --xla_disable_hlo_passes=algsimp, crashes the process compiling the
+    bfloat16 VJP of take_along_axis(log_softmax(z)) for z of shape (1, 3), jax 0.10.2).
+    Each op rounds to its dtype, as tape's elementwise ops do."""
+    outs, pullback = jax.vjp(lambda *a: _as_tuple(ref(*a, **params)), *xs)
+    return outs, pullback(tuple(vs))
 
 
 def _expected(dtype, low):
@@ -123,10 +130,10 @@ def test_forward_and_vjp_match_jax_in_low_precision(row, dtype, data):
         warnings.simplefilter("ignore", LowPrecisionWarning)
         outs, grads = _tape_vjp(row, params, xs,
                                 [v.astype(_expected(v.dtype, _low(dtype))) for v in vs])
-    want_outs, want_grads = _jax_vjp(row.ref, Static(params), tuple(xs), vs)
+    want_outs, want_grads = _jax_vjp(row.ref, params, tuple(xs), vs)
     wide = tuple(x.astype(np.float64) if dtypes.is_float(x.dtype) else x for x in xs)
     wide_vs = tuple(v.astype(s.dtype) for v, s in zip(vs, _jax_out_structs(row, params, wide)))
-    exact_outs, exact_grads = _jax_vjp(row.ref, Static(params), wide, wide_vs)
+    exact_outs, exact_grads = _jax_vjp(row.ref, params, wide, wide_vs)
     looser = LOOSER.get(row.name, 1)
     for i, (got, want, exact) in enumerate(zip(outs, want_outs, exact_outs)):
         _close(f"{row.name} output {i} in {dtype}", got, want, dtype, exact, looser)
