@@ -265,3 +265,44 @@ def test_fit_under_float16_skips_overflowing_steps_and_keeps_training():
     assert int(model.optimizer.iterations) < 8 * 8
     assert all(np.isfinite(w.numpy()).all() for w in model.weights)
     assert history.history["accuracy"][-1] > 0.9
+
+
+# ---- every kind of layer: the compute dtype out, float32 gradients in, float32's values ----
+
+LAYER_CASES = {
+    "Dense": (lambda **kw: layers.Dense(4, activation="gelu", **kw), (3, 5)),
+    "Conv1D": (lambda **kw: layers.Conv1D(4, 3, **kw), (2, 7, 3)),
+    "Conv2D": (lambda **kw: layers.Conv2D(4, 3, activation="relu", **kw), (2, 6, 6, 3)),
+    "MaxPooling2D": (lambda **kw: layers.MaxPooling2D(2, **kw), (2, 6, 6, 3)),
+    "AveragePooling2D": (lambda **kw: layers.AveragePooling2D(2, **kw), (2, 6, 6, 3)),
+    "LSTM": (lambda **kw: layers.LSTM(4, **kw), (2, 5, 3)),
+    "GRU": (lambda **kw: layers.GRU(4, return_sequences=True, **kw), (2, 5, 3)),
+    "SimpleRNN": (lambda **kw: layers.SimpleRNN(4, **kw), (2, 5, 3)),
+    "MultiHeadAttention": (lambda **kw: layers.MultiHeadAttention(2, 4, **kw), (2, 5, 8)),
+    "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4, 3)),
+    "LayerNormalization": (lambda **kw: layers.LayerNormalization(**kw), (4, 3)),
+    "Softmax": (lambda **kw: layers.Softmax(**kw), (4, 3)),
+}
+
+
+def _call(layer, name, x):
+    return layer(x, x, training=True) if name == "MultiHeadAttention" else layer(x, training=True)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CASES))
+def test_each_layer_kind_computes_in_float16_close_to_float32(name):
+    make, shape = LAYER_CASES[name]
+    x = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+    reference = make(dtype="float32")
+    expected = _call(reference, name, x).numpy()
+    mixed = make(dtype="mixed_float16")
+    _call(mixed, name, x)  # build
+    for w, value in zip(mixed.weights, reference.weights):
+        w.assign(value.numpy())
+    with tape.GradientTape() as g:
+        y = _call(mixed, name, x)
+        loss = tape.sum(tape.cast(y, "float32"))
+    assert y.dtype.name == "float16"
+    np.testing.assert_allclose(y.numpy().astype(np.float32), expected, rtol=2e-2, atol=2e-2)
+    grads = g.gradient(loss, mixed.trainable_weights)
+    assert all(gr.dtype.name == "float32" and np.isfinite(gr.numpy()).all() for gr in grads)

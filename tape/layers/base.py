@@ -153,6 +153,8 @@ class Layer:
         if any(_is_symbolic(x) for x in flatten(inputs)):
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
+        if args and self._dtype_policy.is_mixed:  # e.g. attention's value: as Keras 3 does
+            args = tuple(map_structure(self._convert_input, a) for a in args)
         shapes = map_structure(_shape_for_build, inputs)
         if not self.built:
             with _build_device(inputs):

@@ -58,7 +58,7 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         if kwargs.get("dtype") is None and isinstance(cell, Layer):
-            kwargs["dtype"] = cell.dtype  # inputs are cast to the layer's dtype: the cell's
+            kwargs["dtype"] = cell.dtype_policy  # inputs go to the cell's compute dtype
         super().__init__(**kwargs)
         if isinstance(cell, list | tuple) or not isinstance(cell, Layer) or not hasattr(
                 cell, "state_size"):
