@@ -306,3 +306,18 @@ def test_each_layer_kind_computes_in_float16_close_to_float32(name):
     np.testing.assert_allclose(y.numpy().astype(np.float32), expected, rtol=2e-2, atol=2e-2)
     grads = g.gradient(loss, mixed.trainable_weights)
     assert all(gr.dtype.name == "float32" and np.isfinite(gr.numpy()).all() for gr in grads)
+
+
+def test_tf2_loop_unscales_once():
+    from tape import tf
+
+    w = tf.Variable([1.0], name="w")
+    opt = tf.keras.mixed_precision.LossScaleOptimizer(tf.keras.optimizers.SGD(0.5),
+                                                      initial_scale=256.0)
+    with tf.GradientTape() as g:
+        loss = tf.reduce_sum(w * w)
+        scaled = opt.get_scaled_loss(loss)
+    grads = opt.get_unscaled_gradients(g.gradient(scaled, [w]))
+    np.testing.assert_allclose(grads[0].numpy(), [2.0])
+    opt.apply_gradients(zip(grads, [w]))
+    np.testing.assert_allclose(w.numpy(), [0.0])  # 1 - 0.5 * 2: not divided by 256 twice

@@ -20,7 +20,9 @@ class LossScaleOptimizer(Optimizer):
     by itself under a ``mixed_float16`` policy, as Keras does.
 
     In a custom loop, differentiate ``scale_loss(loss)`` and pass the (scaled) gradients to
-    ``apply``/``apply_gradients``, which unscale them (Keras 3's contract).
+    ``apply``/``apply_gradients``, which unscale them (Keras 3's contract). TF2's loop also
+    works: ``get_scaled_loss``, then ``get_unscaled_gradients``, whose results
+    ``apply_gradients`` recognizes and does not unscale again.
 
     Args:
         inner_optimizer: The optimizer that updates the variables.
@@ -66,6 +68,7 @@ class LossScaleOptimizer(Optimizer):
                                               name="step_counter")
         self.dynamic_scale = self.add_variable((), initializer=self.initial_scale,
                                                dtype=np.float32, name="dynamic_scale")
+        self._unscaled_by_caller: set[int] = set()  # ids of get_unscaled_gradients' results
 
     # ---- what the inner optimizer owns ---------------------------------------------------
     @property
@@ -97,6 +100,23 @@ class LossScaleOptimizer(Optimizer):
         loss = ops.convert(loss)
         return ops.multiply(loss, ops.cast(self.dynamic_scale, loss.dtype))
 
+    def get_scaled_loss(self, loss):
+        """TF2's name for ``scale_loss``."""
+        return self.scale_loss(loss)
+
+    def get_unscaled_gradients(self, grads) -> list:
+        """TF2's step between ``tape.gradient`` and ``apply_gradients``: ``grads / scale``.
+        The results are remembered, so ``apply`` takes them as already unscaled."""
+        with _state.without_tapes():
+            unscaled = self._unscale(grads)
+        self._unscaled_by_caller = {id(g) for g in unscaled if g is not None}
+        return unscaled
+
+    def _unscale(self, grads) -> list:
+        inverse = ops.divide(1.0, self.dynamic_scale)
+        return [None if g is None else ops.multiply(g, ops.cast(inverse, ops.convert(g).dtype))
+                for g in grads]
+
     def apply(self, grads, trainable_variables=None) -> None:
         """Unscale ``grads`` (computed from ``scale_loss``); if all are finite, let the
         inner optimizer update, else skip the step; then adjust the scale.
@@ -109,10 +129,11 @@ class LossScaleOptimizer(Optimizer):
                      else list(trainable_variables))
         if not self.built:
             self.build(variables)
+        given = {id(g) for g in grads if g is not None}
+        unscaled, self._unscaled_by_caller = self._unscaled_by_caller, set()
         with _state.without_tapes():
-            inverse = ops.divide(1.0, self.dynamic_scale)
-            grads = [None if g is None else ops.multiply(g, ops.cast(inverse, ops.convert(g).dtype))
-                     for g in grads]
+            if not given or not given <= unscaled:  # not get_unscaled_gradients' own
+                grads = self._unscale(grads)
             finite = _all_finite([g for g in grads if g is not None])
         if _state.tracing.get() is None:
             if bool(finite):
