@@ -174,9 +174,14 @@ class Layer:
                 mask = None
             elif self._call_takes_mask():
                 kwargs["mask"] = mask
-        with _state.using(_state.training, bool(training)), _state.using(_in_call, True), \
-                _state.using(_state.autocast, self._autocast_dtype()):
-            outputs = self.call(inputs, *args, **kwargs)
+        autocast = self._dtype_policy.autocast_dtype
+        token = None if _state.autocast.get() is autocast else _state.autocast.set(autocast)
+        try:
+            with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
+                outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            if token is not None:  # a mixed layer's call, or a float32 one inside it
+                _state.autocast.reset(token)
         if self.supports_masking:
             _attach_masks(outputs, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
@@ -432,12 +437,6 @@ class Layer:
     @property
     def variable_dtype(self) -> str:
         return self._dtype_policy.variable_dtype
-
-    def _autocast_dtype(self):
-        """The dtype ops read AutocastVariables in during this layer's call: the compute
-        dtype under a mixed policy, else None (a float32 layer in a mixed model reads its
-        weights, and its sublayers' autocast ones, as stored)."""
-        return self._dtype_policy.autocast_dtype
 
     @property
     def batch_input_shape(self) -> tuple | None:
