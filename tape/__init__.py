@@ -54,8 +54,8 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
     "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
-    "layers", "losses",
-    "metrics", "mixed_precision", "models", "callbacks", "data", "distribute", "saving", "training", "nn", "ops",
+    "layers", "losses", "metrics", "mixed_precision", "models", "callbacks", "data",
+    "distribute", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "TapeError",
     "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
     "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
