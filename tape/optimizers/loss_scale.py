@@ -98,6 +98,8 @@ class LossScaleOptimizer(Optimizer):
     def scale_loss(self, loss):
         """``loss * dynamic_scale``: differentiate this instead of ``loss``."""
         loss = ops.convert(loss)
+        if self.dynamic_scale.device != loss.device:  # before the first apply builds it
+            self.to(loss.device)
         return ops.multiply(loss, ops.cast(self.dynamic_scale, loss.dtype))
 
     def get_scaled_loss(self, loss):
