@@ -311,7 +311,7 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if kwargs.get("dtype") is None and isinstance(layer, Layer):
-            kwargs["dtype"] = layer.dtype
+            kwargs["dtype"] = layer.dtype_policy
         super().__init__(**kwargs)
         from . import deserialize, serialize
 
@@ -462,7 +462,7 @@ class TimeDistributed(Layer):
 
     def __init__(self, layer, **kwargs):
         if kwargs.get("dtype") is None and isinstance(layer, Layer):
-            kwargs["dtype"] = layer.dtype
+            kwargs["dtype"] = layer.dtype_policy
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed '{self.name}': layer must be a Layer. Received: "
@@ -494,7 +494,7 @@ class TimeDistributed(Layer):
         return (batch, steps, *shape[1:]), out_dtypes
 
     def compute_output_shape(self, input_shape):
-        return self.compute_output_spec(input_shape, [self.dtype])[0]
+        return self.compute_output_spec(input_shape, [self.compute_dtype])[0]
 
     def get_config(self) -> dict:
         from . import serialize
