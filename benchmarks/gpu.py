@@ -6,6 +6,10 @@
 2. A training step (forward, backward, Adam) of the 784-256-256-10 MLP at batch 1024, and
    of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
    (where PyTorch sees a GPU), and the copies between host and device in tape's eager step.
+3. Issue 20's matmul-bound steps (benchmarks/gpu_mixed.py): an MLP 4096-4096-4096 at batch
+   8192 and a transformer encoder block (d_model 1024, seq 512, batch 32), each under
+   float32, float32 with TF32 and mixed_bfloat16, against PyTorch float32 and
+   autocast(bfloat16).
 
     python -m benchmarks.gpu [--quick | --smoke]
 
@@ -24,6 +28,8 @@ import time
 import numpy as np
 
 import tape
+
+from . import gpu_mixed
 
 
 def _gpu_time(fn, repeat: int) -> float:
@@ -270,6 +276,7 @@ def main(argv=None) -> dict:
         results[name] = t_ours / t_torch
         print(f"{name}: tape {t_ours * 1e3:.3f} ms, PyTorch {t_torch * 1e3:.3f} ms per step, "
               f"tape/PyTorch {t_ours / t_torch:.2f}x")
+    results.update(gpu_mixed.run(size, repeat, _wall, torch_reason))
     return results
 
 
