@@ -11,7 +11,8 @@ set_compute_type``: the 2-d path, cuBLAS GemmEx with CUBLAS_COMPUTE_32F_FAST_TF3
 cuBLAS handle of each device gets the math mode ``CUBLAS_TF32_TENSOR_OP_MATH`` (the batched
 path of an n-d ``matmul``, whose legacy compute type follows the handle's math mode, as
 PyTorch's switch does). Convolutions in tape are products too (im2col), so they follow.
-CuPy's own ``CUPY_TF32=1`` turns on the first half at import; this switch covers both.
+CuPy's own ``CUPY_TF32=1`` turns on the first half (read at its first float32 product); this
+switch covers both.
 CuPy keeps one cuBLAS handle per device and thread: switch in the thread that computes.
 
 float16/bfloat16 products need no switch: CuPy accumulates them in float32 on tensor cores

@@ -37,10 +37,9 @@ def launches(monkeypatch):
 
 @pytest.fixture
 def double():
-    double = sys.modules.get("cupy_double")
-    if double is None:
-        pytest.skip("reads the compute types the CuPy double records (TAPE_CUPY_DOUBLE=1)")
-    return double
+    """The CuPy double's module, which records each product's compute type."""
+    return sys.modules.get("cupy_double") or pytest.skip("needs the CuPy double's records of "
+                                                         "compute types (TAPE_CUPY_DOUBLE=1)")
 
 
 def _bf16(shape, lo, hi, seed):
