@@ -169,6 +169,8 @@ def test_the_double_refuses_bfloat16_where_cupy_14_has_no_loop(double):
             fn(a)
     with pytest.raises(TypeError, match="bfloat16"):
         cupyx.scatter_add(a, cupy.asarray(np.array([0, 1])), a[:2])
+    with pytest.raises(TypeError, match="bfloat16"):
+        cupy.add.at(a, cupy.asarray(np.array([0, 1])), a[:2])
     assert cupy.rint(a.astype(np.float16)).dtype == np.float16  # float16 has its loops
     ones = cupy.ones(100_000, dtype=BF16)  # CuPy sums 16-bit floats in float32
     assert float(ones.sum()) == float(np.float32(100_000).astype(BF16))

@@ -159,3 +159,15 @@ def test_optimizer_kernels_have_no_bfloat16_version():
     with pytest.raises(TypeError, match="no kernel for bfloat16"):
         launch.sgd_update([p], [p], [], np.ones(1, BF16), [0.0], 0.0, False, runtime=rt)
     assert not rt.launches
+
+
+def test_adapters_decline_bfloat16_mixed_with_another_dtype():
+    """NotImplemented (the op's generic forward runs) for what no kernel covers: bfloat16
+    beside float32, or another axis."""
+    rt = _rt()
+    x = _values((2, 3), -1, 1, 16)
+    assert gpu.bias_act_kernel(np, x, np.ones(3, np.float32), runtime=rt) is NotImplemented
+    assert gpu.softmax_kernel(np, x, axis=0, runtime=rt) is NotImplemented
+    assert gpu.layer_norm_kernel(np, x, np.ones(3, BF16), np.ones(3, np.float32),
+                                 runtime=rt) is NotImplemented
+    assert not rt.launches
