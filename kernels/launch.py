@@ -33,7 +33,7 @@ def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES, labels=None):
         if a.dtype != dtype:
             raise TypeError(f"{name}: all arrays must have one dtype, got "
                             f"{', '.join(str(a.dtype) for a in arrays)}")
-    if dtype.name not in dtypes:
+    if dtype.name not in dtypes or not dtype.isnative:  # the kernel reads native bytes
         raise TypeError(f"{name}: no kernel for {dtype} (supported: {', '.join(dtypes)})")
     return [a if a.flags.c_contiguous else rt.xp.ascontiguousarray(a) for a in arrays]
 

@@ -27,7 +27,8 @@ def _launch():
 def _floats(*arrays) -> bool:
     """One kernel dtype for all arrays."""
     dtype = arrays[0].dtype
-    return dtype.name in _FLOATS and all(a.dtype == dtype for a in arrays)
+    return (dtype.name in _FLOATS and dtype.isnative  # a byte-swapped array is read as is
+            and all(a.dtype == dtype for a in arrays))
 
 
 def _last_axis(x, axis) -> bool:

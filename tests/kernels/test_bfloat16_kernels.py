@@ -163,11 +163,13 @@ def test_optimizer_kernels_have_no_bfloat16_version():
 
 def test_adapters_decline_bfloat16_mixed_with_another_dtype():
     """NotImplemented (the op's generic forward runs) for what no kernel covers: bfloat16
-    beside float32, or another axis."""
+    beside float32, another axis, a byte-swapped float32 (its dtype's name is float32 too)."""
     rt = _rt()
     x = _values((2, 3), -1, 1, 16)
     assert gpu.bias_act_kernel(np, x, np.ones(3, np.float32), runtime=rt) is NotImplemented
     assert gpu.softmax_kernel(np, x, axis=0, runtime=rt) is NotImplemented
     assert gpu.layer_norm_kernel(np, x, np.ones(3, BF16), np.ones(3, np.float32),
                                  runtime=rt) is NotImplemented
+    swapped = np.ones((2, 3), np.dtype(np.float32).newbyteorder())  # names float32 too
+    assert gpu.softmax_kernel(np, swapped, runtime=rt) is NotImplemented
     assert not rt.launches
