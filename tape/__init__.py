@@ -13,6 +13,7 @@ Example:
 from . import (
     activations,
     callbacks,
+    config,
     cuda,
     data,
     distribute,
@@ -58,7 +59,7 @@ __all__ = [
     "distribute", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "TapeError",
     "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
-    "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "config", "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]
 
