@@ -148,8 +148,7 @@ class DataParallel:
     def _plan(self, variables: list) -> list[list[int]]:
         """The buckets of ``variables``' gradients (indices into ``variables``, last first),
         made once per list of variables, after checking that every rank has the same."""
-        key = (self.bucket_bytes,
-               *((v._id, v.shape, str(v.dtype), str(v.device)) for v in variables))
+        key = (self.bucket_bytes, *(v._id for v in variables))  # a Variable keeps its shape
         plan = self._plans.get(key)
         if plan is None:
             self._group.check_agree("all_reduce: the variables (shapes, dtypes)",
