@@ -22,7 +22,8 @@ def all_reduce_start(xp, x, group):
     return group.all_reduce_start(x)
 
 
-@defop("all_reduce_wait", differentiable=False, stateful=True, fresh=True)
+# not fresh: on NCCL the sum is the started array itself (the stream already orders it)
+@defop("all_reduce_wait", differentiable=False, stateful=True)
 def all_reduce_wait(xp, started, group):
     """The sum that ``all_reduce_start`` returned ``started`` for, once every rank's part
     has arrived (the same on every rank)."""
