@@ -1,5 +1,7 @@
 """``DataParallel``: the same model on every rank of an MPI launch, each rank on its shard
-of every global batch, gradients averaged between the backward walk and the update.
+of every global batch, gradients averaged over the ranks before the update: in ``fit``,
+bucket by bucket while the backward walk runs (``overlap.py``), in a custom loop's
+``all_reduce`` after it.
 
 A model compiled inside ``strategy.scope()`` trains this way in ``fit`` (tf.distribute's
 shape); a custom loop uses ``all_reduce``, ``broadcast``, ``rank`` and ``size`` directly.
@@ -39,8 +41,10 @@ class DataParallel:
     dropout draws differ per rank.
 
     Args:
-        bucket_bytes: Gradients are flattened into buckets of about this many bytes and
-            reduced with one collective per bucket (PyTorch DDP's default, 25 MiB).
+        bucket_bytes: Gradients are flattened into buckets of about this many bytes, last
+            layer first, and reduced with one collective per bucket (PyTorch DDP's default,
+            25 MiB); in ``fit`` a bucket leaves as soon as the backward walk has produced
+            all its gradients.
         timeout: Seconds an MPI collective waits for the other ranks before it prints a
             ``DistributedError`` and aborts the launch (default ``TAPE_DISTRIBUTE_TIMEOUT``
             or 300).
@@ -95,8 +99,8 @@ class DataParallel:
         """``values`` (a tensor or a list/tuple/dict of them; None entries stay None)
         reduced over the ranks: ``"mean"`` (default) or ``"sum"``. With ``weight`` (this
         rank's batch rows), the mean is weighted by it, which is exact when shards differ
-        in size. Flattened into buckets, one collective each; inside ``tape.trace`` the
-        collective is a graph node, run at every replay.
+        in size. Flattened into buckets, one collective each; inside ``tape.trace`` each is
+        two graph nodes (its start and its wait), run at every replay.
 
         Example:
             >>> import tape

@@ -174,7 +174,7 @@ def test_each_bucket_leaves_while_the_walk_goes_on(small_buckets, monkeypatch):
     # the gradients' 4 buckets, last layer first (each with this rank's rows as one more value)
     assert [events[i][1] for i in starts[:4]] == [3 + 1, 8 * 3 + 1, 8 + 1, 5 * 8 + 1]
     assert any(kind == "walk" and left > 0 for kind, left in events[starts[0]:starts[3]])
-    assert not strategy._group._in_flight
+    assert not strategy._group._in_flight and tape.autodiff.gradient_ready.get() is None
 
 
 def test_a_traced_step_starts_buckets_in_the_middle_of_its_backward(small_buckets):
@@ -318,6 +318,21 @@ def test_rank_zero_writes_one_checkpoint_and_one_log(strategy, tmp_path, capsys)
         rows = list(csv.reader(f))
     assert [r[0] for r in rows] == ["epoch", "0", "1"]
     same_on_every_rank(strategy, 0)  # both have read before the folder goes
+
+
+def test_a_stop_in_the_middle_of_an_epoch_leaves_no_hook_and_nothing_in_flight(strategy):
+    class StopAfterOneBatch(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = True
+
+    x, y = data(30)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss(), run_eagerly=True)
+    calls = strategy._group.calls
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[StopAfterOneBatch()])
+    assert strategy._group.calls > calls
+    assert tape.autodiff.gradient_ready.get() is None and not strategy._group._in_flight
 
 
 def test_a_stop_on_one_rank_stops_every_rank(strategy):
