@@ -59,9 +59,8 @@ def build(name: str, run_eagerly: bool = False):
 
     tape.random.seed(0)
     if name.startswith("mlp"):
-        width = 1024 if name == "mlp-wide" else 128
-        hidden = [layers.Dense(width, activation="relu")
-                  for _ in range(2 if name == "mlp-wide" else 1)]
+        width, depth = {"mlp": (128, 1), "mlp-wide": (1024, 2), "mlp-deep": (512, 8)}[name]
+        hidden = [layers.Dense(width, activation="relu") for _ in range(depth)]
         model = tape.models.Sequential([layers.Input((64,)), *hidden, layers.Dense(10)])
     else:
         model = tape.models.Sequential([
@@ -151,14 +150,15 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
 def measure_overlap(strategy, epochs: int, rounds: int) -> dict:
     """Seconds per ``fit`` step on 2 ranks with the gradients' all-reduce overlapped with
     the backward walk (``fit``'s way) and not (all of it after the walk), eager and traced,
-    for the wide MLP and the CNN, in buckets of 25 MiB (the default: one bucket for these
-    models, so nothing can leave early) and of 1 MiB. Each configuration is a new model
+    for the wide MLP (64-1024-1024-10), a deep one (64, 8 layers of 512, 10: a 1 MiB
+    gradient per layer) and the CNN, in buckets of 25 MiB (the default: one bucket for
+    these models, so nothing can leave early) and of 1 MiB. Each configuration is a new model
     (a traced step keeps the way it was traced); the rounds are interleaved and the median
     round is shown."""
     import contextlib
 
     overlapping = strategy._overlapping
-    configs = [(name, eager, mib, overlap) for name in ("mlp-wide", "cnn")
+    configs = [(name, eager, mib, overlap) for name in ("mlp-wide", "mlp-deep", "cnn")
                for eager in (False, True) for mib in (25, 1) for overlap in (True, False)]
     times: dict = {config: [] for config in configs}
     for _ in range(rounds):
