@@ -1,6 +1,6 @@
 """Data-parallel training (``tape.distribute``) on 2 ranks against 1 process.
 
-    python -m benchmarks.distributed [--quick] [--epochs N]
+    python -m benchmarks.distributed [--quick] [--epochs N] [--transport | --overlap]
 
 Three models through ``fit`` (traced steps, ``verbose=0``) on scikit-learn's digits (1797
 samples, global batch 256, no shuffling): the digits MLP 64-128-10, a small CNN on the
@@ -25,6 +25,10 @@ Then the all-reduce alone, inside a traced function as in a traced step, in one 
 
 ``--transport`` measures only the ways of calling MPI's all-reduce from Python that
 ``tape.distribute.comm.Group`` chose between (blocking or polled, into a kept or a new array).
+
+``--overlap`` measures only ``fit``'s step on 2 ranks with the gradients' all-reduce
+overlapped with the backward walk (each bucket sent once the walk has its gradients, what
+``fit`` does) and not (every bucket after the walk), eager and traced (``measure_overlap``).
 
 The numbers move with the machine's load (2 cores shared with other jobs): compare within
 one run.
@@ -154,13 +158,16 @@ def measure_overlap(strategy, epochs: int, rounds: int) -> dict:
     gradient per layer) and the CNN, in buckets of 25 MiB (the default: one bucket for
     these models, so nothing can leave early) and of 1 MiB. Each configuration is a new model
     (a traced step keeps the way it was traced); the rounds are interleaved and the median
-    round is shown."""
+    round is shown, with the milliseconds per step the step spent blocked in the
+    collectives' calls (starting and waiting; the gradients' buckets and the logs' sums)."""
     import contextlib
 
     overlapping = strategy._overlapping
     configs = [(name, eager, mib, overlap) for name in ("mlp-wide", "mlp-deep", "cnn")
                for eager in (False, True) for mib in (25, 1) for overlap in (True, False)]
     times: dict = {config: [] for config in configs}
+    blocked: dict = {config: [] for config in configs}
+    group = strategy._group
     for _ in range(rounds):
         for name, eager, mib, overlap in configs:
             x, y = digits(name)
@@ -171,12 +178,14 @@ def measure_overlap(strategy, epochs: int, rounds: int) -> dict:
                 model = build(name, run_eagerly=eager)
             model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0)
             strategy._any(False)  # start together
-            start = time.perf_counter()
+            seconds, start = group.seconds, time.perf_counter()
             model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0)
             steps = epochs * -(-len(x) // GLOBAL_BATCH)
             times[(name, eager, mib, overlap)].append((time.perf_counter() - start) / steps)
+            blocked[(name, eager, mib, overlap)].append((group.seconds - seconds) / steps)
     strategy._overlapping, strategy.bucket_bytes = overlapping, 25 << 20
-    return [[name, "eager" if eager else "traced", mib, overlap, statistics.median(t), min(t)]
+    return [[name, "eager" if eager else "traced", mib, overlap, statistics.median(t), min(t),
+             statistics.median(blocked[(name, eager, mib, overlap)])]
             for (name, eager, mib, overlap), t in times.items()]
 
 
@@ -284,14 +293,17 @@ def _print_transport(result: dict) -> None:
 def _print_overlap(rows: list) -> None:
     print("\nfit on 2 ranks (1 thread each, global batch 256), ms per step (median / best of "
           "the rounds): the all-reduce overlapped with the backward walk, and not\n")
-    print("| model | step | buckets of | overlapped | not overlapped | not / overlapped |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| model | step | buckets of | overlapped | not overlapped | not / overlapped | "
+          "ms blocked in collectives, overlapped / not |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     by = {tuple(row[:4]): row[4:] for row in rows}
     for name, step, mib, overlap in by:
         if overlap:
-            (a, a_min), (b, b_min) = by[(name, step, mib, True)], by[(name, step, mib, False)]
+            (a, a_min, a_in), (b, b_min, b_in) = (by[(name, step, mib, True)],
+                                                  by[(name, step, mib, False)])
             print(f"| {name} | {step} | {mib} MiB | {1e3 * a:.1f} / {1e3 * a_min:.1f} | "
-                  f"{1e3 * b:.1f} / {1e3 * b_min:.1f} | {b / a:.2f} |")
+                  f"{1e3 * b:.1f} / {1e3 * b_min:.1f} | {b / a:.2f} | "
+                  f"{1e3 * a_in:.1f} / {1e3 * b_in:.1f} |")
 
 
 def main(argv=None) -> None:

@@ -215,6 +215,17 @@ def test_an_overlap_leaves_none_for_a_variable_without_gradient_and_yields_to_ot
     np.testing.assert_array_equal(out[0].numpy(), grads[1].numpy())
 
 
+def test_waiting_for_an_array_that_is_no_all_reduce_in_flight_is_a_clear_error():
+    group = Group(None)
+    started = group.all_reduce_start(np.arange(3.0))
+    np.testing.assert_array_equal(group.all_reduce_wait(started), [0.0, 1.0, 2.0])
+    for array in (started, np.zeros(3)):  # waited already; never started
+        with pytest.raises(tape.errors.DistributedError,
+                           match=r"all_reduce_wait: this array is no all-reduce in flight "
+                                 r"\(of 3 float64 values\) \[at .*test_single\.py:\d+"):
+            group.all_reduce_wait(array)
+
+
 def test_reduce_must_be_mean_or_sum():
     with pytest.raises(ValueError, match="reduce must be 'mean' or 'sum', got 'max'"):
         tape.distribute.DataParallel().all_reduce([tape.ones(1)], reduce="max")
