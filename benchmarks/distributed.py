@@ -132,7 +132,7 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
             strategy.bucket_bytes = bucket_bytes
             traced = tape.trace(lambda *g: strategy.all_reduce(list(g)))
             traced(*grads)  # traced now, under this bucket size
-            nodes[label] = [n.op.name for n in traced.graph.nodes].count("all_reduce")
+            nodes[label] = [n.op.name for n in traced.graph.nodes].count("all_reduce_start")
             variants[label] = (traced, grads)
     strategy.bucket_bytes = 25 << 20
     step = tape.trace(model.train_step)
