@@ -230,11 +230,12 @@ class Group:
     # ---- the time limit -------------------------------------------------------------------
     @contextlib.contextmanager
     def _watched(self, what: str):
-        """Run a blocking MPI call under the watchdog: past ``timeout`` it prints why and
-        aborts every rank. Blocking calls were no slower than nonblocking ones polled from
-        Python here (polling with pauses made a small all-reduce take milliseconds:
-        ``python -m benchmarks.distributed --transport``), but none can be abandoned, so the
-        time limit ends the launch, as PyTorch's NCCL watchdog does."""
+        """Run a blocking MPI call (or the ``Wait`` of a nonblocking one) under the
+        watchdog: past ``timeout`` it prints why and aborts every rank. Waiting in MPI was
+        no slower than a blocking call, and polling from Python was (with pauses it made a
+        small all-reduce take milliseconds: ``python -m benchmarks.distributed
+        --transport``), but no wait can be abandoned, so the time limit ends the launch, as
+        PyTorch's NCCL watchdog does."""
         if self._watchdog is None:
             self._watchdog = _Watchdog(self)
         self._watchdog.arm(what)
