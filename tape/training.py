@@ -225,9 +225,12 @@ class Trainer:
             loss = self.compute_loss(x, y, y_pred, sample_weight)
             scaled = self.optimizer.scale_loss(loss)  # a LossScaleOptimizer's: loss * scale
         variables = self.trainable_variables
-        grads = g.gradient(scaled, variables)
-        if self._distribute is not None:  # averaged over the ranks, weighted by their rows
-            grads = self._distribute.all_reduce(grads, weight=_rows(flatten(x)[0]))
+        if self._distribute is None:
+            grads = g.gradient(scaled, variables)
+        else:  # averaged over the ranks, weighted by their rows; buckets leave during the walk
+            rows = _rows(flatten(x)[0])
+            with self._distribute._overlapping(variables, rows):
+                grads = self._distribute.all_reduce(g.gradient(scaled, variables), weight=rows)
         self.optimizer.apply_gradients(zip(grads, variables))
         self._loss_tracker.update_state(loss, sample_weight=_rows(flatten(x)[0]))
         return self.compute_metrics(x, y, y_pred, sample_weight)

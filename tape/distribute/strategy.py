@@ -240,10 +240,7 @@ class DataParallel:
                 model(map_structure(lambda t: t[:1], x), training=False)
             self.broadcast(list(model.weights) + list(model.optimizer.variables))
 
-        def step(rows):  # fit's train_step all-reduces weighted by this rank's rows
-            return self._overlapping(model.trainable_variables, rows)
-
-        return _Shards(data, self.rank, self.size, same_start, step)
+        return _Shards(data, self.rank, self.size, same_start)
 
     def _fit_callbacks(self, model, callback_list) -> None:
         """Metrics and logs of the global batch on every rank; the same stop decision on
@@ -284,12 +281,11 @@ class _Shards:
     """A ``DataAdapter`` whose batches are this rank's rows of each global batch (rank r
     of n takes rows ``r*b//n`` to ``(r+1)*b//n`` of a batch of b rows). ``start(x)`` runs
     once, on the first batch's inputs, before it is handed out (no batch is read twice: a
-    generator's batches come once). Each batch is handed out inside ``step(rows)``, so the
-    step that trains on it overlaps its all-reduce with its backward walk."""
+    generator's batches come once)."""
 
-    def __init__(self, data, rank: int, size: int, start, step):
+    def __init__(self, data, rank: int, size: int, start):
         self._data, self._rank, self._size = data, rank, size
-        self._start, self._step = start, step
+        self._start = start
 
     def __getattr__(self, name):
         return getattr(self._data, name)
@@ -306,9 +302,7 @@ class _Shards:
                     "needs at least one (choose batch_size and the data size so that the last "
                     "batch has at least one sample per rank)")
             start, stop = self._rank * rows // self._size, (self._rank + 1) * rows // self._size
-            with self._step(stop - start):
-                yield map_structure(lambda t, a=start, b=stop: None if t is None else t[a:b],
-                                    batch)
+            yield map_structure(lambda t, a=start, b=stop: None if t is None else t[a:b], batch)
 
 
 class _GlobalLogs(Callback):
