@@ -61,7 +61,8 @@ GPU_DEFAULT_TESTS := tests/layers/test_convolutional.py tests/layers/test_poolin
 	tests/test_numpy_interop.py tests/test_errors.py tests/test_data.py \
 	tests/layers/test_reshaping.py tests/layers/test_activation_layers.py \
 	tests/layers/test_noise.py tests/test_losses_hinge_regression.py \
-	tests/test_metrics_regression.py tests/test_optimizers.py tests/test_optimizers_extra.py
+	tests/test_metrics_regression.py tests/test_optimizers.py tests/test_optimizers_extra.py \
+	tests/test_mixed_precision.py
 
 GPU_DEFAULT_MARKS := not slow and not gpu
 GPU_DEFAULT_KEYWORDS := not learns and not digits and not traced_cnn

@@ -1,6 +1,6 @@
 """Data-parallel training (``tape.distribute``) on 2 ranks against 1 process.
 
-    python -m benchmarks.distributed [--quick] [--epochs N]
+    python -m benchmarks.distributed [--quick] [--epochs N] [--transport | --overlap]
 
 Three models through ``fit`` (traced steps, ``verbose=0``) on scikit-learn's digits (1797
 samples, global batch 256, no shuffling): the digits MLP 64-128-10, a small CNN on the
@@ -25,6 +25,10 @@ Then the all-reduce alone, inside a traced function as in a traced step, in one 
 
 ``--transport`` measures only the ways of calling MPI's all-reduce from Python that
 ``tape.distribute.comm.Group`` chose between (blocking or polled, into a kept or a new array).
+
+``--overlap`` measures only ``fit``'s step on 2 ranks with the gradients' all-reduce
+overlapped with the backward walk (each bucket sent once the walk has its gradients, what
+``fit`` does) and not (every bucket after the walk), eager and traced (``measure_overlap``).
 
 The numbers move with the machine's load (2 cores shared with other jobs): compare within
 one run.
@@ -53,22 +57,22 @@ def _threads_env(threads: int) -> dict:
     return env
 
 
-def build(name: str):
+def build(name: str, run_eagerly: bool = False):
     import tape
     from tape import layers
 
     tape.random.seed(0)
     if name.startswith("mlp"):
-        width = 1024 if name == "mlp-wide" else 128
-        hidden = [layers.Dense(width, activation="relu")
-                  for _ in range(2 if name == "mlp-wide" else 1)]
+        width, depth = {"mlp": (128, 1), "mlp-wide": (1024, 2), "mlp-deep": (512, 8)}[name]
+        hidden = [layers.Dense(width, activation="relu") for _ in range(depth)]
         model = tape.models.Sequential([layers.Input((64,)), *hidden, layers.Dense(10)])
     else:
         model = tape.models.Sequential([
             layers.Input((8, 8, 1)), layers.Conv2D(16, 3, padding="same", activation="relu"),
             layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10)])
     model.compile(tape.optimizers.SGD(0.05),
-                  tape.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  tape.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  run_eagerly=run_eagerly)
     return model
 
 
@@ -128,7 +132,7 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
             strategy.bucket_bytes = bucket_bytes
             traced = tape.trace(lambda *g: strategy.all_reduce(list(g)))
             traced(*grads)  # traced now, under this bucket size
-            nodes[label] = [n.op.name for n in traced.graph.nodes].count("all_reduce")
+            nodes[label] = [n.op.name for n in traced.graph.nodes].count("all_reduce_start")
             variants[label] = (traced, grads)
     strategy.bucket_bytes = 25 << 20
     step = tape.trace(model.train_step)
@@ -145,6 +149,44 @@ def measure_all_reduce(strategy, rounds: int) -> dict:
     return {"collectives": nodes,
             "seconds": {label: statistics.median(t) for label, t in times.items()},
             "min_seconds": {label: min(t) for label, t in times.items()}}
+
+
+def measure_overlap(strategy, epochs: int, rounds: int) -> dict:
+    """Seconds per ``fit`` step on 2 ranks with the gradients' all-reduce overlapped with
+    the backward walk (``fit``'s way) and not (all of it after the walk), eager and traced,
+    for the wide MLP (64-1024-1024-10), a deep one (64, 8 layers of 512, 10: a 1 MiB
+    gradient per layer) and the CNN, in buckets of 25 MiB (the default: one bucket for
+    these models, so nothing can leave early) and of 1 MiB. Each configuration is a new model
+    (a traced step keeps the way it was traced); the rounds are interleaved and the median
+    round is shown, with the milliseconds per step the step spent blocked in the
+    collectives' calls (starting and waiting; the gradients' buckets and the logs' sums)."""
+    import contextlib
+
+    overlapping = strategy._overlapping
+    configs = [(name, eager, mib, overlap) for name in ("mlp-wide", "mlp-deep", "cnn")
+               for eager in (False, True) for mib in (25, 1) for overlap in (True, False)]
+    times: dict = {config: [] for config in configs}
+    blocked: dict = {config: [] for config in configs}
+    group = strategy._group
+    for _ in range(rounds):
+        for name, eager, mib, overlap in configs:
+            x, y = digits(name)
+            strategy.bucket_bytes = mib << 20
+            strategy._overlapping = (overlapping if overlap
+                                     else lambda *a: contextlib.nullcontext())
+            with strategy.scope():
+                model = build(name, run_eagerly=eager)
+            model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0)
+            strategy._any(False)  # start together
+            seconds, start = group.seconds, time.perf_counter()
+            model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0)
+            steps = epochs * -(-len(x) // GLOBAL_BATCH)
+            times[(name, eager, mib, overlap)].append((time.perf_counter() - start) / steps)
+            blocked[(name, eager, mib, overlap)].append((group.seconds - seconds) / steps)
+    strategy._overlapping, strategy.bucket_bytes = overlapping, 25 << 20
+    return [[name, "eager" if eager else "traced", mib, overlap, statistics.median(t), min(t),
+             statistics.median(blocked[(name, eager, mib, overlap)])]
+            for (name, eager, mib, overlap), t in times.items()]
 
 
 def measure_transport(rounds: int) -> dict:
@@ -170,6 +212,7 @@ def measure_transport(rounds: int) -> dict:
         "blocking Allreduce into a new array": lambda a, _: comm.Allreduce(a, np.empty_like(a)),
         "Iallreduce polled, pausing from the start": lambda a, kept: polled(a, kept, 0.0),
         "Iallreduce polled, no pause for 10 ms": lambda a, kept: polled(a, kept, 0.01),
+        "Iallreduce then Wait": lambda a, kept: comm.Iallreduce(a, kept).Wait(),
         "tape's Group.all_reduce": lambda a, _: group.all_reduce(a),
     }
     out = {}
@@ -192,9 +235,11 @@ def worker(args) -> None:
     """One measurement in this process (under mpiexec: on every rank); rank 0 prints it."""
     import tape
 
-    if args.transport:
-        result = measure_transport(3 if args.quick else 9)
-        if tape.distribute.DataParallel().rank == 0:
+    if args.transport or args.overlap:
+        strategy = tape.distribute.DataParallel()
+        result = (measure_transport(3 if args.quick else 9) if args.transport
+                  else measure_overlap(strategy, args.epochs, 1 if args.quick else 5))
+        if strategy.rank == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return
     strategy = tape.distribute.DataParallel() if args.ranks else None
@@ -245,6 +290,22 @@ def _print_transport(result: dict) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def _print_overlap(rows: list) -> None:
+    print("\nfit on 2 ranks (1 thread each, global batch 256), ms per step (median / best of "
+          "the rounds): the all-reduce overlapped with the backward walk, and not\n")
+    print("| model | step | buckets of | overlapped | not overlapped | not / overlapped | "
+          "ms blocked in collectives, overlapped / not |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    by = {tuple(row[:4]): row[4:] for row in rows}
+    for name, step, mib, overlap in by:
+        if overlap:
+            (a, a_min, a_in), (b, b_min, b_in) = (by[(name, step, mib, True)],
+                                                  by[(name, step, mib, False)])
+            print(f"| {name} | {step} | {mib} MiB | {1e3 * a:.1f} / {1e3 * a_min:.1f} | "
+                  f"{1e3 * b:.1f} / {1e3 * b_min:.1f} | {b / a:.2f} | "
+                  f"{1e3 * a_in:.1f} / {1e3 * b_in:.1f} |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 epoch, few rounds")
@@ -253,6 +314,9 @@ def main(argv=None) -> None:
                         help="launches of each configuration (1 with --quick)")
     parser.add_argument("--transport", action="store_true",
                         help="only the ways of calling MPI's all-reduce, on 2 ranks")
+    parser.add_argument("--overlap", action="store_true",
+                        help="only fit's step with and without the overlapped all-reduce, "
+                             "on 2 ranks")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ranks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -263,14 +327,18 @@ def main(argv=None) -> None:
     me = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--epochs",
           str(args.epochs)] + (["--quick"] if args.quick else [])
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    flags = (" --quick" if args.quick else "") + (" --transport" if args.transport else "")
+    flags = ((" --quick" if args.quick else "") + (" --transport" if args.transport else "")
+             + (" --overlap" if args.overlap else ""))
     print(f"- command: `python -m benchmarks.distributed{flags}` (tape commit "
           f"{environment.git_commit()})" + ("" if args.transport else
-                                            f", {args.epochs} epochs after 2 warm-up"))
+                                            f", {args.epochs} epochs after "
+                                            f"{1 if args.overlap else 2} warm-up"))
     print(f"- machine: {environment.cpu_model()}, {os.cpu_count()} cores; load average at "
           f"start {environment.load_average()}")
     if args.transport:
         return _print_transport(_run([mpiexec, "-n", "2", *me, "--transport"], threads=1))
+    if args.overlap:
+        return _print_overlap(_run([mpiexec, "-n", "2", *me, "--overlap"], threads=1))
     runs = {"one_2": [], "one_1": [], "two": []}
     for _ in range(args.repeats):  # interleaved, so that a slow minute hits all three
         runs["one_2"].append(_run(me, threads=2))

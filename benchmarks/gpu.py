@@ -2,10 +2,15 @@
 
 1. Each custom kernel (an op's GPU override, kernels/*.cu) against the same computation
    composed from stock CuPy operations: the op's own xp forward run on CuPy. Sizes fill
-   the GPU. The fused optimizer step against the per-variable generic step.
+   the GPU; float32, and bfloat16 for the kernels mixed precision leans on. The fused
+   optimizer step against the per-variable generic step.
 2. A training step (forward, backward, Adam) of the 784-256-256-10 MLP at batch 1024, and
    of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
    (where PyTorch sees a GPU), and the copies between host and device in tape's eager step.
+3. Issue 20's matmul-bound steps (benchmarks/gpu_mixed.py): an MLP 4096-4096-4096 at batch
+   8192 and a transformer encoder block (d_model 1024, seq 512, batch 32), each under
+   float32, float32 with TF32 and mixed_bfloat16, against PyTorch float32 and
+   autocast(bfloat16).
 
     python -m benchmarks.gpu [--quick | --smoke]
 
@@ -24,6 +29,8 @@ import time
 import numpy as np
 
 import tape
+
+from . import gpu_mixed
 
 
 def _gpu_time(fn, repeat: int) -> float:
@@ -67,6 +74,15 @@ def kernel_cases(cupy, size: str):
     if "dropout" in reg and reg["dropout"].kernel is not None:
         key = cupy.asarray(np.array([1234, 5], np.uint64))
         case("dropout", "dropout", x, key, rate=0.1)
+    # bfloat16 (mixed precision's activations): stored in 16 bits, computed in float32
+    bf16 = tape.dtypes.bfloat16()
+    xb, gb, vb, lb = (a.astype(bf16) for a in (x, g, v, labels))
+    case("bias_act relu bf16", "bias_act", xb, vb, activation="relu")
+    case("softmax bf16", "softmax", xb)
+    case("softmax_grad bf16", "softmax_grad", y.astype(bf16), gb)
+    case("softmax_xent bf16", "softmax_xent", lb, xb)
+    case("layer_norm bf16", "layer_norm", xb, vb, vb, epsilon=1e-5)
+    case("layer_norm_grad bf16", "layer_norm_grad", xb, vb, gb, epsilon=1e-5)
     return cases
 
 
@@ -270,6 +286,7 @@ def main(argv=None) -> dict:
         results[name] = t_ours / t_torch
         print(f"{name}: tape {t_ours * 1e3:.3f} ms, PyTorch {t_torch * 1e3:.3f} ms per step, "
               f"tape/PyTorch {t_ours / t_torch:.2f}x")
+    results.update(gpu_mixed.run(size, repeat, _wall, torch_reason))
     return results
 
 

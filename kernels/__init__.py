@@ -30,8 +30,9 @@ from importlib import resources
 import numpy as np
 
 _SUFFIXES = (".cu", ".cuh")
-SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16"}
-FLOATS = ("float32", "float64", "float16")
+SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
+# bfloat16 is ml_dtypes' NumPy dtype (CuPy 14 holds it too); it is named, never imported here.
+FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 # What each parameter spelling in a Kernel's ``params`` means: (kind, dtype, C type), where
 # "T" is the kernel's float type and kind is "in"/"out" (arrays) or "scalar".
@@ -46,12 +47,18 @@ PARAM_TYPES = {
     "double": ("scalar", "float64", "double"),
     "u64": ("scalar", "uint64", "unsigned long long"),
 }
-C_FLOAT = {"float32": "float", "float64": "double", "float16": "tape::half_t"}
+C_FLOAT = {"float32": "float", "float64": "double", "float16": "tape::half_t",
+           "bfloat16": "tape::bfloat16_t"}
+
+
+def dtype_name(dtype) -> str:
+    """``"float32"`` for float32 or its name; a dtype's name ("bfloat16" needs no ml_dtypes)."""
+    return dtype if isinstance(dtype, str) and dtype in SUFFIX else np.dtype(dtype).name
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """One ``extern "C" __global__`` kernel family: ``{name}_{f32,f64,f16}`` in ``source``
+    """One ``extern "C" __global__`` kernel family: ``{name}_{f32,f64,f16,bf16}`` in ``source``
     (a file name here, or generated code in ``code``), with ``params`` spelled as in
     ``PARAM_TYPES``."""
 
@@ -62,7 +69,7 @@ class Kernel:
     code: str | None = None
 
     def symbol(self, dtype) -> str:
-        dtype = np.dtype(dtype).name
+        dtype = dtype_name(dtype)
         if dtype not in self.dtypes:
             raise TypeError(f"kernel {self.name} has no {dtype} version (it has "
                             f"{', '.join(self.dtypes)})")
@@ -314,7 +321,7 @@ class CupyRuntime:
 
     def launch(self, kernel: Kernel, dtype, grid: int, block: int, args) -> None:
         args = check_args(kernel, dtype, args, self)
-        function = _function(kernel, np.dtype(dtype).name, self.options, self.device_id)
+        function = _function(kernel, dtype_name(dtype), self.options, self.device_id)
         with self.xp.cuda.Device(self.device_id):
             function((grid,), (block,), tuple(args))
 
@@ -398,9 +405,9 @@ def compile_elementwise(name: str, body: str, inputs: tuple, outputs: tuple
     """A cached elementwise kernel from a C body, for the trace issue's fused chains.
 
     ``body`` assigns every name in ``outputs`` from the names in ``inputs`` (each a scalar
-    in the accumulation type ``A``: float for float16/float32, double for float64), e.g.
-    ``"y = x * w + b;"``. The generated source (``kernel.code``) is a grid-stride loop
-    with float32/float64/float16 instantiations; on a GPU it compiles through the same
+    in the accumulation type ``A``: float for float16/bfloat16/float32, double for float64),
+    e.g. ``"y = x * w + b;"``. The generated source (``kernel.code``) is a grid-stride loop
+    with float32/float64/float16/bfloat16 instantiations; on a GPU it compiles through the same
     cache as the shipped kernels (per source text, options and device), at first call.
 
     Example:

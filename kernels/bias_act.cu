@@ -100,3 +100,4 @@ __device__ void bias_act_backward(const T* x, const T* bias, const T* g, T* dx, 
 TAPE_BIAS_ACT(float, f32)
 TAPE_BIAS_ACT(double, f64)
 TAPE_BIAS_ACT(tape::half_t, f16)
+TAPE_BIAS_ACT(tape::bfloat16_t, bf16)

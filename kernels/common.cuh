@@ -1,4 +1,5 @@
-// Shared device helpers for tape's CUDA kernels: index math, float16 storage, typed math,
+// Shared device helpers for tape's CUDA kernels: index math, float16 and bfloat16 storage,
+// typed math,
 // warp and block reductions, Philox4x32-10. Header-only and free of standard-library and
 // CUDA-toolkit includes, so NVRTC (cupy.RawModule) compiles it without an include path as
 // well as nvcc does; the loader pastes it in place of `#include "common.cuh"`. Under
@@ -60,9 +61,37 @@ __device__ __forceinline__ half_t float_to_half(float f) {
 }
 #endif
 
-// Acc<T>::type is the type arithmetic runs in: float for float16, T otherwise.
+// ---- bfloat16: the high 16 bits of a float32, stored as raw bits, computed in float -------
+// (no cuda_bf16.h either: NVRTC then needs no include path). Widening is exact (a shift);
+// narrowing rounds to nearest even, as cvt.rn.bf16.f32 (sm_80+) and ml_dtypes do.
+struct bfloat16_t {
+    unsigned short bits;
+};
+
+__device__ __forceinline__ float bfloat16_to_float(bfloat16_t h) {
+    return __uint_as_float(static_cast<u32>(h.bits) << 16);
+}
+
+__device__ __forceinline__ bfloat16_t float_to_bfloat16(float f) {
+    bfloat16_t h;
+#if defined(TAPE_EMULATION) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+    // No bf16 conversion instruction (the CPU emulation, GPUs before sm_80): round the bits.
+    const u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        h.bits = static_cast<unsigned short>((u >> 16) | 0x40u);  // NaN stays a (quiet) NaN
+    } else {
+        h.bits = static_cast<unsigned short>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+#else
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
+#endif
+    return h;
+}
+
+// Acc<T>::type is the type arithmetic runs in: float for float16 and bfloat16, T otherwise.
 template <typename T> struct Acc { typedef T type; };
 template <> struct Acc<half_t> { typedef float type; };
+template <> struct Acc<bfloat16_t> { typedef float type; };
 
 __device__ __forceinline__ float load(const float* p, index_t i) { return p[i]; }
 __device__ __forceinline__ double load(const double* p, index_t i) { return p[i]; }
@@ -70,6 +99,12 @@ __device__ __forceinline__ float load(const half_t* p, index_t i) { return half_
 __device__ __forceinline__ void store(float* p, index_t i, float v) { p[i] = v; }
 __device__ __forceinline__ void store(double* p, index_t i, double v) { p[i] = v; }
 __device__ __forceinline__ void store(half_t* p, index_t i, float v) { p[i] = float_to_half(v); }
+__device__ __forceinline__ float load(const bfloat16_t* p, index_t i) {
+    return bfloat16_to_float(p[i]);
+}
+__device__ __forceinline__ void store(bfloat16_t* p, index_t i, float v) {
+    p[i] = float_to_bfloat16(v);
+}
 
 // ---- typed math: one name for float and double ----------------------------------------
 __device__ __forceinline__ float exp_(float x) { return expf(x); }

@@ -41,3 +41,4 @@ __device__ void dropout_apply(const T* x, T* y, index_t n, const u64* key, doubl
 TAPE_DROPOUT(float, f32)
 TAPE_DROPOUT(double, f64)
 TAPE_DROPOUT(tape::half_t, f16)
+TAPE_DROPOUT(tape::bfloat16_t, bf16)

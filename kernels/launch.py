@@ -14,11 +14,11 @@ import functools
 
 import numpy as np
 
-from . import KERNELS, check_device, elementwise_launch, row_launch, runtime_for
+from . import FLOATS, KERNELS, check_device, elementwise_launch, row_launch, runtime_for
 
 # Activation codes of bias_act.cu.
 ACTIVATIONS = {"relu": 0, "gelu": 1, "silu": 2, "tanh": 3, "sigmoid": 4}
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+KERNEL_DTYPES = FLOATS  # by name: bfloat16 (ml_dtypes) is never imported here
 CHUNK = 8192  # elements per block-sized chunk of a fused optimizer launch
 
 
@@ -33,9 +33,8 @@ def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES, labels=None):
         if a.dtype != dtype:
             raise TypeError(f"{name}: all arrays must have one dtype, got "
                             f"{', '.join(str(a.dtype) for a in arrays)}")
-    if dtype not in dtypes:
-        raise TypeError(f"{name}: no kernel for {dtype} (supported: "
-                        f"{', '.join(d.name for d in dtypes)})")
+    if dtype.name not in dtypes or not dtype.isnative:  # the kernel reads native bytes
+        raise TypeError(f"{name}: no kernel for {dtype} (supported: {', '.join(dtypes)})")
     return [a if a.flags.c_contiguous else rt.xp.ascontiguousarray(a) for a in arrays]
 
 
@@ -230,7 +229,7 @@ def _check_update(name: str, rt, lists: dict, lr):
             if a.dtype != dtype or a.shape != p.shape:
                 raise ValueError(f"{name}: got {a.shape} {a.dtype} beside {p.shape} {p.dtype}")
     check_device(f"{name}: argument lr", lr, rt)
-    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype,), labels=["lr"])
+    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype.name,), labels=["lr"])
     return prepared, lr
 
 

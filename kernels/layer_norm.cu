@@ -81,3 +81,4 @@ __device__ void layer_norm_backward(const T* x, const T* gamma, const T* g, T* d
 TAPE_LAYER_NORM(float, f32)
 TAPE_LAYER_NORM(double, f64)
 TAPE_LAYER_NORM(tape::half_t, f16)
+TAPE_LAYER_NORM(tape::bfloat16_t, bf16)

@@ -132,3 +132,4 @@ __device__ void softmax_xent_backward(const T* labels, const T* logits, const T*
 TAPE_SOFTMAX(float, f32)
 TAPE_SOFTMAX(double, f64)
 TAPE_SOFTMAX(tape::half_t, f16)
+TAPE_SOFTMAX(tape::bfloat16_t, bf16)

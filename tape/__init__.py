@@ -13,6 +13,7 @@ Example:
 from . import (
     activations,
     callbacks,
+    config,
     cuda,
     data,
     distribute,
@@ -20,6 +21,7 @@ from . import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     nn,
     ops,
@@ -53,11 +55,11 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Tensor", "Variable", "custom_gradient", "detect_anomaly", "grad",
     "hessian", "jacobian", "stop_gradient", "value_and_grad", "activations", "initializers",
-    "layers", "losses",
-    "metrics", "models", "callbacks", "data", "distribute", "saving", "training", "nn", "ops",
+    "layers", "losses", "metrics", "mixed_precision", "models", "callbacks", "data",
+    "distribute", "saving", "training", "nn", "ops",
     "optimizers", "random", "regularizers", "TapeError",
     "DeviceError", "DeviceUnavailableError", "DistributedError", "OutOfMemoryError", "cuda",
-    "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
+    "config", "device", "DTypeError", "GradientError", "IndexOutOfRangeError", "ShapeError",
     "TraceError", "Session", "TensorSpec", "placeholder", "run_eagerly", "trace", *_ops_all,
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -25,6 +26,13 @@ from .tensor import Tensor, Variable
 _ONE_NEEDED = (True,)
 _new = object.__new__
 _anomaly_mode = _state.anomaly_mode
+
+# Who learns, during a backward walk, when each source's gradient is final: set to a
+# callable ``hook(sources)`` that returns None (not this walk) or ``ready(index, gradient)``,
+# which the walk then calls once per source, as soon as no entry left to walk reads it.
+# ``tape.distribute`` starts a bucket's all-reduce there while the walk goes on (PyTorch
+# DDP's overlap). Unset, it costs one lookup per ``gradient()`` call.
+gradient_ready: ContextVar = ContextVar("tape_gradient_ready", default=None)
 
 
 class TapeEntry:
@@ -283,7 +291,13 @@ class GradientTape:
         walk.seed(targets, seeds)
         # A freeing walk pops from the tape's own list, so each entry's saved arrays go as
         # soon as its VJP has run.
-        walk.run(path if free else list(path))
+        stack = path if free else list(path)
+        hook = gradient_ready.get()
+        ready = None if hook is None else hook(sources)
+        if ready is None:
+            walk.run(stack)
+        else:
+            _run_telling(walk, stack, sources, ready)
         return walk.grads
 
     def _path(self, entries: list, sources) -> tuple[list, set]:
@@ -420,6 +434,28 @@ class BackwardWalk:
                 grads[x._id] = gx
             else:
                 self.set_fresh_gradient(x, prev + gx)
+
+
+def _run_telling(walk: BackwardWalk, stack: list, sources, ready) -> None:
+    """``walk.run(stack)`` in pieces, calling ``ready(i, gradient)`` for each source as soon
+    as its gradient is final: after the walk has run the first entry of ``stack`` that reads
+    it (the walk goes last to first), or at once when no entry reads it."""
+    first_reader: dict = {}  # source id -> index of the first entry that reads it
+    wanted = {s._id for s in sources}
+    for i, entry in enumerate(stack):
+        for x in entry.inputs:
+            if x._id in wanted and x._id not in first_reader:
+                first_reader[x._id] = i
+    final_at: dict = {}  # stack length at which the walk has finished these sources
+    for k, s in enumerate(sources):
+        final_at.setdefault(first_reader.get(s._id, len(stack)), []).append(k)
+    for cut in sorted(final_at, reverse=True):
+        piece = stack[cut:]
+        del stack[cut:]  # a freeing walk still lets each entry go once it has run
+        walk.run(piece)
+        for k in final_at[cut]:
+            ready(k, walk.grads.get(sources[k]._id))
+    walk.run(stack)
 
 
 def _fitted(gx, x):

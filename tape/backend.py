@@ -245,6 +245,24 @@ def filled_on_device(values, dtype, device: str):
     return out
 
 
+_DEVICE_SCALARS: dict = {}  # (device, dtype, value) -> a 0-d device array, never written
+
+
+def device_scalar(value, dtype, device: str):
+    """A 0-d array holding the Python number ``value`` on the GPU ``device``, made once by a
+    fill (no copy from the host) and kept: ``x * 0.5`` or a loss's mean divides by a number
+    every step, and each would otherwise copy it to the device. Ops never write into their
+    inputs, so the kept arrays stay as made (-0.0 and 0.0 are told apart)."""
+    dtype = np.dtype(dtype)
+    key = (device, dtype.str, value.hex() if isinstance(value, float) else int(value))
+    array = _DEVICE_SCALARS.get(key)
+    if array is None:
+        if len(_DEVICE_SCALARS) >= 4096:  # a loop over many distinct numbers: start over
+            _DEVICE_SCALARS.clear()
+        array = _DEVICE_SCALARS[key] = filled_on_device([value], dtype, device).reshape(())
+    return array
+
+
 def to_default_device(array):
     """``array`` on the default device (the creation ops' last step)."""
     device = _state.default_device.get()

@@ -2,7 +2,7 @@
 (8x8 images of handwritten digits; the data ships inside scikit-learn, no download), trained
 with ``fit`` and its progress bar on a training split, scored on a held-out test split.
 
-    python -m tape.demo [--epochs N] [--batch-size N] [--seed N]
+    python -m tape.demo [--epochs N] [--batch-size N] [--seed N] [--policy mixed_bfloat16]
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def main(argv=None) -> float:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", default="float32",
+                        help="Keras dtype policy: float32, mixed_bfloat16 or mixed_float16")
     parser.add_argument("--verbose", default="auto",
                         help="'auto' (a live bar on a terminal, a line per epoch otherwise), "
                              "0, 1 or 2")
@@ -53,11 +55,12 @@ def main(argv=None) -> float:
 
     (x_train, y_train), (x_test, y_test) = load_data(args.seed)
     tape.random.seed(args.seed)
+    tape.mixed_precision.set_global_policy(args.policy)
     model = build_model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     print(f"digits: {len(x_train)} train / {len(x_test)} held-out test images, "
-          f"64 pixels -> 128 relu -> 64 relu -> 10 softmax, Adam")
+          f"64 pixels -> 128 relu -> 64 relu -> 10 softmax, Adam, policy {args.policy}")
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
               validation_split=0.1, verbose=verbose,

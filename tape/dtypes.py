@@ -104,7 +104,7 @@ def weak_scalar_dtype(value, like: np.dtype) -> np.dtype:
     if isinstance(value, bool):
         return like
     if isinstance(value, int):
-        return like if like.kind in "iuf" or is_float(like) else DEFAULT_INT
+        return like if like.kind in "iuf" or like.name == "bfloat16" else DEFAULT_INT
     if isinstance(value, float):
-        return like if is_float(like) else DEFAULT_FLOAT
+        return like if like.kind == "f" or like.name == "bfloat16" else DEFAULT_FLOAT
     raise DTypeError(f"cannot use {type(value).__name__} {value!r} as tensor data")

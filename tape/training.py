@@ -1,8 +1,8 @@
 """Trainer: ``compile``, ``fit``, ``evaluate``, ``predict`` and the per-batch steps
 (``train_step``/``test_step``/``predict_step``) that users may override, as Keras 3.
 
-``fit`` trains eagerly for now: ``make_train_function`` returns the step that the loop calls,
-so that wrapping it in ``tape.trace`` later changes one place.
+``make_train_function`` returns the step the loop calls: ``train_step`` traced (one graph
+per batch shape, replayed), or as plain Python under ``run_eagerly``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import _state, backend, losses, ops, optimizers
+from . import _state, backend, losses, mixed_precision, ops, optimizers
 from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .autodiff import GradientTape
@@ -52,7 +52,7 @@ class Trainer:
     # ---- compile ---------------------------------------------------------------------
     @names_user_line
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                run_eagerly=None, **kwargs):
+                run_eagerly=None, auto_scale_loss: bool = True, **kwargs):
         """Set the optimizer, loss(es) and metrics (names, config dicts or objects).
 
         For several outputs, ``loss`` and ``metrics`` may be one for all, a list in output
@@ -60,13 +60,18 @@ class Trainer:
         becomes the accuracy matching the loss (``tape.metrics.resolve_accuracy``). Unknown
         names are errors listing the valid ones. ``fit``, ``evaluate`` and ``predict`` run
         their steps traced (``tape.trace``: captured once per batch shape, then replayed);
-        ``run_eagerly=True`` runs them as plain Python, for debugging.
+        ``run_eagerly=True`` runs them as plain Python, for debugging. Under a
+        ``mixed_float16`` policy the optimizer is wrapped in a ``LossScaleOptimizer``
+        (unless ``auto_scale_loss=False`` or it is one already), as in Keras.
         """
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword arguments {sorted(kwargs)}")
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
                               "loss_weights": loss_weights}
         self.optimizer = optimizers.get(optimizer)
+        if auto_scale_loss and mixed_precision.is_mixed_float16(self.dtype_policy) \
+                and not isinstance(self.optimizer, optimizers.LossScaleOptimizer):
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)
         names = self._output_names()
         self._losses = self._per_output(loss, names, "loss", _resolve_loss)
         weights = self._per_output(loss_weights, names, "loss_weights", lambda w: w)
@@ -218,10 +223,14 @@ class Trainer:
         with GradientTape() as g:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+            scaled = self.optimizer.scale_loss(loss)  # a LossScaleOptimizer's: loss * scale
         variables = self.trainable_variables
-        grads = g.gradient(loss, variables)
-        if self._distribute is not None:  # averaged over the ranks, weighted by their rows
-            grads = self._distribute.all_reduce(grads, weight=_rows(flatten(x)[0]))
+        if self._distribute is None:
+            grads = g.gradient(scaled, variables)
+        else:  # averaged over the ranks, weighted by their rows; buckets leave during the walk
+            rows = _rows(flatten(x)[0])
+            with self._distribute._overlapping(variables, rows):
+                grads = self._distribute.all_reduce(g.gradient(scaled, variables), weight=rows)
         self.optimizer.apply_gradients(zip(grads, variables))
         self._loss_tracker.update_state(loss, sample_weight=_rows(flatten(x)[0]))
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -241,7 +250,10 @@ class Trainer:
     def make_train_function(self):
         """The function ``fit`` calls per batch: ``train_step``, traced unless
         ``run_eagerly`` (one trace per batch shape, kept until the next ``compile``)."""
-        return self._step_function("train", self.train_step)
+        step = self._step_function("train", self.train_step)
+        if isinstance(self.optimizer, optimizers.LossScaleOptimizer):
+            return _overflow_is_expected(step)
+        return step
 
     def make_test_function(self):
         return self._step_function("test", self.test_step)
@@ -519,6 +531,15 @@ class Trainer:
         for metric, values in zip(self.metrics, saved):
             for v, value in zip(metric.variables, values):
                 v.assign(value)
+
+
+def _overflow_is_expected(step):
+    """``step`` without NumPy's overflow warnings: a float16 gradient that overflows is
+    the loss scale's business (the step is skipped and the scale halves), not news."""
+    def quiet(batch):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return step(batch)
+    return quiet
 
 
 @contextlib.contextmanager

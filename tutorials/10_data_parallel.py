@@ -2,10 +2,11 @@
 
 Teaches: launching with ``mpiexec -n 2``; ``strategy.scope()`` around ``compile`` so that
 ``fit`` trains data-parallel (``batch_size`` is the global batch, each rank takes its share
-of every batch, gradients are averaged over the ranks, one progress bar, files written once
-by rank 0); that two ranks train the same weights as one process on the same global batches;
-and the pieces of a custom loop: ``Dataset.shard``, ``strategy.all_reduce`` of the gradients,
-``strategy.rank`` and ``strategy.size``.
+of every batch, gradients are averaged over the ranks in buckets, each sent as soon as the
+backward walk has finished its gradients, one progress bar, files written once by rank 0);
+that two ranks train the same weights as one process on the same global batches; and the
+pieces of a custom loop: ``Dataset.shard``, ``strategy.all_reduce`` of the gradients (after
+the walk, there), ``strategy.rank`` and ``strategy.size``.
 
 Prints: a line per rank as it starts; on rank 0 the progress of fit and of the custom loop, the
 test accuracy, how far the weights are from a one-process run of the same batches, and the

@@ -263,6 +263,18 @@ inline float __int_as_float(int bits) {
     return f;
 }
 
+inline float __uint_as_float(unsigned int bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+inline unsigned int __float_as_uint(float f) {
+    unsigned int bits;
+    std::memcpy(&bits, &f, 4);
+    return bits;
+}
+
 inline double __longlong_as_double(long long bits) {
     double d;
     std::memcpy(&d, &bits, 8);

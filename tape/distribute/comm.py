@@ -66,42 +66,82 @@ class Group:
         self.calls = 0
         self.seconds = 0.0
         self._watchdog = None  # started at the first blocking MPI call
-        self._buffers: dict = {}  # (size, dtype) -> kept reduction buffer, in use order
+        self._buffers: dict = {}  # (size, dtype) -> kept reduction buffers, in use order
+        self._in_flight: dict = {}  # id(buffer) -> (MPI request, buffer, shape)
 
     # ---- one array ----------------------------------------------------------------------
     def all_reduce(self, array):
         """The elementwise sum of ``array`` over the ranks, as a new array."""
+        return self.all_reduce_wait(self.all_reduce_start(array))
+
+    def all_reduce_start(self, array):
+        """Start the sum of ``array`` over the ranks and return at once: the result is the
+        array the sum arrives in, to hand to ``all_reduce_wait`` (read it only from there).
+        MPI: a nonblocking ``Iallreduce`` into a kept buffer; NCCL: queued on the current
+        CuPy stream (the stream orders it before whatever reads the sum)."""
         start = time.perf_counter()
         self.calls += 1
         if type(array) is not np.ndarray:
             out = self._nccl_all_reduce(array)
-        elif self.comm is None:
-            out = np.array(array, order="C", copy=True)
         else:
-            from mpi4py import MPI
+            out, request = self._buffer(array.size, array.dtype), None
+            np.copyto(out, array.reshape(-1))
+            if self.comm is not None:
+                from mpi4py import MPI
 
-            buffer = self._buffer(array.size, array.dtype)
-            np.copyto(buffer, array.reshape(-1))
-            with self._watched(f"all_reduce of {array.size} {array.dtype} values"):
-                self.comm.Allreduce(MPI.IN_PLACE, buffer)
-            out = buffer.reshape(array.shape).copy()
+                request = self.comm.Iallreduce(MPI.IN_PLACE, out)
+            self._in_flight[id(out)] = (request, out, array.shape)
         self.seconds += time.perf_counter() - start
         return out
 
+    def all_reduce_wait(self, started):
+        """The finished sum that ``all_reduce_start`` returned ``started`` for, as a new
+        array of the shape given to it (on MPI: waits, under the time limit)."""
+        if type(started) is not np.ndarray:
+            return started  # NCCL: already ordered on the stream
+        begin = time.perf_counter()
+        if id(started) not in self._in_flight:
+            raise DistributedError("all_reduce_wait: this array is no all-reduce in flight "
+                                   f"(of {started.size} {started.dtype} values) [at "
+                                   f"{user_line()}]")
+        request, buffer, shape = self._in_flight.pop(id(started))
+        if request is not None:
+            with self._watched(f"all_reduce of {buffer.size} {buffer.dtype} values"):
+                request.Wait()
+        out = buffer.reshape(shape).copy()
+        self._release(buffer)
+        self.seconds += time.perf_counter() - begin
+        return out
+
+    def progress(self) -> None:
+        """Let MPI move the sums in flight along (MPICH progresses a nonblocking collective
+        only inside MPI calls): one ``Testall``, called as each gradient becomes final."""
+        requests = [request for request, _, _ in self._in_flight.values() if request]
+        if requests:
+            from mpi4py import MPI
+
+            MPI.Request.Testall(requests)
+
     def _buffer(self, size: int, dtype) -> np.ndarray:
-        """A buffer kept for reductions of ``size`` values of ``dtype``: MPICH over UCX
-        registers each new buffer address, which made a 4.4 MB all-reduce into a new array
-        2-3x as slow as into a kept one here (``python -m benchmarks.distributed
-        --transport``); two copies cost less."""
-        key = (size, np.dtype(dtype))
-        buffer = self._buffers.pop(key, None)
-        if buffer is None:
-            buffer = np.empty(size, dtype)
-            kept = sum(b.nbytes for b in self._buffers.values())
-            while self._buffers and kept + buffer.nbytes > _KEPT_BYTES:  # least recent first
-                kept -= self._buffers.pop(next(iter(self._buffers))).nbytes
-        self._buffers[key] = buffer
+        """A buffer kept for reductions of ``size`` values of ``dtype`` (given back by
+        ``_release``): MPICH over UCX registers each new buffer address, which made a 4.4 MB
+        all-reduce into a new array 2-3x as slow as into a kept one here (``python -m
+        benchmarks.distributed --transport``); two copies cost less. Sums in flight at the
+        same time each get their own."""
+        free = self._buffers.pop((size, np.dtype(dtype)), None)
+        buffer = free.pop() if free else np.empty(size, dtype)
+        if free:
+            self._buffers[(size, np.dtype(dtype))] = free
         return buffer
+
+    def _release(self, buffer: np.ndarray) -> None:
+        """Keep ``buffer`` for the next reduction of its size and dtype (most recent last;
+        past ``_KEPT_BYTES`` the least recently used go)."""
+        key = (buffer.size, buffer.dtype)
+        self._buffers[key] = [*self._buffers.pop(key, []), buffer]
+        kept = sum(b.nbytes for free in self._buffers.values() for b in free)
+        while len(self._buffers) > 1 and kept > _KEPT_BYTES:
+            kept -= sum(b.nbytes for b in self._buffers.pop(next(iter(self._buffers))))
 
     def broadcast(self, array, root: int = 0):
         """``root``'s ``array`` on every rank (a new array of the same shape and dtype)."""
@@ -190,11 +230,12 @@ class Group:
     # ---- the time limit -------------------------------------------------------------------
     @contextlib.contextmanager
     def _watched(self, what: str):
-        """Run a blocking MPI call under the watchdog: past ``timeout`` it prints why and
-        aborts every rank. Blocking calls were no slower than nonblocking ones polled from
-        Python here (polling with pauses made a small all-reduce take milliseconds:
-        ``python -m benchmarks.distributed --transport``), but none can be abandoned, so the
-        time limit ends the launch, as PyTorch's NCCL watchdog does."""
+        """Run a blocking MPI call (or the ``Wait`` of a nonblocking one) under the
+        watchdog: past ``timeout`` it prints why and aborts every rank. Waiting in MPI was
+        no slower than a blocking call, and polling from Python was (with pauses it made a
+        small all-reduce take milliseconds: ``python -m benchmarks.distributed
+        --transport``), but no wait can be abandoned, so the time limit ends the launch, as
+        PyTorch's NCCL watchdog does."""
         if self._watchdog is None:
             self._watchdog = _Watchdog(self)
         self._watchdog.arm(what)

@@ -1,5 +1,7 @@
 """``DataParallel``: the same model on every rank of an MPI launch, each rank on its shard
-of every global batch, gradients averaged between the backward walk and the update.
+of every global batch, gradients averaged over the ranks before the update: in ``fit``,
+bucket by bucket while the backward walk runs (``overlap.py``), in a custom loop's
+``all_reduce`` after it.
 
 A model compiled inside ``strategy.scope()`` trains this way in ``fit`` (tf.distribute's
 shape); a custom loop uses ``all_reduce``, ``broadcast``, ``rank`` and ``size`` directly.
@@ -12,13 +14,14 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .. import ops
+from .. import autodiff, ops
 from ..callbacks import Callback
 from ..nest import flatten, map_structure
 from ..ops import collective
 from ..ops import random as random_ops
 from ..tensor import Tensor
 from .comm import Group, abort_on_uncaught_error, launched, world
+from .overlap import Overlap
 
 _current: ContextVar = ContextVar("tape_distribute_strategy", default=None)
 
@@ -38,8 +41,10 @@ class DataParallel:
     dropout draws differ per rank.
 
     Args:
-        bucket_bytes: Gradients are flattened into buckets of about this many bytes and
-            reduced with one collective per bucket (PyTorch DDP's default, 25 MiB).
+        bucket_bytes: Gradients are flattened into buckets of about this many bytes, last
+            layer first, and reduced with one collective per bucket (PyTorch DDP's default,
+            25 MiB); in ``fit`` a bucket leaves as soon as the backward walk has produced
+            all its gradients.
         timeout: Seconds an MPI collective waits for the other ranks before it prints a
             ``DistributedError`` and aborts the launch (default ``TAPE_DISTRIBUTE_TIMEOUT``
             or 300).
@@ -61,6 +66,7 @@ class DataParallel:
             _group = Group(comm, timeout) if comm.Get_size() > 1 else None
         self._group = _group
         self.bucket_bytes = int(bucket_bytes)
+        self._plans: dict = {}  # the variables of an overlapped step -> its buckets
         if _group is not None and _group.comm is not None:
             abort_on_uncaught_error(_group.comm)
             seed = _group.broadcast(np.array([random_ops._global["seed"]], np.int64))
@@ -93,8 +99,8 @@ class DataParallel:
         """``values`` (a tensor or a list/tuple/dict of them; None entries stay None)
         reduced over the ranks: ``"mean"`` (default) or ``"sum"``. With ``weight`` (this
         rank's batch rows), the mean is weighted by it, which is exact when shards differ
-        in size. Flattened into buckets, one collective each; inside ``tape.trace`` the
-        collective is a graph node, run at every replay.
+        in size. Flattened into buckets, one collective each; inside ``tape.trace`` each is
+        two graph nodes (its start and its wait), run at every replay.
 
         Example:
             >>> import tape
@@ -110,36 +116,69 @@ class DataParallel:
         if not all(isinstance(t, Tensor) for t in leaves):
             raise TypeError("all_reduce: takes tensors (or None); got "
                             f"{sorted({type(t).__name__ for t in leaves})}")
+        overlap = autodiff.gradient_ready.get()
+        if isinstance(overlap, Overlap) and overlap.strategy is self:
+            reduced = overlap.finish(values, leaves, reduce, weight)
+            if reduced is not None:
+                return reduced
         # Every call (a traced step: at its tracing only), so that all ranks take part alike.
         self._group.check_agree("all_reduce: the tensors (shapes, dtypes)",
                                 [[list(t.shape), str(t.dtype)] for t in leaves])
         reduced = {}
-        for bucket in self._buckets(leaves):
-            for t, r in zip(bucket, self._reduce_bucket(bucket, reduce, weight)):
+        last_first = leaves[::-1]
+        for indices in self._buckets(last_first):
+            bucket = [last_first[i] for i in indices]
+            started = self._start_bucket(bucket, weight)
+            for t, r in zip(bucket, self._finish_bucket(bucket, started, reduce, weight)):
                 reduced[id(t)] = r
         return map_structure(lambda t: None if t is None else reduced[id(t)], values)
 
-    def _buckets(self, leaves) -> list[list]:
-        """Consecutive tensors of one device and dtype, up to ``bucket_bytes`` each."""
+    def _buckets(self, leaves) -> list[list[int]]:
+        """Runs of consecutive tensors (as indices into ``leaves``) of one device and dtype,
+        up to ``bucket_bytes`` each. Callers pass the gradients last layer first, the order
+        the backward walk finishes them in (DDP's), so that in an overlapped step the first
+        bucket can leave first."""
         buckets, current, size, kind = [], [], 0, None
-        for t in leaves:
+        for i, t in enumerate(leaves):
             nbytes = t.size * t.dtype.itemsize
             if current and ((t.device, t.dtype) != kind or size + nbytes > self.bucket_bytes):
                 buckets.append(current)
                 current, size = [], 0
-            current.append(t)
+            current.append(i)
             size += nbytes
             kind = (t.device, t.dtype)
         return buckets + [current] if current else buckets
 
-    def _reduce_bucket(self, bucket, reduce, weight) -> list:
+    def _plan(self, variables: list) -> list[list[int]]:
+        """The buckets of ``variables``' gradients (indices into ``variables``, last first),
+        made once per list of variables, after checking that every rank has the same."""
+        key = (self.bucket_bytes, *(v._id for v in variables))  # a Variable keeps its shape
+        plan = self._plans.get(key)
+        if plan is None:
+            self._group.check_agree("all_reduce: the variables (shapes, dtypes)",
+                                    [[list(v.shape), str(v.dtype)] for v in variables])
+            n = len(variables)
+            plan = [[n - 1 - i for i in bucket] for bucket in self._buckets(variables[::-1])]
+            if len(self._plans) >= 8:  # a few models at a time
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def _start_bucket(self, bucket, weight):
+        """Start the all-reduce of ``bucket``'s tensors, flattened into one array (times
+        ``weight``, with ``weight`` itself appended, when given); returns what
+        ``_finish_bucket`` takes."""
         parts = [ops.reshape(t, (-1,)) for t in bucket]
         if weight is not None:  # the weights' sum travels in the same call, as one more value
             parts.append(ops.convert(np.ones(1, bucket[0].dtype), like=bucket[0]))
         flat = parts[0] if len(parts) == 1 else ops.concatenate(parts)
         if weight is not None:
             flat = ops.multiply(flat, float(weight))
-        total = collective.all_reduce(flat, group=self._group)
+        return collective.all_reduce_start(flat, group=self._group)
+
+    def _finish_bucket(self, bucket, started, reduce, weight) -> list:
+        """The reduced values of ``bucket``'s tensors, once its all-reduce has arrived."""
+        total = collective.all_reduce_wait(started, group=self._group)
         if weight is not None:
             n = total.shape[0] - 1
             total = ops.divide(total[:n], total[n:])
@@ -150,6 +189,14 @@ class DataParallel:
             out.append(ops.reshape(total[start:start + t.size], t.shape))
             start += t.size
         return out
+
+    def _overlapping(self, variables, weight):
+        """Within it, the next backward walk whose sources are ``variables`` starts each
+        bucket's all-reduce as soon as the walk has finished its gradients, and
+        ``all_reduce(those gradients, weight=weight)`` waits for them (what ``fit`` uses)."""
+        if self._group is None:
+            return contextlib.nullcontext()
+        return Overlap(self, variables, weight).installed()
 
     def broadcast(self, variables, root: int = 0) -> None:
         """Give every rank ``root``'s values of ``variables`` (Variables: a model's
@@ -237,7 +284,8 @@ class _Shards:
     generator's batches come once)."""
 
     def __init__(self, data, rank: int, size: int, start):
-        self._data, self._rank, self._size, self._start = data, rank, size, start
+        self._data, self._rank, self._size = data, rank, size
+        self._start = start
 
     def __getattr__(self, name):
         return getattr(self._data, name)
@@ -254,8 +302,7 @@ class _Shards:
                     "needs at least one (choose batch_size and the data size so that the last "
                     "batch has at least one sample per rank)")
             start, stop = self._rank * rows // self._size, (self._rank + 1) * rows // self._size
-            yield map_structure(lambda t, a=start, b=stop: None if t is None else t[a:b],
-                                batch)
+            yield map_structure(lambda t, a=start, b=stop: None if t is None else t[a:b], batch)
 
 
 class _GlobalLogs(Callback):

@@ -18,11 +18,12 @@ Example:
 
 import sys as _sys
 
-from .. import activations, initializers, losses, metrics, optimizers, regularizers
+from .. import activations, initializers, losses, metrics, mixed_precision, optimizers, regularizers
 from ..initializers import Initializer
 from ..layers import Input, InputSpec, KerasTensor, Layer
 from ..losses import Loss
 from ..metrics import Metric
+from ..mixed_precision import DTypePolicy
 from ..models import Model, Sequential
 from ..optimizers import Optimizer
 from ..regularizers import Regularizer
@@ -31,6 +32,7 @@ from . import backend, callbacks, layers, models, ops, preprocessing, random, sa
 from ._reach import OutOfReachError, missing
 
 config = backend  # keras.config: floatx, epsilon, image_data_format, backend()...
+dtype_policies = mixed_precision  # keras.dtype_policies: DTypePolicy, get, serialize...
 __version__ = "3.0.0-tape"
 
 # `from tape.keras.losses import X` needs the module in sys.modules under that name: these
@@ -38,7 +40,9 @@ __version__ = "3.0.0-tape"
 for _name, _module in {"activations": activations, "initializers": initializers,
                        "losses": losses, "metrics": metrics, "optimizers": optimizers,
                        "optimizers.schedules": optimizers.schedules,
-                       "regularizers": regularizers, "config": backend}.items():
+                       "regularizers": regularizers, "config": backend,
+                       "mixed_precision": mixed_precision,
+                       "dtype_policies": mixed_precision}.items():
     _sys.modules.setdefault(f"{__name__}.{_name}", _module)
 
 
@@ -52,16 +56,13 @@ _OUT_OF_REACH = {
                     "build the architecture with tape.keras.layers",
     "datasets": "its data sets are downloaded, and tape makes no network requests; load "
                 "arrays from disk (scikit-learn ships small data sets)",
-    "mixed_precision": "mixed precision is not implemented; pass dtype= to layers",
     "distribution": "use tape.distribute for data-parallel training",
     "export": "use tape.trace.export_onnx to export a traced graph",
     "quantizers": "quantization is not implemented",
     "visualization": "not implemented; see keras.utils.plot_model",
     "wrappers": "the scikit-learn wrappers are not implemented",
-    "dtype_policies": "dtype policies are not implemented; pass dtype= to layers",
     "tree": "keras.tree is not mapped",
     "StatelessScope": "stateless scopes are not implemented",
-    "DTypePolicy": "dtype policies are not implemented; pass dtype= to layers",
 }
 
 

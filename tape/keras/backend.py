@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as _layers
+from ..mixed_precision import dtype_policy, set_dtype_policy  # noqa: F401 - keras.config's
 from ._reach import OutOfReachError, missing
 
 _EPSILON = [1e-7]

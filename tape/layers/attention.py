@@ -84,7 +84,7 @@ class MultiHeadAttention(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.seed = seed
-        self._dropout_layer = Dropout(self.dropout, seed=seed, dtype=self.dtype)
+        self._dropout_layer = Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
         self._symbolic_value_shape = None
         self._return_scores = False
 
@@ -228,10 +228,10 @@ class MultiHeadAttention(Layer):
     def compute_output_spec(self, input_shape, input_dtypes):
         out = self.compute_output_shape(input_shape)
         if not self._return_scores:
-            return out, [self.dtype]
+            return out, [self.compute_dtype]
         value_shape = self._symbolic_value_shape or input_shape
         scores = (input_shape[0], self.num_heads, input_shape[1], value_shape[1])
-        return (out, scores), [self.dtype, self.dtype]
+        return (out, scores), [self.compute_dtype, self.compute_dtype]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,

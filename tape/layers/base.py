@@ -11,9 +11,9 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .. import _state, backend, dtypes, initializers, ops, regularizers
+from .. import _state, backend, dtypes, initializers, mixed_precision, ops, regularizers
 from ..errors import names_user_line
-from ..tensor import Tensor, Variable
+from ..tensor import AutocastVariable, Tensor, Variable
 from ._nest import (
     flatten,
     flatten_shapes,
@@ -81,7 +81,10 @@ class Layer:
     Args:
         name: Unique by default (``my_layer``, ``my_layer_1``... from the class name).
         trainable: False freezes every weight (tapes stop watching them).
-        dtype: Weights' dtype and the dtype float inputs are cast to (default float32).
+        dtype: The layer's dtype policy (``tape.mixed_precision``): a dtype name, which the
+            weights are stored in and float inputs cast to, or ``'mixed_bfloat16'`` /
+            ``'mixed_float16'`` (compute in the low dtype, float32 weights cast on read).
+            Default: the global policy (float32 unless ``set_global_policy`` changed it).
         input_shape: Shape of one example (no batch), for a model's first layer
             (``input_dim=n`` is short for ``input_shape=(n,)``).
         activity_regularizer: Penalty on the outputs (divided by the batch size).
@@ -116,7 +119,7 @@ class Layer:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                             f"{kwargs}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self.dtype = dtypes.as_dtype(dtype or "float32").name
+        self._dtype_policy = mixed_precision.get(dtype)
         self._trainable = bool(trainable)
         self.built = False
         self.input_spec = None
@@ -150,6 +153,8 @@ class Layer:
         if any(_is_symbolic(x) for x in flatten(inputs)):
             return symbolic_call(self, inputs, args, training, kwargs)
         inputs = map_structure(self._convert_input, inputs)
+        if args and self._dtype_policy.is_mixed:  # e.g. attention's value: as Keras 3 does
+            args = tuple(map_structure(self._convert_input, a) for a in args)
         shapes = map_structure(_shape_for_build, inputs)
         if not self.built:
             with _build_device(inputs):
@@ -169,8 +174,14 @@ class Layer:
                 mask = None
             elif self._call_takes_mask():
                 kwargs["mask"] = mask
-        with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
-            outputs = self.call(inputs, *args, **kwargs)
+        autocast = self._dtype_policy.autocast_dtype
+        token = None if _state.autocast.get() is autocast else _state.autocast.set(autocast)
+        try:
+            with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
+                outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            if token is not None:  # a mixed layer's call, or a float32 one inside it
+                _state.autocast.reset(token)
         if self.supports_masking:
             _attach_masks(outputs, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
@@ -199,7 +210,8 @@ class Layer:
         """The output shape for ``input_shape``. This default runs ``call`` on zeros (unknown
         sizes set to 2, then 3; output sizes that differ are unknown: None). Layers override
         it to answer without computing."""
-        shapes, _ = self._probe(input_shape, map_shapes(lambda s: self.dtype, input_shape))
+        shapes, _ = self._probe(input_shape,
+                                map_shapes(lambda s: self.compute_dtype, input_shape))
         return shapes
 
     def _symbolic_output_spec(self, input_shape, input_dtypes, args, kwargs):
@@ -233,7 +245,9 @@ class Layer:
         takes: its penalty is in ``losses`` (computed from the current value on each read).
         As in Keras 3, ``name`` may be left out (``variable``, ``variable_1``... per layer),
         and a shape given first positionally is Keras 3's order ``(shape, initializer)``.
-        ``autocast``/``aggregation`` are accepted and ignored; ``constraint`` is refused.
+        Under a mixed policy a float weight is stored in float32 and, with ``autocast``
+        (default True), read in the compute dtype inside the layer's call.
+        ``aggregation`` is accepted and ignored; ``constraint`` is refused.
         """
         if name is not None and not isinstance(name, str):
             if not isinstance(name, tuple | list | int):
@@ -265,8 +279,12 @@ class Layer:
         with _state.init_scope():  # an initial value is state, never part of a trace
             value = init(shape, dtype)
         declared = bool(trainable)
-        var = Variable(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
-                       dtype=dtype)
+        kind = Variable
+        if kwargs.get("autocast", True) and self._dtype_policy.is_mixed \
+                and dtypes.is_float(dtype):
+            kind = AutocastVariable  # read in the compute dtype inside the call
+        var = kind(value, trainable=declared and self._trainable, name=f"{self.name}/{name}",
+                   dtype=dtype)
         var.move_to(backend.default_device())  # inside `with tape.device(...)`
         self._own_weights.append(var)
         self._declared_trainable[id(var)] = declared
@@ -380,7 +398,8 @@ class Layer:
     # ---- configuration and shapes ------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments; ``type(layer).from_config(config)`` rebuilds the layer."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         if self.activity_regularizer is not None:
@@ -390,6 +409,34 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
+
+    # ---- dtype policy (tape.mixed_precision) -------------------------------------------
+    @property
+    def dtype_policy(self) -> mixed_precision.DTypePolicy:
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, policy) -> None:
+        self._dtype_policy = mixed_precision.get(policy)
+
+    @property
+    def dtype(self) -> str:
+        """The weights' dtype (Keras 3: ``dtype_policy.variable_dtype``); setting it sets
+        the policy (before the layer is built)."""
+        return self._dtype_policy.variable_dtype
+
+    @dtype.setter
+    def dtype(self, dtype) -> None:
+        self._dtype_policy = mixed_precision.get(dtype)
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in and casts float inputs to."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
 
     @property
     def batch_input_shape(self) -> tuple | None:
@@ -451,8 +498,8 @@ class Layer:
         return self._cast_input(x)
 
     def _cast_input(self, x):
-        """A float input in the layer's dtype."""
-        return cast_float(x, self.dtype)
+        """A float input in the layer's compute dtype."""
+        return cast_float(x, self._dtype_policy.compute_dtype)
 
     def _maybe_build(self, shapes) -> None:
         if not self.built:

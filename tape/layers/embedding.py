@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import initializers, ops, regularizers
 from ._nest import serialize_object
-from .base import Layer
+from .base import Layer, cast_float
 from .core import _positive_int
 
 
@@ -48,7 +48,7 @@ class Embedding(Layer):
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer,
-                                          self.embeddings_regularizer)
+                                          self.embeddings_regularizer, autocast=False)
         self.built = True
 
     def call(self, inputs):
@@ -57,7 +57,8 @@ class Embedding(Layer):
             ids = ops.cast(ids, "int32")
         ids = ops.check_index(ids, size=self.input_dim,
                               what=f"Embedding '{self.name}' (input_dim={self.input_dim})")
-        return ops.gather(self.embeddings, ids)
+        rows = ops.gather(self.embeddings, ids)  # only the rows read go to the compute dtype
+        return cast_float(rows, self.compute_dtype)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -68,7 +69,7 @@ class Embedding(Layer):
         return (*tuple(input_shape), self.output_dim)
 
     def compute_output_spec(self, input_shape, input_dtypes):
-        return self.compute_output_shape(input_shape), [self.dtype]
+        return self.compute_output_shape(input_shape), [self.compute_dtype]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim,

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .. import ops
+from .. import dtypes, ops
 from ..ops import random
 from .base import InputSpec, Layer
 from .convolutional import data_format_arg
@@ -158,8 +158,8 @@ class Rescaling(Layer):
 
     def call(self, inputs):
         x = ops.convert(inputs)
-        if x.dtype != np.dtype(self.dtype):
-            x = ops.cast(x, self.dtype)
+        if x.dtype != dtypes.as_dtype(self.compute_dtype):
+            x = ops.cast(x, self.compute_dtype)
         return ops.add(ops.multiply(x, self._constant(self.scale, x)),
                        self._constant(self.offset, x))
 
@@ -173,7 +173,7 @@ class Rescaling(Layer):
         return input_shape
 
     def compute_output_spec(self, input_shape, input_dtypes):
-        return self.compute_output_shape(input_shape), [np.dtype(self.dtype)]
+        return self.compute_output_shape(input_shape), [dtypes.as_dtype(self.compute_dtype)]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -3,11 +3,11 @@ inference) and LayerNormalization (per-example statistics), on ``tape.nn``'s fun
 
 from __future__ import annotations
 
-from .. import initializers, nn, ops, regularizers
+from .. import dtypes, initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops._helpers import normalize_axes
 from ._nest import serialize_object
-from .base import InputSpec, Layer
+from .base import InputSpec, Layer, cast_float
 
 
 def _axes_for(layer: Layer, axis, input_shape) -> tuple:
@@ -56,9 +56,20 @@ class _Normalization(Layer):
         last = self._axes == tuple(range(ndim - len(self._axes), ndim))
         self._broadcast_shape = None if last else broadcast
         self.gamma = self.add_weight("gamma", self._param_shape, self.gamma_initializer,
-                                     self.gamma_regularizer) if self.scale else None
+                                     self.gamma_regularizer, autocast=False) if self.scale else None
         self.beta = self.add_weight("beta", self._param_shape, self.beta_initializer,
-                                    self.beta_regularizer) if self.center else None
+                                    self.beta_regularizer, autocast=False) if self.center else None
+
+    @staticmethod
+    def _float32_input(inputs):
+        """The inputs, cast up to float32 when they are float16/bfloat16: under a mixed
+        policy the statistics and the normalization run in float32 (as in Keras), and the
+        result goes back to the compute dtype (``_in_compute_dtype``)."""
+        x = ops.convert(inputs)
+        return ops.cast(x, "float32") if x.dtype.name in dtypes.LOW_PRECISION else x
+
+    def _in_compute_dtype(self, y):
+        return cast_float(y, self.compute_dtype)
 
     def _broadcast(self, t):
         if t is None or self._broadcast_shape is None:
@@ -120,16 +131,18 @@ class BatchNormalization(_Normalization):
     def build(self, input_shape):
         self._build_affine(input_shape)
         self.moving_mean = self.add_weight("moving_mean", self._param_shape,
-                                           self.moving_mean_initializer, trainable=False)
+                                           self.moving_mean_initializer, trainable=False,
+                                           autocast=False)
         self.moving_variance = self.add_weight("moving_variance", self._param_shape,
-                                               self.moving_variance_initializer, trainable=False)
+                                               self.moving_variance_initializer, trainable=False,
+                                               autocast=False)
         self._reduction_axes = tuple(a for a in range(len(input_shape)) if a not in self._axes)
         self.input_spec = InputSpec(ndim=len(input_shape),
                                     axes={a: input_shape[a] for a in self._axes})
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
-        x = ops.convert(inputs)
+        x = self._float32_input(inputs)
         if training and self.trainable:
             mean, variance = self._batch_moments(x, mask)
             self._update_moving_averages(mean, variance)
@@ -137,8 +150,9 @@ class BatchNormalization(_Normalization):
         else:
             mean = self._broadcast(self.moving_mean)
             variance = self._broadcast(self.moving_variance)
-        return nn.batch_norm(x, mean, variance, self._broadcast(self.beta),
-                             self._broadcast(self.gamma), self.epsilon)
+        return self._in_compute_dtype(nn.batch_norm(
+            x, mean, variance, self._broadcast(self.beta), self._broadcast(self.gamma),
+            self.epsilon))
 
     def _batch_moments(self, x, mask):
         """Mean and variance over the reduction axes, of shape ``_param_shape``."""
@@ -205,8 +219,9 @@ class LayerNormalization(_Normalization):
         self.built = True
 
     def call(self, inputs):
-        x = ops.convert(inputs)
+        x = self._float32_input(inputs)
         axes = self._axes if self._broadcast_shape is not None else tuple(
             range(x.ndim - len(self._axes), x.ndim))
-        return nn.layer_norm(x, self._broadcast(self.gamma), self._broadcast(self.beta),
-                             axis=axes, epsilon=self.epsilon)
+        return self._in_compute_dtype(nn.layer_norm(
+            x, self._broadcast(self.gamma), self._broadcast(self.beta), axis=axes,
+            epsilon=self.epsilon))

@@ -58,7 +58,7 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         if kwargs.get("dtype") is None and isinstance(cell, Layer):
-            kwargs["dtype"] = cell.dtype  # inputs are cast to the layer's dtype: the cell's
+            kwargs["dtype"] = cell.dtype_policy  # inputs go to the cell's compute dtype
         super().__init__(**kwargs)
         if isinstance(cell, list | tuple) or not isinstance(cell, Layer) or not hasattr(
                 cell, "state_size"):
@@ -311,7 +311,7 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if kwargs.get("dtype") is None and isinstance(layer, Layer):
-            kwargs["dtype"] = layer.dtype
+            kwargs["dtype"] = layer.dtype_policy
         super().__init__(**kwargs)
         from . import deserialize, serialize
 
@@ -462,7 +462,7 @@ class TimeDistributed(Layer):
 
     def __init__(self, layer, **kwargs):
         if kwargs.get("dtype") is None and isinstance(layer, Layer):
-            kwargs["dtype"] = layer.dtype
+            kwargs["dtype"] = layer.dtype_policy
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed '{self.name}': layer must be a Layer. Received: "
@@ -494,7 +494,7 @@ class TimeDistributed(Layer):
         return (batch, steps, *shape[1:]), out_dtypes
 
     def compute_output_shape(self, input_shape):
-        return self.compute_output_spec(input_shape, [self.dtype])[0]
+        return self.compute_output_spec(input_shape, [self.compute_dtype])[0]
 
     def get_config(self) -> dict:
         from . import serialize

@@ -79,7 +79,8 @@ class _Cell(Layer):
 
     def get_initial_state(self, batch_size: int, dtype=None) -> list:
         """Zeros, one tensor ``(batch_size, size)`` per entry of ``state_size``."""
-        return [ops.zeros((batch_size, n), dtype=dtype or self.dtype) for n in self.state_size]
+        dtype = dtype or self.compute_dtype
+        return [ops.zeros((batch_size, n), dtype=dtype) for n in self.state_size]
 
     def _states(self, inputs, states) -> list:
         """``states`` as a list, checked against ``state_size`` (errors name the cell)."""

@@ -160,8 +160,8 @@ def symbolic_call(layer, inputs, args: tuple, training, kwargs: dict):
 
     def dtype_of(x):
         dtype = x.dtype if isinstance(x, KerasTensor) else np.asarray(x).dtype
-        if dtypes.is_float(dtype) and dtypes.is_float(layer.dtype):
-            dtype = np.dtype(layer.dtype)  # __call__ casts float inputs to the layer dtype
+        if dtypes.is_float(dtype) and dtypes.is_float(layer.compute_dtype):
+            dtype = dtypes.as_dtype(layer.compute_dtype)  # __call__ casts float inputs to it
         return dtype
 
     shapes = map_structure(shape_of, inputs)

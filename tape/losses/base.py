@@ -32,10 +32,16 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
 
 
 def _prediction(y_pred):
-    """``y_pred`` as a float tensor (float32 unless already float)."""
+    """``y_pred`` as a float tensor: float32 unless float32 or float64 already (a float16 or
+    bfloat16 output of a mixed-precision model is cast up: losses compute in float32, as
+    Keras' do)."""
     y_pred = ops.convert(y_pred)
-    if not dtypes.is_float(y_pred.dtype):
+    if not dtypes.is_float(y_pred.dtype) or y_pred.dtype.name in dtypes.LOW_PRECISION:
+        remembered = getattr(y_pred, "_logits", None)
         y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
+        if remembered is not None:  # the fused crossentropy still finds the logits
+            activation, axis, source = remembered
+            logits.remember_logits(y_pred, source, activation, axis)
     return y_pred
 
 
@@ -54,6 +60,7 @@ def _fused(y_pred, from_logits: bool, activation: str, axis: int = -1):
     remembered = logits.logits_of(y_pred, activation, axis)
     if remembered is None:
         return y_pred, from_logits
+    remembered = _prediction(remembered)  # a mixed-precision model's logits: float32
     if from_logits:
         warnings.warn(f"from_logits=True, but y_pred was produced by a {activation} "
                       "activation: using its input logits", stacklevel=4)

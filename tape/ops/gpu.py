@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+# The kernels' float dtypes by name: bfloat16 is ml_dtypes' (CuPy 14 holds it), stored in
+# 16 bits and computed in float32 as float16 is; never imported here.
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 
 def _launch():
@@ -25,7 +27,8 @@ def _launch():
 def _floats(*arrays) -> bool:
     """One kernel dtype for all arrays."""
     dtype = arrays[0].dtype
-    return dtype in _FLOATS and all(a.dtype == dtype for a in arrays)
+    return (dtype.name in _FLOATS and dtype.isnative  # a byte-swapped array is read as is
+            and all(a.dtype == dtype for a in arrays))
 
 
 def _last_axis(x, axis) -> bool:
@@ -36,7 +39,7 @@ class ElementwiseKernel:
     """The GPU override of an elementwise op, generated from the CUDA template it declares
     for fused graph nodes (``Op.deffusion``): ``op.defkernel(ElementwiseKernel(op))``. The
     template's inputs become ``x``, ``x1``... and its literals the accumulation type ``A``
-    (float for float16/float32), and ``tape.kernels.compile_elementwise`` makes the source
+    (float for float16/bfloat16/float32), and ``tape.kernels.compile_elementwise`` makes the source
     (``code``), compiled at first use. Float inputs of one dtype and shape only (anything
     else runs the forward).
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import record
-from ..backend import get_array_module, out_of_memory_error
+from ..backend import device_of, device_scalar, get_array_module, out_of_memory_error
 from ..errors import (
     DeviceError,
     DTypeError,
@@ -410,7 +410,9 @@ def coerce(args) -> tuple:
         if isinstance(a, Tensor):
             out.append(a)
         elif like is not None and isinstance(a, bool | int | float):
-            out.append(Tensor._wrap(xp.asarray(a, dtype=dtypes.weak_scalar_dtype(a, like))))
+            dtype = dtypes.weak_scalar_dtype(a, like)
+            out.append(Tensor._wrap(np.asarray(a, dtype=dtype) if xp is np else
+                                    device_scalar(a, dtype, device_of(arrays[0]))))
         elif xp is np:
             out.append(Tensor._wrap(dtypes.to_array(a)))
         else:

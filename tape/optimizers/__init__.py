@@ -23,6 +23,7 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .base import Optimizer
 from .lion import Lion
+from .loss_scale import LossScaleOptimizer
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -36,6 +37,9 @@ def serialize(optimizer: Optimizer) -> dict:
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
+_WRAPPERS = {"lossscaleoptimizer": LossScaleOptimizer}  # by deserialize only: they wrap one
+
+
 @names_user_line
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """A new optimizer from ``serialize``'s output (custom classes via ``custom_objects``)."""
@@ -43,6 +47,10 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     known = {cls.__name__.lower(): cls for cls in _BY_NAME.values()}
     known.update({name.lower(): cls for name, cls in (custom_objects or {}).items()})
     name = str(config.get("class_name", "")).lower()
+    if name in _WRAPPERS:  # the wrapped optimizer first
+        inner = dict(config.get("config", {}))
+        inner["inner_optimizer"] = deserialize(inner.get("inner_optimizer"), custom_objects)
+        return _WRAPPERS[name].from_config(inner, custom_objects)
     if name not in known:
         raise ValueError(f"Unknown optimizer {config.get('class_name')!r}; known: "
                          f"{sorted(_BY_NAME)} (pass others in `custom_objects`)")
@@ -68,4 +76,4 @@ def get(identifier) -> Optimizer:
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax",
-           "Adadelta", "Lion", "schedules", "get", "serialize", "deserialize"]
+           "Adadelta", "Lion", "LossScaleOptimizer", "schedules", "get", "serialize", "deserialize"]

@@ -313,6 +313,10 @@ class Optimizer:
                 self._backend_update_step(grads, variables, lr_by_dtype)
             self._iterations.assign_add(1)
 
+    def scale_loss(self, loss):
+        """The loss to differentiate: ``loss`` itself (``LossScaleOptimizer`` scales it)."""
+        return loss
+
     def minimize(self, loss, var_list, tape: GradientTape | None = None) -> Tensor:
         """Compute the gradients of ``loss`` and apply them; returns the loss value.
 

@@ -14,6 +14,9 @@ Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
 - an out-of-bounds integer array index wraps around, as CuPy's does (NumPy raises): only
   tape's own checks can catch a bad index on the GPU path;
 - ``count_transfers()`` counts the copies between host and device (tests/test_gpu_transfers.py);
+- float16/bfloat16 as CuPy 14 holds them (lowp.py): matrix products accumulate in float32 and
+  record their compute type (TF32 under ``set_compute_type``/the cuBLAS math mode) in
+  ``lowp().gemms``; where CuPy 14 has no bfloat16 loop (rounding, FFTs, cupyx) it raises;
 - ``cupy.RawModule`` compiles the kernel source with g++ under kernels/emulation/cuda_emu.h
   and launches through the kernel's own C signature (as CUDA's kernelParams do), checking
   each argument's kind and size against it; a NumPy array passed to a kernel is refused,
@@ -235,6 +238,8 @@ class ufunc:
                 raise TypeError(f"{where}: out must be a cupy.ndarray")
             kwargs["out"] = tuple(o._a for o in outs) if isinstance(out, tuple) else out._a
         kwargs = {k: (v if k == "out" else _unwrap(v, where)) for k, v in kwargs.items()}
+        if self.name in lowp().NO_BF16_UFUNCS or method == "at":
+            lowp().refuse_bfloat16(where, values)
         result = getattr(self._u, method)(*values, **kwargs)
         return out if out is not None else _wrap(result)
 
@@ -343,6 +348,11 @@ class ndarray:
         if name not in API["ndarray"]:
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r} (CuPy has "
                                  "no such attribute)")
+        if name in ("sum", "mean"):
+            return _function(f"ndarray.{name}", functools.partial(
+                lowp().reduce_in_float32(getattr(np, name)), self._a))
+        if name == "dot":
+            return functools.partial(_gemm("dot", np.dot), self)
         value = getattr(self._a, name)
         if callable(value):
             return _function(f"ndarray.{name}", value)
@@ -395,6 +405,17 @@ class ndarray:
 
 
 def _operator(name: str):
+    if name in ("__matmul__", "__rmatmul__"):  # a product: compute type recorded (lowp.py)
+        def product(self, other):
+            if isinstance(other, np.ndarray) or type(other) in (list, tuple):
+                raise TypeError(f"cupy.ndarray.{name}: Unsupported type {type(other)}")
+            if type(other) is not ndarray:
+                return NotImplemented
+            pair = (self, other) if name == "__matmul__" else (other, self)
+            return _gemm("matmul", np.matmul)(*pair)
+
+        product.__name__ = name
+        return product
     in_place = name.startswith("__i") and name not in ("__invert__",)
 
     def method(self, other):
@@ -471,12 +492,18 @@ class _DoubleModule(types.ModuleType):
             raise AttributeError(f"{self.__name__}.{name} is CuPy's, but the CuPy double does "
                                  "not emulate it")
         value = getattr(self._source, name)
+        if name in ("sum", "mean") and self.__name__ == "cupy":
+            value = lowp().reduce_in_float32(value)
         if isinstance(value, np.ufunc):
             value = _ufunc(value)
         elif callable(value) and not isinstance(value, type):
             spec = API["signatures"].get(self.__name__, {}).get(name)
             value = _function(name, value, host_ok=name in _TAKES_HOST,
                               signature=None if spec is None else _signature(spec))
+        if callable(value) and not isinstance(value, type) and (
+                self.__name__ in ("cupy.fft", "cupyx.scipy.special")
+                or (self.__name__ == "cupy" and name in lowp().NO_BF16_FUNCTIONS)):
+            value = _refusing_bfloat16(f"{self.__name__}.{name}", value)
         setattr(self, name, value)  # cached
         return value
 
@@ -572,6 +599,32 @@ def _device_properties(device_id):
 
 
 @functools.cache
+@functools.cache
+def lowp():
+    """tests/cupy_double/lowp.py (one instance: it holds the compute types and the log)."""
+    spec = importlib.util.spec_from_file_location("tape_cupy_double_lowp", HERE / "lowp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _gemm(name: str, fn):
+    return lowp().gemm(name, fn, lambda args, kwargs: _unwrap_all(f"cupy.{name}", args, kwargs),
+                       _wrap)
+
+
+def _refusing_bfloat16(where: str, fn):
+    """``fn`` (a double's function) refusing bfloat16 arrays, as CuPy 14 has no loop for it."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        lowp().refuse_bfloat16(where, [a._a for a in (*args, *kwargs.values())
+                                       if type(a) is ndarray])
+        return fn(*args, **kwargs)
+
+    return call
+
+
 def _emulator():
     """tests/kernels/emulator.py, loaded by path (its package name clashes with kernels/)."""
     spec = importlib.util.spec_from_file_location("tape_tests_emulator",
@@ -792,6 +845,7 @@ def scatter_add(a, slices, value):
     """``cupyx.scatter_add``: ``a[slices] += value`` with repeats accumulating."""
     if type(a) is not ndarray:
         raise TypeError("cupyx.scatter_add: a must be a cupy.ndarray")
+    lowp().refuse_bfloat16("cupyx.scatter_add", [a._a, getattr(value, "_a", value)])
     if _counters and _holds_host_array(slices):
         _transfer("h2d", "cupyx.scatter_add index")
     np.add.at(a._a, _wrapped_index(a._a.shape, _unwrap(slices, "cupyx.scatter_add",
@@ -904,7 +958,17 @@ def build() -> dict[str, types.ModuleType]:
     cuda.__dict__.update(
         is_available=lambda: True, runtime=runtime, Device=Device,
         get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer,
-        nccl=_nccl_module(), get_current_stream=lambda: _NULL_STREAM)
+        nccl=_nccl_module(), get_current_stream=lambda: _NULL_STREAM,
+        device=types.SimpleNamespace(get_cublas_handle=lambda: 1))
+    routines_linalg = lowp().routines_linalg()
+    core = types.ModuleType("cupy._core")
+    core._routines_linalg = routines_linalg
+    cublas = lowp().cublas_module()
+    backends = {name: types.ModuleType(name) for name in ("cupy_backends", "cupy_backends.cuda",
+                                                          "cupy_backends.cuda.libs")}
+    backends["cupy_backends"].cuda = backends["cupy_backends.cuda"]
+    backends["cupy_backends.cuda"].libs = backends["cupy_backends.cuda.libs"]
+    backends["cupy_backends.cuda.libs"].cublas = cublas
     stride_tricks = _module("cupy.lib.stride_tricks", np.lib.stride_tricks)
     lib = _module("cupy.lib", np.lib, {"stride_tricks": stride_tricks})
     random = _module("cupy.random", np.random, {"default_rng": default_rng,
@@ -917,7 +981,9 @@ def build() -> dict[str, types.ModuleType]:
         "get_default_memory_pool": lambda: _POOL,
         "get_default_pinned_memory_pool": lambda: _PINNED_POOL,
         "linalg": _module("cupy.linalg", np.linalg), "fft": _module("cupy.fft", np.fft),
-        "random": random, "lib": lib})
+        "random": random, "lib": lib, "_core": core,
+        **{name: _gemm(name, getattr(np, name)) for name in ("matmul", "dot", "tensordot",
+                                                             "einsum")}})
     special = _module("cupyx.scipy.special", scipy.special)
     scipy_module = types.ModuleType("cupyx.scipy")
     scipy_module.special = special
@@ -931,4 +997,6 @@ def build() -> dict[str, types.ModuleType]:
         "cupy.linalg": cupy.linalg, "cupy.fft": cupy.fft,
         "cupy.random": random, "cupy.lib": lib, "cupy.lib.stride_tricks": stride_tricks,
         "cupyx": cupyx, "cupyx.scipy": scipy_module, "cupyx.scipy.special": special,
-        "cupyx.profiler": profiler}
+        "cupyx.profiler": profiler, "cupy._core": core,
+        "cupy._core._routines_linalg": routines_linalg, "cupy_backends.cuda.libs.cublas": cublas,
+        **backends}

@@ -4,6 +4,7 @@ process with the whole global batch, computed here on each rank with no strategy
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 
@@ -122,6 +123,75 @@ def test_custom_loop_on_two_ranks_equals_one_process(strategy, optimizer, traced
     assert max_difference(model.get_weights(), reference.get_weights()) < TOL
 
 
+# ---- the all-reduce overlaps the backward walk ---------------------------------------------------
+
+
+@pytest.fixture
+def small_buckets(strategy):
+    strategy.bucket_bytes = 64  # the MLP's 4 gradients in 4 buckets (float64: 8 values each)
+    yield strategy
+    strategy.bucket_bytes = 25 << 20
+
+
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "traced"])
+def test_overlapped_fit_gives_the_blocking_paths_weights_bit_for_bit(small_buckets, eager,
+                                                                      monkeypatch):
+    strategy = small_buckets
+    x, y = data(40)
+
+    def train():
+        with strategy.scope():
+            model = mlp()
+            model.compile("adam", loss(), run_eagerly=eager)
+        model.fit(x, y, batch_size=15, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    overlapped = train()
+    with monkeypatch.context() as m:  # the blocking path: all_reduce after the walk
+        m.setattr(strategy, "_overlapping", lambda *a: contextlib.nullcontext())
+        blocking = train()
+    for a, b in zip(overlapped, blocking):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_each_bucket_leaves_while_the_walk_goes_on(small_buckets, monkeypatch):
+    # Events on each rank: walk pieces (entries left to walk) and bucket starts. The first
+    # bucket (the last layer's bias) must leave before the walk reaches the first layer.
+    strategy, events = small_buckets, []
+    run = tape.autodiff.BackwardWalk.run
+    monkeypatch.setattr(tape.autodiff.BackwardWalk, "run",
+                        lambda walk, stack: events.append(("walk", len(stack)))
+                        or run(walk, stack))
+    start = strategy._group.all_reduce_start
+    monkeypatch.setattr(strategy._group, "all_reduce_start",
+                        lambda a: events.append(("start", a.size)) or start(a))
+    x, y = data(20)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss(), run_eagerly=True)
+    model.fit(x, y, batch_size=20, epochs=1, shuffle=False, verbose=0)
+    starts = [i for i, (kind, _) in enumerate(events) if kind == "start"]
+    # the gradients' 4 buckets, last layer first (each with this rank's rows as one more value)
+    assert [events[i][1] for i in starts[:4]] == [3 + 1, 8 * 3 + 1, 8 + 1, 5 * 8 + 1]
+    assert any(kind == "walk" and left > 0 for kind, left in events[starts[0]:starts[3]])
+    assert not strategy._group._in_flight and tape.autodiff.gradient_ready.get() is None
+
+
+def test_a_traced_step_starts_buckets_in_the_middle_of_its_backward(small_buckets):
+    strategy = small_buckets
+    x, y = data(20)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss())
+    model.fit(x, y, batch_size=20, epochs=2, shuffle=False, verbose=0)
+    names = [n.op.name for n in model.make_train_function().graph.nodes]
+    starts = [i for i, name in enumerate(names) if name == "all_reduce_start"]
+    waits = [i for i, name in enumerate(names) if name == "all_reduce_wait"]
+    assert len(starts) == len(waits) == 4 and starts[-1] < waits[0]
+    # backward matmuls (the first layer's gradients) run after the first bucket has left
+    assert "matmul" in names[starts[0]:starts[-1]]
+
+
 @pytest.mark.parametrize("bucket_bytes", [1, 64, 25 << 20], ids=["per-tensor", "64B", "one"])
 def test_all_reduce_values_against_numbers_by_hand(strategy, bucket_bytes):
     # Rank r holds r + 1 everywhere (float64 and float32 tensors, None, a dict): the sum over
@@ -153,7 +223,8 @@ def test_a_traced_step_runs_the_all_reduce_at_every_replay(strategy):
 
     for i in range(4):
         step(tape.tensor(np.full(3, float(strategy.rank + 1 + i))))
-    assert "all_reduce" in [node.op.name for node in step.graph.nodes]
+    names = [node.op.name for node in step.graph.nodes]
+    assert "all_reduce_start" in names and "all_reduce_wait" in names
     # sum over ranks of (rank + 1 + i), summed over i = 0..3: (1+2) * 4 + 2 * (0+1+2+3)
     np.testing.assert_array_equal(w.numpy(), np.full(3, 24.0))
 
@@ -247,6 +318,21 @@ def test_rank_zero_writes_one_checkpoint_and_one_log(strategy, tmp_path, capsys)
         rows = list(csv.reader(f))
     assert [r[0] for r in rows] == ["epoch", "0", "1"]
     same_on_every_rank(strategy, 0)  # both have read before the folder goes
+
+
+def test_a_stop_in_the_middle_of_an_epoch_leaves_no_hook_and_nothing_in_flight(strategy):
+    class StopAfterOneBatch(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = True
+
+    x, y = data(30)
+    with strategy.scope():
+        model = mlp()
+        model.compile("sgd", loss(), run_eagerly=True)
+    calls = strategy._group.calls
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[StopAfterOneBatch()])
+    assert strategy._group.calls > calls
+    assert tape.autodiff.gradient_ready.get() is None and not strategy._group._in_flight
 
 
 def test_a_stop_on_one_rank_stops_every_rank(strategy):

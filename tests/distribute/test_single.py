@@ -4,6 +4,7 @@ of an ``mpiexec`` launch do when one of them fails (each test launches its own).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
@@ -85,9 +86,144 @@ def test_a_traced_step_keeps_the_all_reduce_and_runs_it_at_every_replay():
 
     for i in range(3):
         step(tape.tensor(np.full(2, float(i + 1))))
-    assert [n.op.name for n in step.graph.nodes].count("all_reduce") == 1
+    names = [n.op.name for n in step.graph.nodes]
+    assert names.count("all_reduce_start") == names.count("all_reduce_wait") == 1
     assert strategy._group.calls == 3  # traced once, replayed twice
     np.testing.assert_array_equal(w.numpy(), [6.0, 6.0])
+
+
+# ---- the overlap: the walk tells each gradient as soon as it is final ------------------------
+
+
+def _two_layers():
+    """loss = sum(tanh(x @ a) @ b) with an unused variable c, and its gradients written out
+    in NumPy (the oracle)."""
+    rng = np.random.default_rng(3)
+    x, a0, b0 = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=(5, 2))
+    a, b, c = tape.Variable(a0), tape.Variable(b0), tape.Variable(np.ones(2))
+    h = np.tanh(x @ a0)
+    expected = [x.T @ ((1 - h ** 2) * (np.ones((4, 2)) @ b0.T)), h.T @ np.ones((4, 2)), None]
+    return x, [a, b, c], expected
+
+
+def test_the_walk_tells_each_gradient_once_it_is_final_last_layer_first():
+    x, variables, expected = _two_layers()
+    told = []
+
+    def hook(sources):
+        assert list(sources) == variables
+        # the value at the moment it is told: nothing may add to it afterwards
+        return lambda i, g: told.append((i, g, None if g is None else g.numpy().copy()))
+
+    with tape.GradientTape() as tp:
+        value = tape.sum(tape.tanh(tape.tensor(x) @ variables[0]) @ variables[1])
+    token = tape.autodiff.gradient_ready.set(hook)
+    try:
+        grads = tp.gradient(value, variables)
+    finally:
+        tape.autodiff.gradient_ready.reset(token)
+    # c (read by nothing) at once, then b (the last layer), then a; each told once.
+    assert [i for i, _, _ in told] == [2, 1, 0]
+    for i, g, value in told:
+        assert g is grads[i]
+        if expected[i] is None:
+            assert g is None
+        else:
+            np.testing.assert_allclose(value, expected[i], rtol=1e-12)
+            np.testing.assert_array_equal(value, grads[i].numpy())
+
+
+def test_without_a_hook_the_walk_is_untouched_and_fit_installs_none(monkeypatch):
+    # No strategy, or a strategy of one process: the walk never runs the telling path.
+    def refuse(*args):
+        raise AssertionError("the telling walk ran without a hook")
+
+    monkeypatch.setattr(tape.autodiff, "_run_telling", refuse)
+    x, variables, expected = _two_layers()
+    with tape.GradientTape() as tp:
+        value = tape.sum(tape.tanh(tape.tensor(x) @ variables[0]) @ variables[1])
+    grads = tp.gradient(value, variables)
+    np.testing.assert_allclose(grads[0].numpy(), expected[0], rtol=1e-12)
+    assert grads[2] is None
+    seen = []
+
+    class Probe(tape.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(tape.autodiff.gradient_ready.get())
+
+    xs, ys = data(16)
+    for scope in (contextlib.nullcontext(), tape.distribute.DataParallel().scope()):
+        with scope:
+            model = mlp()
+            model.compile("sgd", loss(), run_eagerly=True)
+        model.fit(xs, ys, batch_size=8, epochs=1, verbose=0, callbacks=[Probe()])
+    assert seen == [None] * 4
+
+
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "traced"])
+def test_fit_over_a_group_of_one_starts_buckets_during_the_walk(monkeypatch, eager):
+    # A group of one rank runs the overlapped path for real (copies instead of MPI): each
+    # tensor its own bucket, the first started while entries remain to walk.
+    events = []
+    run = tape.autodiff.BackwardWalk.run
+    monkeypatch.setattr(tape.autodiff.BackwardWalk, "run",
+                        lambda walk, stack: events.append(("walk", len(stack)))
+                        or run(walk, stack))
+    x, y = data(30)
+    reference = mlp()
+    reference.compile("adam", loss(), run_eagerly=eager)
+    reference.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    strategy = tape.distribute.DataParallel(bucket_bytes=1, _group=Group(None))
+    start = strategy._group.all_reduce_start
+    monkeypatch.setattr(strategy._group, "all_reduce_start",
+                        lambda a: events.append(("start", a.size)) or start(a))
+    with strategy.scope():
+        model = mlp()
+        model.compile("adam", loss(), run_eagerly=eager)
+    events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    # the first step: the last layer's bias (3 values and its weight), then the first's
+    sizes = [size for kind, size in events if kind == "start"][:4]
+    assert sizes == [3 + 1, 8 * 3 + 1, 8 + 1, 5 * 8 + 1]  # each with this rank's weight
+    starts = [i for i, (kind, _) in enumerate(events) if kind == "start"]
+    between = events[starts[0]:starts[3]]  # the first step's first and last bucket
+    assert any(kind == "walk" and left > 0 for kind, left in between)
+    assert not strategy._group._in_flight
+    # over one rank the weighted mean is (g * w) / w: the same to rounding
+    assert max_difference(model.get_weights(), reference.get_weights()) < 1e-12
+
+
+def test_an_overlap_leaves_none_for_a_variable_without_gradient_and_yields_to_other_values():
+    strategy = tape.distribute.DataParallel(bucket_bytes=1, _group=Group(None))
+    x, variables, expected = _two_layers()
+    with strategy._overlapping(variables, 4):
+        with tape.GradientTape() as tp:
+            value = tape.sum(tape.tanh(tape.tensor(x) @ variables[0]) @ variables[1])
+        grads = tp.gradient(value, variables)
+        assert strategy._group.calls == 3  # every bucket left during the walk
+        out = strategy.all_reduce(grads, weight=4)
+    assert out[2] is None and not strategy._group._in_flight
+    for got, want in zip(out[:2], expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    # Other values (or another weight) go the blocking way, once the buckets have arrived.
+    with strategy._overlapping(variables, 4):
+        with tape.GradientTape() as tp:
+            value = tape.sum(tape.tanh(tape.tensor(x) @ variables[0]) @ variables[1])
+        grads = tp.gradient(value, variables)
+        out = strategy.all_reduce([grads[1]], reduce="sum")
+        assert not strategy._group._in_flight
+    np.testing.assert_array_equal(out[0].numpy(), grads[1].numpy())
+
+
+def test_waiting_for_an_array_that_is_no_all_reduce_in_flight_is_a_clear_error():
+    group = Group(None)
+    started = group.all_reduce_start(np.arange(3.0))
+    np.testing.assert_array_equal(group.all_reduce_wait(started), [0.0, 1.0, 2.0])
+    for array in (started, np.zeros(3)):  # waited already; never started
+        with pytest.raises(tape.errors.DistributedError,
+                           match=r"all_reduce_wait: this array is no all-reduce in flight "
+                                 r"\(of 3 float64 values\) \[at .*test_single\.py:\d+"):
+            group.all_reduce_wait(array)
 
 
 def test_reduce_must_be_mean_or_sum():

@@ -13,7 +13,7 @@ from ops.philox_reference import keep_mask, philox4x32_10
 from tape.kernels import DeviceProps, launch
 from tape.ops.random import philox_uniform
 
-from .conftest import DTYPES, runtime
+from .conftest import DTYPES, STORE_RTOL, runtime
 from .emulator import EmuRuntime
 
 
@@ -40,7 +40,7 @@ def test_dropout_kernel_applies_the_philox_mask(data, dtype, n, rate, seed, stre
     np.testing.assert_array_equal(y != 0, keep, err_msg="the mask differs from Philox's")
     scale = 1 / (1 - rate) if rate < 1 else 0.0
     want = np.where(keep, x.astype(np.float64) * scale, 0.0)
-    tol = 2e-3 if dtype == "float16" else 1e-6
+    tol = STORE_RTOL[dtype]
     np.testing.assert_allclose(y.astype(np.float64), want, rtol=tol)
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tape import kernels
 from tape.kernels import KERNELS, DeviceProps, Kernel, check_args, launch
 
-from .conftest import DTYPES, device_props, runtime
+from .conftest import DTYPES, STORE_RTOL, device_props, runtime
 from .emulator import EmuRuntime
 
 
@@ -98,7 +98,7 @@ def test_generated_elementwise_kernel_computes_its_body(data, dtype, n):
     b = np.asarray(rng.normal(), dtype=dtype)  # broadcast: materialized by the launcher
     y, z = k(a, x, b, runtime=runtime(data.draw))
     want = a.astype(np.float64) * x + b
-    tol = 2e-3 if dtype == "float16" else 1e-6
+    tol = STORE_RTOL[dtype]
     np.testing.assert_allclose(y.astype(np.float64), want, rtol=tol, atol=tol)
     np.testing.assert_allclose(z.astype(np.float64), np.maximum(want, 0), rtol=tol, atol=tol)
 
