@@ -36,13 +36,17 @@ def accumulator(dtype):
     return _SINGLE if is_low_precision(dtype) else None
 
 
-def in_float32(forward, name: str, warn: bool):
+def in_float32(forward, name: str, cast_up: bool = False, numpy_only: bool = False):
     """``forward(xp, *arrays, **params)`` run in float32 where an input is float16 or
     bfloat16: those inputs are cast up, and float32 results cast back to the inputs' common
     dtype (left float32 where a float32 input beside them made that the common one).
-    ``warn``: the op has no low-precision path, which one LowPrecisionWarning naming it
-    says (once per op). Other inputs pass through unchanged, at the cost of one dtype
-    check per input (``numpy_in_float32`` is the cheaper form the hot path calls)."""
+
+    ``numpy_only``: only for NumPy arrays (a matrix product: NumPy has no float32-
+    accumulating 16-bit one, and ml_dtypes' bfloat16 product returns float32, while CuPy's
+    computes in float32 on tensor cores, cuBLAS compute type 32F). ``cast_up``: the op has
+    no low-precision path, which one LowPrecisionWarning naming it says (once per op).
+    Other inputs pass through unchanged, at the cost of one dtype check per input
+    (``numpy_in_float32`` is the cheaper form the hot path calls)."""
     warned = []
 
     @functools.wraps(forward)
@@ -52,9 +56,11 @@ def in_float32(forward, name: str, warn: bool):
                 break
         else:
             return forward(xp, *arrays, **params)
+        if numpy_only and xp is not np:
+            return forward(xp, *arrays, **params)
         floats = [a.dtype for a in arrays if a.dtype.kind == "f" or a.dtype.name == "bfloat16"]
         target = functools.reduce(np.promote_types, floats)
-        if warn and not warned:
+        if cast_up and not warned:
             warned.append(True)
             warnings.warn(f"{name}: no {target} path on {xp.__name__}; computed in float32 "
                           f"and cast back to {target}", LowPrecisionWarning,

@@ -15,7 +15,7 @@ from .registry import convert, defop
 from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 
 
-@defop("matmul", nin=2, out="matmul", fresh=True, low_precision="float32")
+@defop("matmul", nin=2, out="matmul", fresh=True, low_precision="float32_on_numpy")
 def matmul(xp, x, y):
     """Matrix product with NumPy's rules: batched over leading axes, 1-D operands
     promoted to a row or column and the added axis dropped.

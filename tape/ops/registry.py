@@ -100,10 +100,13 @@ class Op:
     fusion: tuple | None = None
     #: What it does with float16/bfloat16 inputs: ``"native"`` computes in their dtype (an
     #: elementwise ufunc rounds once per op, as JAX does); ``"float32"`` accumulates, so
-    #: its forward runs in float32 and the result is cast back (sums, matmul, softmax,
-    #: norms: ``_helpers.in_float32``); ``"cast_up"`` has no low-precision path: the
-    #: same, with one LowPrecisionWarning naming the op. Graph passes leave the last two
-    #: to their forward on low-precision values (no ``out=`` buffer, no fusion).
+    #: its forward runs in float32 and the result is cast back (sums, softmax, norms,
+    #: pooling: ``_helpers.in_float32``; a GPU kernel, tried first, accumulates in float32
+    #: itself); ``"float32_on_numpy"`` the same on NumPy only (matmul, conv: CuPy's 16-bit
+    #: products accumulate in float32 on tensor cores); ``"cast_up"`` has no low-precision
+    #: path: as ``"float32"``, with one LowPrecisionWarning naming the op. Graph passes
+    #: leave all but the first to their forward on low-precision values (no ``out=``
+    #: buffer, no fusion, no in-place variant).
     low_precision: str = "native"
     # (``walk``, the backward walk's hook for this op's entries, is a slot set in __init__:
     # the walk reads it for every entry.)
@@ -343,8 +346,9 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
         for key, value in facts.items():
             setattr(op, key, value)
         if op.low_precision != "native":  # decided once: float32 inputs pay one dtype check
-            assert op.low_precision in ("float32", "cast_up"), op.low_precision
-            op.forward = in_float32(forward, name, warn=op.low_precision == "cast_up")
+            assert op.low_precision in _LOW_PRECISION, op.low_precision
+            op.forward = in_float32(forward, name, cast_up=op.low_precision == "cast_up",
+                                    numpy_only=op.low_precision == "float32_on_numpy")
             op.numpy_forward = numpy_in_float32(op.forward, op.numpy_forward)
         REGISTRY[name] = op
         return op
@@ -354,6 +358,7 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
 
 _FACTS = frozenset({"out", "elementwise", "fresh", "stateful", "unit", "commutative",
                     "noop_if_same", "accumulator", "low_precision"})
+_LOW_PRECISION = ("native", "float32", "float32_on_numpy", "cast_up")  # Op.low_precision
 
 
 def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: bool = True,
