@@ -30,12 +30,13 @@ import tape  # noqa: E402
 from tape import dtypes  # noqa: E402
 from tape.ops import REGISTRY, LowPrecisionWarning, defop  # noqa: E402
 
-from .op_rows import ROWS, Row  # noqa: E402
+from .op_rows import ROWS  # noqa: E402
 from .test_op_table import (  # noqa: E402
     _as_tuple,
     _inputs,
     _jax_out_structs,
     _random_like,
+    _tape_vjp,
     cases,
 )
 
@@ -59,16 +60,6 @@ def _low(dtype: str) -> np.dtype:
 def _round(xs, dtype):
     """The row's float64 inputs in ``dtype`` (integer inputs, such as labels, kept)."""
     return [x.astype(dtype) if x.dtype.kind == "f" else x for x in xs]
-
-
-def _tape_vjp(row: Row, params, xs, vs):
-    xs_t = [tape.Tensor(x) for x in xs]
-    with tape.GradientTape() as g:
-        g.watch(xs_t)
-        outs = _as_tuple(row.fn(*xs_t, **params))
-    grads = g.gradient(list(outs), xs_t, output_gradients=[tape.Tensor(v) for v in vs],
-                       unconnected_gradients="zero")
-    return outs, grads
 
 
 def _jax_vjp(ref, params, xs, vs):
