@@ -52,7 +52,7 @@ def in_float32(forward, name: str, cast_up: bool = False, numpy_only: bool = Fal
     @functools.wraps(forward)
     def run(xp, *arrays, **params):
         for a in arrays:
-            if a.dtype.itemsize == 2 and a.dtype.name in LOW_PRECISION:
+            if a.itemsize == 2 and a.dtype.name in LOW_PRECISION:
                 break
         else:
             return forward(xp, *arrays, **params)
@@ -84,7 +84,7 @@ def numpy_in_float32(run, numpy_forward):
     @functools.wraps(run)
     def numpy_run(*arrays, **params):
         for a in arrays:
-            if a.dtype.itemsize == 2:  # float16, bfloat16 (int16 passes through run too)
+            if a.itemsize == 2:  # float16, bfloat16 (int16 passes through run too)
                 return run(np, *arrays, **params)
         return numpy_forward(*arrays, **params)
 
