@@ -104,7 +104,7 @@ from .reduce import (
     sum,
     var,
 )
-from .registry import REGISTRY, Op, convert, defop
+from .registry import REGISTRY, LowPrecisionWarning, Op, convert, defop
 from .shape import (
     broadcast_to,
     concatenate,

@@ -1,10 +1,94 @@
-"""Shape arithmetic shared by op declarations (pure functions on tuples, no tensors)."""
+"""Shape arithmetic shared by op declarations (pure functions on tuples, no tensors), and
+the one rule for low-precision inputs: ops that accumulate compute in float32."""
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 
-from ..errors import DTypeError, user_line
+from ..dtypes import LOW_PRECISION
+from ..errors import DTypeError, user_line, user_stacklevel
+
+_SINGLE = np.dtype(np.float32)
+
+
+class LowPrecisionWarning(UserWarning):
+    """An op with no float16/bfloat16 path ran in float32 and cast its result back."""
+
+
+def is_low_precision(dtype) -> bool:
+    """True for float16 and bfloat16 (by name: ``ml_dtypes`` is never imported here).
+
+    Example:
+        >>> import numpy as np
+        >>> is_low_precision(np.dtype(np.float16)), is_low_precision(np.dtype(np.float32))
+        (True, False)
+    """
+    return dtype.itemsize == 2 and dtype.name in LOW_PRECISION
+
+
+def accumulator(dtype):
+    """The dtype values of ``dtype`` are accumulated in: float32 for float16 and bfloat16
+    (float16 overflows at 65504 and stops counting at 2048, bfloat16 at 256), else None
+    (the input's own)."""
+    return _SINGLE if is_low_precision(dtype) else None
+
+
+def in_float32(forward, name: str, cast_up: bool = False, numpy_only: bool = False):
+    """``forward(xp, *arrays, **params)`` run in float32 where an input is float16 or
+    bfloat16: those inputs are cast up, and float32 results cast back to the inputs' common
+    dtype (left float32 where a float32 input beside them made that the common one).
+
+    ``numpy_only``: only for NumPy arrays (a matrix product: NumPy has no float32-
+    accumulating 16-bit one, and ml_dtypes' bfloat16 product returns float32, while CuPy's
+    computes in float32 on tensor cores, cuBLAS compute type 32F). ``cast_up``: the op has
+    no low-precision path, which one LowPrecisionWarning naming it says (once per op).
+    Other inputs pass through unchanged, at the cost of one dtype check per input
+    (``numpy_in_float32`` is the cheaper form the hot path calls)."""
+    warned = []
+
+    @functools.wraps(forward)
+    def run(xp, *arrays, **params):
+        for a in arrays:
+            if a.itemsize == 2 and a.dtype.name in LOW_PRECISION:
+                break
+        else:
+            return forward(xp, *arrays, **params)
+        if numpy_only and xp is not np:
+            return forward(xp, *arrays, **params)
+        floats = [a.dtype for a in arrays if a.dtype.kind == "f" or a.dtype.name == "bfloat16"]
+        target = functools.reduce(np.promote_types, floats)
+        if cast_up and not warned:
+            warned.append(True)
+            warnings.warn(f"{name}: no {target} path on {xp.__name__}; computed in float32 "
+                          f"and cast back to {target}", LowPrecisionWarning,
+                          stacklevel=user_stacklevel())
+        out = forward(xp, *(a.astype(_SINGLE) if is_low_precision(a.dtype) else a
+                            for a in arrays), **params)
+        if not is_low_precision(target):
+            return out
+        if isinstance(out, tuple):
+            return tuple(o.astype(target) if o.dtype == _SINGLE else o for o in out)
+        return out.astype(target) if out.dtype == _SINGLE else out
+
+    return run
+
+
+def numpy_in_float32(run, numpy_forward):
+    """The hot path's form of ``run`` (``in_float32``) for NumPy arrays: inputs of no
+    2-byte dtype (float32 and wider, most integers) go straight to ``numpy_forward``, after
+    one itemsize check each; the others through ``run``."""
+
+    @functools.wraps(run)
+    def numpy_run(*arrays, **params):
+        for a in arrays:
+            if a.itemsize == 2:  # float16, bfloat16 (int16 passes through run too)
+                return run(np, *arrays, **params)
+        return numpy_forward(*arrays, **params)
+
+    return numpy_run
 
 
 def normalize_axes(axis, ndim: int) -> tuple:

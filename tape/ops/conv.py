@@ -74,7 +74,7 @@ def _grouped_output(g, geo: _Geometry):
     return g.reshape(geo.m, geo.groups, geo.og).transpose(1, 0, 2)
 
 
-@defop("conv", nin=2)
+@defop("conv", nin=2, low_precision="float32_on_numpy")
 def conv(xp, x, kernel, strides, padding, dilation):
     """Cross-correlation of ``x`` (N, *spatial, C) with ``kernel`` (*window, C // G, O) in
     G groups: ``strides``, ``dilation`` and ``padding`` (``((before, after), ...)``) per
@@ -93,7 +93,7 @@ def _conv_vjp(ctx, g):
     return gx, gk
 
 
-@defop("conv_input_grad", nin=2)
+@defop("conv_input_grad", nin=2, low_precision="float32_on_numpy")
 def conv_input_grad(xp, g, kernel, input_shape, strides, padding, dilation):
     """The transpose of ``conv`` in its input: ``g`` (N, *out, O) spread back over an input
     of ``input_shape`` through ``kernel`` (a transposed convolution, ``col2im(g @ kernel.T)``)."""
@@ -120,7 +120,7 @@ def _conv_input_grad_vjp(ctx, u):
     return gg, gk
 
 
-@defop("conv_filter_grad", nin=2)
+@defop("conv_filter_grad", nin=2, low_precision="float32_on_numpy")
 def conv_filter_grad(xp, x, g, kernel_shape, strides, padding, dilation):
     """The transpose of ``conv`` in its kernel: the correlation of ``x`` with ``g`` summed
     over batch and positions, a kernel of ``kernel_shape`` (``im2col(x).T @ g``)."""

@@ -126,7 +126,7 @@ def _bias_act_grad_vjp(ctx, u):
     return dz, dz, dg
 
 
-@defop("softmax_xent", nin=2)
+@defop("softmax_xent", nin=2, low_precision="float32")
 def softmax_xent(xp, labels, logits):
     """Softmax cross-entropy of ``labels`` (probabilities, e.g. one-hot) against ``logits``
     over the last axis, per row: ``-sum(labels * log_softmax(logits), -1)``. One op, so a
@@ -152,7 +152,7 @@ def _softmax_xent_vjp(ctx, g):
     return dlabels, dlogits
 
 
-@defop("softmax_xent_grad", nin=3)
+@defop("softmax_xent_grad", nin=3, low_precision="float32")
 def softmax_xent_grad(xp, labels, logits, g):
     """``g[..., None] * (softmax(logits) * sum(labels, -1) - labels)``: softmax_xent's
     logits gradient as one op."""
@@ -176,7 +176,7 @@ def _softmax_xent_grad_vjp(ctx, u):
     return dlabels, dlogits, dg
 
 
-@defop("sparse_softmax_xent", nin=2)
+@defop("sparse_softmax_xent", nin=2, low_precision="float32")
 def sparse_softmax_xent(xp, labels, logits):
     """Softmax cross-entropy of integer class ``labels`` against ``logits`` over the last
     axis, per row: ``logsumexp(logits) - logits[label]``, stable for any logits. Labels
@@ -209,7 +209,7 @@ def _sparse_softmax_xent_vjp(ctx, g):
 sparse_softmax_xent.defsaves("inputs")
 
 
-@defop("sparse_softmax_xent_grad", nin=3)
+@defop("sparse_softmax_xent_grad", nin=3, low_precision="float32")
 def sparse_softmax_xent_grad(xp, labels, logits, g):
     """``g[..., None] * (softmax(logits) - one_hot(labels))``: sparse_softmax_xent's
     logits gradient as one op."""

@@ -11,21 +11,21 @@ import numpy as np
 from ..errors import ShapeError, user_line
 from .creation import constant_like
 from .math import multiply, where
-from .registry import convert, defop
+from .registry import convert, defop, defufunc
 from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 
+# Exactly the array module's (g)ufunc, so the hot path calls np.matmul itself (behind the
+# float16/bfloat16 check of low_precision): not elementwise, its out= is no input's.
+matmul = defufunc("matmul", nin=2, out=True, elementwise=False,
+                  low_precision="float32_on_numpy", doc="""\
+Matrix product with NumPy's rules: batched over leading axes, 1-D operands
+promoted to a row or column and the added axis dropped.
 
-@defop("matmul", nin=2, out="matmul", fresh=True)
-def matmul(xp, x, y):
-    """Matrix product with NumPy's rules: batched over leading axes, 1-D operands
-    promoted to a row or column and the added axis dropped.
-
-    Example:
-        >>> import tape
-        >>> (tape.ones((2, 3)) @ tape.ones(3)).numpy().tolist()
-        [3.0, 3.0]
-    """
-    return xp.matmul(x, y)
+Example:
+    >>> import tape
+    >>> (tape.ones((2, 3)) @ tape.ones(3)).numpy().tolist()
+    [3.0, 3.0]
+""")
 
 
 @matmul.defvjp  # reads its inputs, never its output (matmul.defsaves below)
@@ -53,7 +53,7 @@ def _matmul_vjp(ctx, g):
     return gx, gy  # the tape sums broadcast batch axes back
 
 
-@defop("einsum", nin=-1)
+@defop("einsum", nin=-1, low_precision="float32")
 def _einsum(xp, *operands, subscripts):
     """Einstein summation over ``operands``."""
     return xp.einsum(subscripts, *operands)

@@ -10,6 +10,7 @@ import math
 
 from ..backend import special_module
 from ..tensor import Tensor
+from ._helpers import is_low_precision
 from .registry import cast, defop, defufunc
 from .shape import sum_to
 
@@ -161,7 +162,9 @@ def _where_vjp(ctx, g):
 @defop("clip", fresh=True)
 def clip(xp, x, min=None, max=None):  # noqa: A002 - NumPy's names
     """Limit values to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
-    return xp.clip(x, min, max)
+    out = xp.clip(x, min, max)
+    # NumPy makes a bfloat16 tensor clipped at Python floats float32
+    return out.astype(x.dtype) if is_low_precision(x.dtype) else out
 
 
 @clip.defvjp
@@ -294,7 +297,7 @@ def _sigmoid_grad_vjp(ctx, gg):
     return gy, gg_
 
 
-@defop("erf", fresh=True)
+@defop("erf", fresh=True, low_precision="cast_up")  # no 16-bit loop in SciPy nor CuPy 14
 def erf(xp, x):
     """Elementwise error function."""
     return special_module(xp).erf(x).astype(x.dtype, copy=False)

@@ -64,7 +64,7 @@ mish.deffusion('({0} * tanh(log1p(exp({0}))))', '{0} * tanh(log1p(exp({0})))')
 mish.defkernel(gpu.ElementwiseKernel(mish))
 
 
-@defop("softmax", fresh=True)
+@defop("softmax", fresh=True, low_precision="float32")
 def softmax(xp, x, axis=-1):
     """``exp(x) / sum(exp(x))`` along ``axis``."""
     e = xp.exp(x - x.max(axis=axis, keepdims=True))  # array methods: less overhead
@@ -76,7 +76,7 @@ def _softmax_vjp(ctx, g):
     return softmax_grad(ctx.out, g, axis=ctx.params.get("axis", -1))
 
 
-@defop("log_softmax", fresh=True)
+@defop("log_softmax", fresh=True, low_precision="float32")
 def log_softmax(xp, x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``."""
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -88,7 +88,7 @@ def _log_softmax_vjp(ctx, g):
     return log_softmax_grad(ctx.out, g, axis=ctx.params.get("axis", -1))
 
 
-@defop("layer_norm", nin=3, fresh=True)
+@defop("layer_norm", nin=3, fresh=True, low_precision="float32")
 def layer_norm(xp, x, gamma, beta, epsilon=1e-3):
     """Normalize ``x`` over its last axis, then scale by ``gamma`` and shift by ``beta``
     (both of shape ``x.shape[-1:]``): ``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
@@ -115,7 +115,7 @@ def _layer_norm_vjp(ctx, g):
     return dx, multiply(g, xhat), g  # the tape sums gamma/beta's broadcast axes back
 
 
-@defop("softmax_grad", nin=2)
+@defop("softmax_grad", nin=2, low_precision="float32")
 def softmax_grad(xp, y, g, axis=-1):
     """``y * (g - sum(g * y, axis))``: softmax's VJP from its output ``y``, as one op."""
     return y * (g - (g * y).sum(axis=axis, keepdims=True))
@@ -135,7 +135,7 @@ def _softmax_grad_vjp(ctx, u):
     return dy, dg
 
 
-@defop("log_softmax_grad", nin=2)
+@defop("log_softmax_grad", nin=2, low_precision="float32")
 def log_softmax_grad(xp, y, g, axis=-1):
     """``g - exp(y) * sum(g, axis)``: log_softmax's VJP from its output ``y``, as one op."""
     return g - xp.exp(y) * g.sum(axis=axis, keepdims=True)
@@ -153,7 +153,7 @@ def _log_softmax_grad_vjp(ctx, u):
     return dy, dg
 
 
-@defop("layer_norm_grad", nin=3)
+@defop("layer_norm_grad", nin=3, low_precision="float32")
 def layer_norm_grad(xp, x, gamma, g, epsilon=1e-3):
     """layer_norm's gradient with respect to ``x`` (last axis), as one op:
     ``rstd * (gx - mean(gx) - xhat * mean(gx * xhat))`` with ``gx = g * gamma``."""

@@ -11,6 +11,7 @@ elements it holds (TensorFlow's 'same').
 
 from __future__ import annotations
 
+from ..dtypes import is_float
 from ..errors import ShapeError, user_line
 from ._windows import (
     check_fits,
@@ -26,7 +27,7 @@ from .registry import convert, defop
 
 
 def _lowest(xp, dtype):
-    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+    return -xp.inf if is_float(dtype) else xp.iinfo(dtype).min
 
 
 def _geometry(shape, window, strides, padding):
@@ -62,7 +63,7 @@ def _max_pool_vjp(ctx, g):
     return max_pool_grad(ctx.inputs[0], g, **ctx.params)
 
 
-@defop("max_pool_grad", nin=2)
+@defop("max_pool_grad", nin=2, low_precision="float32")  # overlapping windows add up
 def max_pool_grad(xp, x, g, window, strides, padding):
     """``g`` (pooled shape) added into zeros of ``x``'s shape at each window's argmax."""
     out, slices = _geometry(x.shape, window, strides, padding)
@@ -99,7 +100,7 @@ def _max_pool_gather_vjp(ctx, v):
     return None, max_pool_grad(x, v, **ctx.params)
 
 
-@defop("avg_pool")
+@defop("avg_pool", low_precision="float32")
 def avg_pool(xp, x, window, strides, padding):
     """The mean of each ``window``'s real (unpadded) elements."""
     out, slices = _geometry(x.shape, window, strides, padding)
@@ -115,7 +116,7 @@ def _avg_pool_vjp(ctx, g):
     return avg_pool_grad(g, input_shape=ctx.inputs[0].shape, **ctx.params)
 
 
-@defop("avg_pool_grad")
+@defop("avg_pool_grad", low_precision="float32")
 def avg_pool_grad(xp, g, input_shape, window, strides, padding):
     """The transpose of ``avg_pool``: each window's ``g / count`` spread over the window."""
     sizes = tuple(input_shape[1:-1])

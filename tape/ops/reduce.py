@@ -3,23 +3,12 @@ sum ``cumsum``."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..dtypes import DEFAULT_FLOAT
 from ..errors import ShapeError, user_line
-from ._helpers import kept_shape, normalize_axes
+from ._helpers import accumulator, kept_shape, normalize_axes
 from .math import cast, divide, equal, exp, multiply, sqrt, square, subtract
 from .registry import defop
 from .shape import broadcast_to, flatten, flip, reshape, sum_to  # noqa: F401 - re-exported
-
-_HALF, _SINGLE = np.dtype("float16"), np.dtype("float32")
-
-
-def _accumulator(dtype):
-    """The dtype a sum of ``dtype`` accumulates in: float32 for float16 (as NumPy's mean and
-    JAX's sum and mean do: float16 overflows at 65504 and stops counting at 2048), else None
-    (the input's own, NumPy's default)."""
-    return _SINGLE if dtype == _HALF else None
 
 
 def _grad_to_input(g, x, axis, keepdims):
@@ -30,18 +19,17 @@ def _grad_to_input(g, x, axis, keepdims):
     return broadcast_to(g, x.shape)
 
 
-@defop("sum", fresh=True)
+@defop("sum", fresh=True, low_precision="float32")
 def sum(xp, x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """Sum over ``axis`` (all axes by default); float16 accumulates in float32.
+    """Sum over ``axis`` (all axes by default); float16 and bfloat16 accumulate in float32
+    (``low_precision="float32"``, as every reduction here).
 
     Example:
         >>> import tape
         >>> tape.sum(tape.ones((2, 3)), axis=1).numpy().tolist()
         [3.0, 3.0]
     """
-    acc = _accumulator(x.dtype)
-    out = x.sum(axis=_axis_arg(axis), keepdims=keepdims, dtype=acc)  # the method: 2x faster
-    return out if acc is None else out.astype(x.dtype)
+    return x.sum(axis=_axis_arg(axis), keepdims=keepdims)  # the method: 2x faster
 
 
 @sum.defvjp
@@ -82,7 +70,7 @@ def min(xp, x, axis=None, keepdims=False):  # noqa: A001
 min.defvjp(_chooser_vjp)
 
 
-@defop("prod", fresh=True)
+@defop("prod", fresh=True, low_precision="float32")
 def prod(xp, x, axis=None, keepdims=False):
     """Product over ``axis``."""
     return xp.prod(x, axis=_axis_arg(axis), keepdims=keepdims)
@@ -131,7 +119,7 @@ def _exclusive_cumprod(x):
     return out
 
 
-@defop("logsumexp", fresh=True)
+@defop("logsumexp", fresh=True, low_precision="float32")
 def logsumexp(xp, x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
 
@@ -141,9 +129,7 @@ def logsumexp(xp, x, axis=None, keepdims=False):
     if x.size:
         m = xp.max(x, axis=axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        acc = _accumulator(x.dtype)
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True, dtype=acc)) + m
-        out = out if acc is None else out.astype(x.dtype)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     else:  # max() of nothing raises; the log of an empty sum is -inf, as in JAX and SciPy
         out = xp.full(kept_shape(x.shape, normalize_axes(axis, x.ndim)), -xp.inf, x.dtype)
     return out if keepdims else xp.squeeze(out, axis=axis)
@@ -191,29 +177,27 @@ def _count(x, axis) -> int:
     return n
 
 
-@defop("mean", fresh=True)
+@defop("mean", fresh=True, low_precision="float32")
 def mean(xp, x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis``; integer and bool tensors average to float32, and
-    float16 accumulates in float32 (as NumPy and JAX).
+    float16 and bfloat16 accumulate in float32 (as NumPy and JAX).
 
     Example:
         >>> import tape
         >>> tape.mean(tape.tensor([1.0, 2.0, 6.0])).item()
         3.0
     """
-    acc = _accumulator(x.dtype)
-    dtype = acc or (None if x.dtype.kind in "fc" else DEFAULT_FLOAT)
+    dtype = None if x.dtype.kind in "fc" else DEFAULT_FLOAT
     # sum / count: NumPy's own mean() goes through Python and costs ~3x more on small arrays
     total = x.sum(axis=_axis_arg(axis), keepdims=keepdims, dtype=dtype)
-    out = total / _count(x, axis)
-    return out if acc is None else out.astype(x.dtype)
+    return total / _count(x, axis)
 
 
 @mean.defvjp
 def _mean_vjp(ctx, g):
     x = ctx.inputs[0]
     axis = ctx.params.get("axis")
-    acc = _accumulator(g.dtype)  # a float16 count over 65504 would be inf: divide in float32
+    acc = accumulator(g.dtype)  # a float16 count over 65504 would be inf: divide in float32
     share = divide(g if acc is None else cast(g, dtype=acc), _count(x, axis))
     share = share if acc is None else cast(share, dtype=g.dtype)
     return _grad_to_input(share, x, axis, ctx.params.get("keepdims"))
@@ -236,7 +220,7 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-@defop("cumsum")
+@defop("cumsum", low_precision="float32")
 def _cumsum(xp, x, axis):
     """Running sum along ``axis`` (an int: the public ``cumsum`` flattens for None)."""
     return xp.cumsum(x, axis=axis)

@@ -36,6 +36,11 @@ from ..errors import (
     user_line,
 )
 from ..tensor import AutocastVariable, Tensor, Variable, _next_id
+from ._helpers import (  # noqa: F401 - LowPrecisionWarning re-exported
+    LowPrecisionWarning,
+    in_float32,
+    numpy_in_float32,
+)
 
 REGISTRY: dict[str, Op] = {}
 _active_tapes = _state.active_tapes
@@ -93,6 +98,16 @@ class Op:
     #: (numexpr template, CUDA template, how CUDA inputs are typed) for fused elementwise
     #: nodes (``deffusion``), or None.
     fusion: tuple | None = None
+    #: What it does with float16/bfloat16 inputs: ``"native"`` computes in their dtype (an
+    #: elementwise ufunc rounds once per op, as JAX does); ``"float32"`` accumulates, so
+    #: its forward runs in float32 and the result is cast back (sums, softmax, norms,
+    #: pooling: ``_helpers.in_float32``; a GPU kernel, tried first, accumulates in float32
+    #: itself); ``"float32_on_numpy"`` the same on NumPy only (matmul, conv: CuPy's 16-bit
+    #: products accumulate in float32 on tensor cores); ``"cast_up"`` has no low-precision
+    #: path: as ``"float32"``, with one LowPrecisionWarning naming the op. Graph passes
+    #: leave all but the first to their forward on low-precision values (no ``out=``
+    #: buffer, no fusion, no in-place variant).
+    low_precision: str = "native"
     # (``walk``, the backward walk's hook for this op's entries, is a slot set in __init__:
     # the walk reads it for every entry.)
 
@@ -170,6 +185,13 @@ class Op:
         variant.accumulator = True
         self.in_place = variant
         return variant
+
+    def computes_in_float32(self, dtype_names) -> bool:
+        """Whether values of these dtypes (names) go through the op's float32 wrapper
+        (``low_precision``), which only its forward applies: an ``out=`` function or a
+        fused expression would bypass it."""
+        return self.low_precision != "native" and any(
+            str(d) in dtypes.LOW_PRECISION for d in dtype_names)
 
     @property
     def writes_out(self) -> bool:
@@ -323,6 +345,11 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
         op = Op(name, forward, nin, differentiable)
         for key, value in facts.items():
             setattr(op, key, value)
+        if op.low_precision != "native":  # decided once: float32 inputs pay one dtype check
+            assert op.low_precision in _LOW_PRECISION, op.low_precision
+            op.forward = in_float32(forward, name, cast_up=op.low_precision == "cast_up",
+                                    numpy_only=op.low_precision == "float32_on_numpy")
+            op.numpy_forward = numpy_in_float32(op.forward, op.numpy_forward)
         REGISTRY[name] = op
         return op
 
@@ -330,7 +357,8 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
 
 
 _FACTS = frozenset({"out", "elementwise", "fresh", "stateful", "unit", "commutative",
-                    "noop_if_same", "accumulator"})
+                    "noop_if_same", "accumulator", "low_precision"})
+_LOW_PRECISION = ("native", "float32", "float32_on_numpy", "cast_up")  # Op.low_precision
 
 
 def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: bool = True,
@@ -350,7 +378,9 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
         "." if differentiable else " (no gradient).")
     forward.__name__ = name
     op = defop(name, nin=nin, differentiable=differentiable, **facts)(forward)
-    op.numpy_forward = getattr(np, fn_name)
+    ufunc = getattr(np, fn_name)
+    op.numpy_forward = ufunc if op.low_precision == "native" else numpy_in_float32(
+        op.forward, ufunc)
     return op
 
 

@@ -60,7 +60,7 @@ def _broadcast_to_vjp(ctx, g):
     return sum_to(g, ctx.inputs[0].shape)
 
 
-@defop("sum_to", fresh=True)
+@defop("sum_to", fresh=True, low_precision="float32")
 def _sum_to(xp, g, shape, axes):
     """``g`` summed over ``axes``, the axes that broadcasting ``shape`` to ``g.shape`` adds or
     stretches, to ``shape``: broadcast_to's transpose, so that pair needs nothing from the
@@ -150,7 +150,8 @@ def _getitem_walk(walk, entry, g) -> None:
 _getitem.data_dependent = lambda dtypes: any(d == "bool" for d in dtypes[1:])
 
 
-@defop("index_add", nin=-1, fresh=True, accumulator=True)
+@defop("index_add", nin=-1, fresh=True, accumulator=True,
+       low_precision="float32")
 def _index_add(xp, g, *index_arrays, shape, index):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate):
     the scatter-add that is getitem's VJP."""
@@ -166,7 +167,8 @@ def _index_add_vjp(ctx, g):
     return (gg, *[None] * len(arrays)) if arrays else gg
 
 
-@defop("index_add_into", nin=-1, fresh=True, accumulator=True)
+@defop("index_add_into", nin=-1, fresh=True, accumulator=True,
+       low_precision="float32")
 def _index_add_into(xp, base, g, *index_arrays, index):
     """``base`` with ``g`` added at ``index`` (repeated indices accumulate): how a tape adds
     the gradient of one more slice to a tensor's gradient without a zero array of the

@@ -12,17 +12,20 @@ import contextlib
 import numpy as np
 
 import tape
+from tape.dtypes import is_float
 
 # (eps, rtol, atol) by the least precise float dtype among the arguments as given and f's
 # output. The check itself runs in float64, so float64 needs only a small step. A float32
 # or float16 row means f computes in that precision somewhere (it casts, or uses float32
 # weights), so rounding in f's outputs, of about finfo(dtype).eps * |f| / eps, dominates:
-# the step grows and the tolerances loosen to match.
+# the step grows and the tolerances loosen to match (bfloat16's eps is 8x float16's).
 _DEFAULTS = {
-    np.dtype(np.float64): (1e-6, 1e-5, 1e-6),
-    np.dtype(np.float32): (1e-3, 1e-2, 1e-3),
-    np.dtype(np.float16): (3e-2, 1e-1, 5e-2),
+    "float64": (1e-6, 1e-5, 1e-6),
+    "float32": (1e-3, 1e-2, 1e-3),
+    "float16": (3e-2, 1e-1, 5e-2),
+    "bfloat16": (1e-1, 2e-1, 1e-1),
 }
+_BFLOAT16_EPS = 2.0**-7  # 8 bits of significand; np.finfo does not know ml_dtypes' types
 _MAX_LOCALIZE = 4096  # per-element differences cost 2 calls of f per element
 
 
@@ -54,6 +57,7 @@ def check_gradients(f, *args, order=1, eps=None, rtol=None, atol=None, seed=0) -
     float64   1e-6    1e-5    1e-6
     float32   1e-3    1e-2    1e-3
     float16   3e-2    1e-1    5e-2
+    bfloat16  1e-1    2e-1    1e-1
     ========  ======  ======  ======
 
     Values match when ``|analytic - numerical| <= atol + rtol * scale``, where ``scale`` is
@@ -95,7 +99,7 @@ def check_gradients(f, *args, order=1, eps=None, rtol=None, atol=None, seed=0) -
         raise ValueError(f"check_gradients: order must be an int >= 1, got {order!r}")
     xs, diff, given = _convert(args)
     y = _call(f, xs)
-    least = max([*given, y.dtype], key=lambda d: np.finfo(d).eps)
+    least = max([*given, y.dtype], key=_eps)
     d_eps, d_rtol, d_atol = _DEFAULTS[_table_dtype(least)]
     tols = (
         d_eps if eps is None else float(eps),
@@ -112,24 +116,30 @@ def check_gradients(f, *args, order=1, eps=None, rtol=None, atol=None, seed=0) -
     return None
 
 
-def _table_dtype(dtype: np.dtype) -> np.dtype:
+def _eps(dtype: np.dtype) -> float:
+    return _BFLOAT16_EPS if dtype.name == "bfloat16" else float(np.finfo(dtype).eps)
+
+
+def _table_dtype(dtype: np.dtype) -> str:
+    if dtype.name == "bfloat16":
+        return "bfloat16"
     if dtype.itemsize <= 2:
-        return np.dtype(np.float16)
-    return np.dtype(np.float32) if dtype.itemsize == 4 else np.dtype(np.float64)
+        return "float16"
+    return "float32" if dtype.itemsize == 4 else "float64"
 
 
 def _convert(args):
     """float64 tensor copies of the float arguments; others become constant tensors."""
     xs, diff, given = [], [], []
     for i, a in enumerate(args):
-        if isinstance(a, tape.Variable) and a.dtype.kind == "f":
+        if isinstance(a, tape.Variable) and is_float(a.dtype):
             xs.append(a)  # checked in place, in its own dtype
             diff.append(i)
             given.append(a.dtype)
             continue
         array = np.asarray(a)  # Python floats give float64; tensors keep their dtype
         kind = array.dtype.kind
-        if kind == "f":
+        if is_float(array.dtype):
             given.append(array.dtype)
             xs.append(tape.tensor(np.asarray(a, dtype=np.float64)))
             diff.append(i)
@@ -151,7 +161,7 @@ def _convert(args):
 
 def _call(fn, xs):
     y = fn(*xs)
-    if not isinstance(y, tape.Tensor) or y.dtype.kind != "f":
+    if not isinstance(y, tape.Tensor) or not is_float(y.dtype):
         what = y.dtype if isinstance(y, tape.Tensor) else type(y).__name__
         raise TypeError(f"check_gradients: f must return a float tape.Tensor, got {what}")
     return y

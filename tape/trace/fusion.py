@@ -194,7 +194,7 @@ def fuse_elementwise(g: Graph, cpu_engine: str | None = None) -> Graph:
 
 
 def _fusable(g: Graph, node: Node) -> bool:
-    if node.op.fusion is None:
+    if node.op.fusion is None or g.runs_own_forward(node):
         return False
     for k in node.op.fusion[3]:  # inputs that must be constant scalars (power's exponent)
         value = g.constants.get(node.inputs[k])

@@ -70,6 +70,13 @@ class Graph:
     # of its signature may take any size): see recorder.Recorder.read_size.
     size_dependence: str = ""
 
+    def runs_own_forward(self, node: Node) -> bool:
+        """Whether ``node`` must run through its op's own forward: an op that computes
+        float16/bfloat16 values in float32 (``Op.low_precision``) does so only there, so
+        passes give it no ``out=`` buffer, no fused expression and no in-place variant."""
+        return node.op.computes_in_float32(
+            self.info[v][1] for v in (node.out, *node.inputs) if v in self.info)
+
     def copy(self) -> Graph:
         """A shallow copy with its own lists, so a pass never changes its input."""
         return dataclasses.replace(

@@ -140,7 +140,7 @@ def buffer_reuse(g: Graph) -> Graph:
         v = node.out
         took = None
         if (node.op.writes_out and v not in dynamic and last_use.get(v, i) < end
-                and None not in g.info[v][0]):
+                and None not in g.info[v][0] and not g.runs_own_forward(node)):
             key = g.info[v]
             pool = free.get(key)
             slot = pool.pop() if pool else None
@@ -182,7 +182,8 @@ def accumulate_in_place(g: Graph) -> Graph:
         base = node.inputs[0]
         made_by = producer.get(base)
         if (made_by is not None and made_by.op.accumulator
-                and readers.get(base) == 1 and base not in roots):
+                and readers.get(base) == 1 and base not in roots
+                and not g.runs_own_forward(node)):
             g.nodes[i] = dataclasses.replace(node, op=node.op.in_place)
     g.buffers = {}
     return g

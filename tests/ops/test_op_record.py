@@ -80,6 +80,10 @@ def test_the_fields_of_each_record_agree(op):
         assert op.vjp is not None, f"{op.name}: a walk hook replaces a VJP it must have"
     if op.differentiable:
         assert op.vjp is not None or op.name == "custom_gradient", op.name
+    assert op.low_precision in ("native", "float32", "float32_on_numpy", "cast_up"), op.name
+    if op.low_precision != "native":  # every path (eager, replay) runs the float32 wrapper
+        assert op.numpy_forward.__wrapped__ is op.forward, op.name
+        assert op.forward.__wrapped__ is op.__wrapped__, op.name
 
 
 def _op_names_in(node) -> list[str]:

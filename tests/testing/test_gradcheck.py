@@ -192,3 +192,28 @@ def test_a_wrong_variable_gradient_is_caught_and_the_variable_restored():
     with pytest.raises(AssertionError, match=r"worst element: argument 1"):
         check_gradients(doubled_weight_grad, x, w)
     np.testing.assert_array_equal(w.numpy(), before)
+
+
+def test_bfloat16_arguments_are_float_and_get_bfloat16_tolerances():
+    bf16 = tape.dtypes.bfloat16()  # kind 'V': a dtype.kind == "f" check would refuse it
+    x = X23.astype(bf16)
+    # f computes in bfloat16 (a cast): its rounding, eps 2**-7, needs the bfloat16 row
+    check_gradients(lambda x: tape.cast(tape.tanh(tape.cast(x, bf16)), "float64"), x)
+    with pytest.raises(
+        AssertionError, match=r"eps=0.1, rtol=0.2, atol=0.1 \(least precise dtype: bfloat16\)"
+    ):
+        check_gradients(square_with_double_gradient, np.array([1.5], dtype=bf16), seed=3)
+
+
+@tape.custom_gradient
+def square_with_double_gradient(x):
+    return x * x, lambda g: g * 4.0 * x
+
+
+def test_a_bfloat16_variable_is_checked_in_place_and_restored():
+    bf16 = tape.dtypes.bfloat16()
+    w = tape.Variable(np.array([[0.5, -1.0], [2.0, 0.25]], dtype=bf16))
+    before = w.numpy().copy()
+    check_gradients(lambda x, w: tape.sum(tape.cast(x, bf16) @ w), X23[:, :2].T.copy(), w)
+    np.testing.assert_array_equal(w.numpy(), before)
+    assert w.dtype == bf16
