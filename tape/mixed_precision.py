@@ -9,11 +9,11 @@ their policy from ``dtype=`` or, by default, from the global policy when they ar
 Example:
     >>> import tape
     >>> from tape import mixed_precision
-    >>> mixed_precision.set_global_policy("mixed_float16")
+    >>> mixed_precision.set_global_policy("mixed_bfloat16")
     >>> layer = tape.layers.Dense(2)
     >>> y = layer(tape.ones((1, 3)))
     >>> layer.compute_dtype, layer.variable_dtype, y.dtype.name, layer.kernel.dtype.name
-    ('float16', 'float32', 'float16', 'float32')
+    ('bfloat16', 'float32', 'bfloat16', 'float32')
     >>> mixed_precision.set_global_policy("float32")
 """
 
