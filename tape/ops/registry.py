@@ -212,8 +212,14 @@ class Op:
                 return out
         return self.forward(xp, *arrays, **params)
 
-    def runner(self, xp, params: dict):
-        """``f(*arrays)``: the op with fixed ``params`` on arrays of module ``xp``."""
+    def runner(self, xp, params: dict, in_float32: bool = True):
+        """``f(*arrays)``: the op with fixed ``params`` on arrays of module ``xp``.
+        ``in_float32=False``: no input will be float16/bfloat16 (a graph node's recorded
+        dtypes), so a NumPy runner skips the ``low_precision`` wrapper's dtype checks."""
+        if xp is np and not in_float32 and self.low_precision != "native":
+            if not params:
+                return self._native_numpy_forward
+            return functools.partial(self.__wrapped__, np, **params)
         if xp is np and not params:
             return self.numpy_forward
         if xp is np or self.kernel is None:
@@ -349,6 +355,7 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
             assert op.low_precision in _LOW_PRECISION, op.low_precision
             op.forward = in_float32(forward, name, cast_up=op.low_precision == "cast_up",
                                     numpy_only=op.low_precision == "float32_on_numpy")
+            op._native_numpy_forward = op.numpy_forward  # what a float32 replay calls
             op.numpy_forward = numpy_in_float32(op.forward, op.numpy_forward)
         REGISTRY[name] = op
         return op
@@ -379,8 +386,9 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
     forward.__name__ = name
     op = defop(name, nin=nin, differentiable=differentiable, **facts)(forward)
     ufunc = getattr(np, fn_name)
-    op.numpy_forward = ufunc if op.low_precision == "native" else numpy_in_float32(
-        op.forward, ufunc)
+    op.numpy_forward = op._native_numpy_forward = ufunc
+    if op.low_precision != "native":
+        op.numpy_forward = numpy_in_float32(op.forward, ufunc)
     return op
 
 

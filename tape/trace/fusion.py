@@ -87,7 +87,8 @@ class FusedOp(Op):
         self.in_info = in_info
         self.out_info = members[-1].info
         self.label = f"fused[{','.join(m.op.name for m in members)}]"
-        self._fns = [m.op.runner(np, m.params) for m in members]
+        # members never compute float16/bfloat16 (_fusable), so no float32 wrapper
+        self._fns = [m.op.runner(np, m.params, in_float32=False) for m in members]
         self._out_fns = [m.op.out_function(np) for m in members]
         self.cuda_kernel_args = _cuda_kernel_args(self)
         self.cuda_source = _cuda_text(self.cuda_kernel_args)
@@ -116,7 +117,8 @@ class FusedOp(Op):
             kernel = _cupy_kernel(self.cuda_kernel_args)
             return kernel(*arrays) if out is None else kernel(*arrays, out)
         return self._run_members(arrays, out,
-                                 [m.op.runner(xp, m.params) for m in self.members],
+                                 [m.op.runner(xp, m.params, in_float32=False)
+                                  for m in self.members],
                                  [m.op.out_function(xp) for m in self.members])
 
     def _run_members(self, arrays, out, fns, out_fns):

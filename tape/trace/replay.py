@@ -36,10 +36,14 @@ def inline_params(node) -> bool:
     return bool(node.params) and isinstance(node.op, Op)
 
 
-def call_for(op, xp):
+def call_for(op, xp, in_float32: bool = True):
     """``f(xp, *arrays, **params)`` for an inlined node: the forward, or on CuPy
-    ``Op.run`` (the GPU kernel where it covers the arrays) when the op has a kernel."""
-    return op.run if op.kernel is not None and xp is not np else op.forward
+    ``Op.run`` (the GPU kernel where it covers the arrays) when the op has a kernel.
+    ``in_float32=False`` (no float16/bfloat16 input): the forward without the float32
+    wrapper of ``Op.low_precision`` and its dtype checks."""
+    if op.kernel is not None and xp is not np:
+        return op.run
+    return op.forward if in_float32 else op.__wrapped__
 
 
 class Replay:
@@ -87,11 +91,12 @@ class Replay:
         for node in g.nodes:
             buffered = node.out in g.buffers
             fn = node.op.out_function(xp) if buffered else None
+            low = g.runs_own_forward(node)  # float16/bfloat16 in a float32-computing op
             if fn is None and inline_params(node):
-                fn = call_for(node.op, xp)
+                fn = call_for(node.op, xp, in_float32=low)
                 for k, v in node.params.items():
                     namespace[f"K{node.out}_{k}"] = v
-            namespace[f"F{node.out}"] = fn or node.op.runner(xp, node.params)
+            namespace[f"F{node.out}"] = fn or node.op.runner(xp, node.params, in_float32=low)
         buffers = [None] * (max(g.buffers.values(), default=-1) + 1)
         for vid, slot in g.buffers.items():
             if buffers[slot] is None:
