@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 
+from .tensor import Tensor
+
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
            "TerminateOnNaN", "LambdaCallback"]
@@ -511,3 +513,18 @@ class LambdaCallback(Callback):
             raise ValueError(f"LambdaCallback: unknown hooks {unknown}; valid: {list(_HOOKS)}")
         for name, fn in hooks.items():
             setattr(self, name, fn)
+
+
+def python_logs(logs) -> dict:
+    """A step's logs as callbacks receive them: tensors become Python floats (arrays of
+    more than one value stay arrays), and a metric's dict result is spread into its entries."""
+    out = {}
+    for k, v in (logs or {}).items():
+        if isinstance(v, dict):  # a metric whose result is a dict: its entries, as Keras
+            out.update(python_logs(v))
+            continue
+        if isinstance(v, Tensor | np.ndarray | np.generic):
+            v = np.asarray(v)
+            v = float(v) if v.size == 1 else v
+        out[k] = v
+    return out

@@ -300,7 +300,7 @@ def load_model(path, custom_objects=None, compile: bool = True, classes=None):
     be rebuilt (not JSON, nested too deep, wrong types) is a ``WeightsFileError``, and so is
     one asking for more weight numbers than the file holds, before they are allocated."""
     from . import layers
-    from .layers.base import weight_budget
+    from .layers.weight_budget import weight_budget
 
     tensors, metadata = read_file(path)
     if metadata.get("tape_format") != "model":

@@ -20,6 +20,7 @@ from .data import DataAdapter, class_sample_weights, to_numpy, unpack_x_y_sample
 from .distribute import get_strategy
 from .errors import names_user_line
 from .layers._nest import flatten, map_structure
+from .optimizers.loss_scale import overflow_is_expected
 from .tensor import Tensor
 from .trace import trace
 
@@ -252,7 +253,7 @@ class Trainer:
         ``run_eagerly`` (one trace per batch shape, kept until the next ``compile``)."""
         step = self._step_function("train", self.train_step)
         if isinstance(self.optimizer, optimizers.LossScaleOptimizer):
-            return _overflow_is_expected(step)
+            return overflow_is_expected(step)
         return step
 
     def make_test_function(self):
@@ -316,7 +317,7 @@ class Trainer:
                     # gets inference behaviour, as in Keras.
                     with _state.using(_state.training, True):
                         logs = train_function(self._on_device(batch))
-                    logs = _python_logs(logs)
+                    logs = callbacks_module.python_logs(logs)
                     callback_list.on_train_batch_end(step, logs)
                     seen += 1
                     if self.stop_training:
@@ -374,9 +375,9 @@ class Trainer:
         for step, batch in enumerate(data.epoch()):
             callback_list.on_test_batch_begin(step)
             with _state.using(_state.training, False):
-                logs = _python_logs(test_function(self._on_device(batch)))
+                logs = callbacks_module.python_logs(test_function(self._on_device(batch)))
             callback_list.on_test_batch_end(step, logs)
-        logs = _python_logs(self.get_metrics_result()) if not logs else logs
+        logs = callbacks_module.python_logs(self.get_metrics_result()) if not logs else logs
         callback_list.on_test_end(logs)
         if saved is not None:
             self._restore_metric_states(saved)
@@ -417,7 +418,7 @@ class Trainer:
             self.reset_metrics()
         with _state.using(_state.training, True):
             batch = self._on_device(next(iter(data.epoch())))
-            logs = _python_logs(self.make_train_function()(batch))
+            logs = callbacks_module.python_logs(self.make_train_function()(batch))
         return _logs_result(logs, return_dict)
 
     @names_user_line
@@ -431,7 +432,7 @@ class Trainer:
             self.reset_metrics()
         with _state.using(_state.training, False):
             batch = self._on_device(next(iter(data.epoch())))
-            logs = _python_logs(self.make_test_function()(batch))
+            logs = callbacks_module.python_logs(self.make_test_function()(batch))
         return _logs_result(logs, return_dict)
 
     @names_user_line
@@ -533,15 +534,6 @@ class Trainer:
                 v.assign(value)
 
 
-def _overflow_is_expected(step):
-    """``step`` without NumPy's overflow warnings: a float16 gradient that overflows is
-    the loss scale's business (the step is skipped and the scale halves), not news."""
-    def quiet(batch):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return step(batch)
-    return quiet
-
-
 @contextlib.contextmanager
 def _unrecorded():
     """Updates are not differentiated, so GradientTapes pause (a trace's recorder is not a
@@ -595,20 +587,6 @@ def _sum(values):
     for v in values[1:]:
         total = ops.add(total, v)
     return total
-
-
-def _python_logs(logs) -> dict:
-    """Step results (Tensors) as Python floats."""
-    out = {}
-    for k, v in (logs or {}).items():
-        if isinstance(v, dict):  # a metric whose result is a dict: its entries, as Keras
-            out.update(_python_logs(v))
-            continue
-        if isinstance(v, Tensor | np.ndarray | np.generic):
-            v = np.asarray(v)
-            v = float(v) if v.size == 1 else v
-        out[k] = v
-    return out
 
 
 def _logs_result(logs: dict, return_dict: bool):

@@ -63,8 +63,8 @@ ALL_LAYERS = {cls.__name__: cls for cls in (
 
 # Sequence layers: normalization, embeddings, recurrent, attention.
 from .attention import MultiHeadAttention  # noqa: E402
-from .base import get_mask, set_mask  # noqa: E402
 from .embedding import Embedding  # noqa: E402
+from .masks import get_mask, set_mask  # noqa: E402
 from .normalization import BatchNormalization, LayerNormalization  # noqa: E402
 from .recurrent import (  # noqa: E402
     GRU,

@@ -9,8 +9,9 @@ from .. import initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops.creation import constant_like
 from ._nest import serialize_object
-from .base import Layer, _build_device, get_mask
+from .base import Layer, _build_device
 from .core import Dropout, _positive_int
+from .masks import get_mask
 
 
 def _shape_of(x) -> tuple | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 from contextvars import ContextVar
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from .. import _state, backend, dtypes, initializers, mixed_precision, ops, regularizers
 from ..errors import names_user_line
 from ..tensor import AutocastVariable, Tensor, Variable
+from . import weight_budget
 from ._nest import (
     flatten,
     flatten_shapes,
@@ -26,6 +26,7 @@ from ._nest import (
     unique_name,
 )
 from .input_spec import InputSpec  # noqa: F401 - layers import it from here
+from .masks import attach_masks, get_mask
 from .symbolic import KerasTensor, symbolic_call
 
 # Layer-private call state (nothing outside tape.layers reads it, so it is not in _state):
@@ -33,29 +34,8 @@ from .symbolic import KerasTensor, symbolic_call
 # whether compute_output_shape is probing a layer on zeros (then no loss is recorded).
 _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
-
-# load_model's cap on the numbers add_weight may create: [numbers left, refuse(name, shape)]
-_weight_budget: ContextVar[list | None] = ContextVar("tape_layers_weight_budget", default=None)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
-
-def get_mask(x):
-    """The Keras mask a layer attached to ``x`` (e.g. ``Embedding(mask_zero=True)``), or None.
-
-    Example:
-        >>> import tape
-        >>> from tape.layers import Embedding, get_mask
-        >>> get_mask(Embedding(5, 2, mask_zero=True)(tape.tensor([[3, 0]]))).numpy().tolist()
-        [[True, False]]
-    """
-    return getattr(x, "_keras_mask", None)  # it rides on the tensor, as in Keras
-
-
-def set_mask(x, mask) -> None:
-    """Attach ``mask`` to the tensor ``x`` (None detaches it); other values are ignored."""
-    if isinstance(x, Tensor):
-        x._keras_mask = mask
-
 
 def _shape_for_build(x):
     """``x``'s shape for build and the input-spec check. A tensor's array is asked, not the
@@ -183,7 +163,7 @@ class Layer:
             if token is not None:  # a mixed layer's call, or a float32 one inside it
                 _state.autocast.reset(token)
         if self.supports_masking:
-            _attach_masks(outputs, self.compute_mask(inputs, mask))
+            attach_masks(outputs, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
             for out in flatten(outputs):
                 if isinstance(out, Tensor):
@@ -268,11 +248,7 @@ class Layer:
         shape = () if shape is None else (shape,) if isinstance(shape, int) else shape
         dtype = dtypes.as_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
-        budget = _weight_budget.get()
-        if budget is not None:  # checked before anything is allocated
-            budget[0] -= math.prod(shape)
-            if budget[0] < 0:
-                raise budget[1](f"{self.name}/{name}", shape)
+        weight_budget.charge(f"{self.name}/{name}", shape)  # before anything is allocated
         if initializer is None:
             initializer = "glorot_uniform" if dtypes.is_float(dtype) else "zeros"
         init = initializers.get(initializer)
@@ -590,17 +566,6 @@ def _is_symbolic(x) -> bool:
     return isinstance(x, KerasTensor)
 
 
-def _attach_masks(outputs, masks) -> None:
-    """``set_mask`` on each output: one mask for one tensor, or parallel lists/tuples."""
-    if isinstance(outputs, list | tuple):
-        masks = masks if isinstance(masks, list | tuple) else [masks] + [None] * (
-            len(outputs) - 1)
-        for out, m in zip(outputs, masks, strict=False):
-            _attach_masks(out, m)
-    else:
-        set_mask(outputs, masks)
-
-
 def cast_float(x, dtype):
     """A float tensor ``x`` in the float ``dtype``; anything else as it is."""
     if isinstance(x, Tensor) and dtypes.is_float(x.dtype) and x.dtype != dtype \
@@ -618,27 +583,3 @@ def _build_device(inputs):
             if isinstance(x, Tensor) and x.device != backend.CPU:
                 return backend.device(x.device)
     return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def weight_budget(numbers: int, refuse):
-    """While layers are built inside, ``add_weight`` creates at most ``numbers`` numbers in
-    all; the weight that would pass the cap raises ``refuse(weight_name, shape)`` before
-    anything is allocated. ``load_model`` caps them by what its file holds, so a config
-    asking for ``units=10**7`` in a 5 KB file fails before allocating 120 MB.
-
-    Example:
-        >>> from tape.layers import Dense
-        >>> from tape.layers.base import weight_budget
-        >>> try:
-        ...     with weight_budget(10, lambda name, shape: ValueError(f"{shape} refused")):
-        ...         Dense(4).build((None, 3))
-        ... except ValueError as error:
-        ...     print(str(error).split(" [at ")[0])
-        (3, 4) refused
-    """
-    token = _weight_budget.set([numbers, refuse])
-    try:
-        yield
-    finally:
-        _weight_budget.reset(token)

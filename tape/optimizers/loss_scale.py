@@ -181,6 +181,16 @@ class LossScaleOptimizer(Optimizer):
         return cls(inner, **config)
 
 
+def overflow_is_expected(step):
+    """``step(batch)`` without NumPy's overflow warnings: in a loss-scaled float16 step a
+    gradient that overflows is the scale's business (the step is skipped and the scale
+    halves), not news."""
+    def quiet(batch):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return step(batch)
+    return quiet
+
+
 def _all_finite(grads) -> Tensor:
     """One boolean: every element of every gradient is finite."""
     flags = [ops.all(ops.isfinite(g)) for g in grads]
