@@ -75,7 +75,8 @@ def record(tapes, op, inputs, out, params) -> None:
                     if "out" not in saves:
                         entry.out = _shape_only(out)
             t._entries.append(entry)
-            if is_float(out._data.dtype):
+            dtype = out._data.dtype  # dtypes.is_float, inline: every recorded op asks
+            if dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16"):
                 watched.add(out._id)
 
 
@@ -110,7 +111,10 @@ def _saved(inputs: tuple) -> tuple:
 
 
 def _is_trainable(x) -> bool:
-    return isinstance(x, Variable) and x.trainable and is_float(x._data.dtype)
+    if not (isinstance(x, Variable) and x.trainable):
+        return False
+    dtype = x._data.dtype  # dtypes.is_float, inline: asked for every input of every op
+    return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")
 
 
 class GradientTape:
@@ -315,7 +319,8 @@ class GradientTape:
             for x in entry.inputs:
                 if x._id in relevant:
                     path.append(entry)
-                    if is_float(entry.out._data.dtype):
+                    dtype = entry.out._data.dtype  # dtypes.is_float, inline (per entry)
+                    if dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16"):
                         relevant.add(entry.out._id)
                     break
         return path, relevant
