@@ -48,13 +48,13 @@ def _elements(dtype: np.dtype, min_value, max_value):
         lo = info.min if min_value is None else max(info.min, math.ceil(min_value))
         hi = info.max if max_value is None else min(info.max, math.floor(max_value))
         return st.integers(int(lo), int(hi))
-    if dtype.kind == "f":
+    if tape.dtypes.is_float(dtype):
         lo = None if min_value is None else _inward(min_value, dtype, up=True)
         hi = None if max_value is None else _inward(max_value, dtype, up=False)
-        return st.floats(
+        return st.floats(  # bfloat16: float32 values, rounded by ``arrays`` (bounds hold)
             lo,
             hi,
-            width=dtype.itemsize * 8,
+            width=32 if dtype.name == "bfloat16" else dtype.itemsize * 8,
             allow_nan=False,
             allow_infinity=False,
             allow_subnormal=False,
@@ -78,7 +78,7 @@ def arrays(
     Args:
         shape: A shape tuple, an int, or a strategy of shapes; None draws one from
             ``min_dims``..``max_dims`` dims of ``min_side``..``max_side`` each.
-        dtype: Any bool, integer or float dtype.
+        dtype: Any bool, integer or float dtype, bfloat16 included.
         min_value: Smallest element (floats are rounded inward to the dtype); None = no bound.
         max_value: Largest element; None = no bound.
         min_dims: Fewest dims when ``shape`` is None.
@@ -96,13 +96,15 @@ def arrays(
         ...     assert a.shape == (2, 3) and a.dtype == "float16"
         >>> test()
     """
-    dtype = np.dtype(dtype)
+    dtype = tape.dtypes.as_dtype(dtype)
     if shape is None:
         shape = hnp.array_shapes(
             min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
         )
     if elements is None:
         elements = _elements(dtype, min_value, max_value)
+    if dtype.name == "bfloat16":  # hypothesis has no bfloat16: float32 draws, rounded to it
+        return hnp.arrays(np.float32, shape, elements=elements).map(lambda a: a.astype(dtype))
     return hnp.arrays(dtype, shape, elements=elements)
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import tape
 from tape.testing import strategies as tst
 
-FLOATS = ["float16", "float32", "float64"]
+FLOATS = ["float16", "bfloat16", "float32", "float64"]
 DTYPES = [*FLOATS, "int8", "int32", "int64", "uint8", "bool"]
 
 
@@ -19,11 +19,13 @@ DTYPES = [*FLOATS, "int8", "int32", "int64", "uint8", "bool"]
 def test_tensors_have_the_dtype_asked_and_finite_values(dtype, data):
     t = data.draw(tst.tensors(dtype=dtype))
     assert isinstance(t, tape.Tensor)
-    assert t.dtype == np.dtype(dtype)
+    assert t.dtype == tape.dtypes.as_dtype(dtype)
     a = t.numpy()
-    if a.dtype.kind == "f":
+    if tape.dtypes.is_float(a.dtype):
+        tiny = np.finfo(np.float32 if dtype == "bfloat16" else a.dtype).tiny  # bf16: float32 range
+        a = a.astype(np.float64)
         assert np.all(np.isfinite(a))
-        assert np.all((a == 0) | (np.abs(a) >= np.finfo(a.dtype).tiny)), "subnormal drawn"
+        assert np.all((a == 0) | (np.abs(a) >= tiny)), "subnormal drawn"
     if a.dtype.kind != "b":
         assert np.all((a >= -10) & (a <= 10))
 
@@ -42,6 +44,14 @@ def test_tensors_take_a_shape_or_a_strategy_of_shapes(a, b):
 def test_arrays_round_float_bounds_inward(a):
     assert isinstance(a, np.ndarray) and a.shape == (5,)
     assert np.all((a >= -0.1) & (a <= 0.1))
+
+
+@given(tst.arrays(shape=4, dtype="bfloat16", min_value=-0.1, max_value=0.1))
+def test_bfloat16_arrays_are_rounded_draws_within_the_bounds(a):
+    assert a.dtype == tape.dtypes.bfloat16() and a.shape == (4,)
+    wide = a.astype(np.float64)
+    assert np.all((wide >= -0.1) & (wide <= 0.1))
+    assert np.all(wide.astype(np.float32).view(np.uint32) & 0xFFFF == 0)  # 8 mantissa bits
 
 
 @given(tst.arrays(shape=(3,), elements=st.just(7.0)))
