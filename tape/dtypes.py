@@ -26,6 +26,17 @@ def is_float(dtype) -> bool:
     return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")
 
 
+def is_low_precision(dtype: np.dtype) -> bool:
+    """True for float16 and bfloat16, mixed precision's compute dtypes (by name:
+    ``ml_dtypes`` is not imported).
+
+    Example:
+        >>> is_low_precision(np.dtype(np.float16)), is_low_precision(np.dtype(np.float32))
+        (True, False)
+    """
+    return dtype.itemsize == 2 and dtype.name in LOW_PRECISION
+
+
 def bfloat16() -> np.dtype:
     """NumPy's bfloat16 dtype, from ``ml_dtypes`` (a JAX dependency, imported on first use:
     its import costs about half a second); a DTypeError says how to get it when missing."""

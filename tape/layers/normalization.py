@@ -66,7 +66,7 @@ class _Normalization(Layer):
         policy the statistics and the normalization run in float32 (as in Keras), and the
         result goes back to the compute dtype (``_in_compute_dtype``)."""
         x = ops.convert(inputs)
-        return ops.cast(x, "float32") if x.dtype.name in dtypes.LOW_PRECISION else x
+        return ops.cast(x, "float32") if dtypes.is_low_precision(x.dtype) else x
 
     def _in_compute_dtype(self, y):
         return cast_float(y, self.compute_dtype)

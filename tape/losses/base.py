@@ -36,7 +36,7 @@ def _prediction(y_pred):
     bfloat16 output of a mixed-precision model is cast up: losses compute in float32, as
     Keras' do)."""
     y_pred = ops.convert(y_pred)
-    if not dtypes.is_float(y_pred.dtype) or y_pred.dtype.name in dtypes.LOW_PRECISION:
+    if not dtypes.is_float(y_pred.dtype) or dtypes.is_low_precision(y_pred.dtype):
         remembered = getattr(y_pred, "_logits", None)
         y_pred = ops.cast(y_pred, dtype=np.dtype("float32"))
         if remembered is not None:  # the fused crossentropy still finds the logits

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ..dtypes import LOW_PRECISION
+from ..dtypes import is_float, is_low_precision
 from ..errors import DTypeError, user_line, user_stacklevel
 
 _SINGLE = np.dtype(np.float32)
@@ -16,17 +16,6 @@ _SINGLE = np.dtype(np.float32)
 
 class LowPrecisionWarning(UserWarning):
     """An op with no float16/bfloat16 path ran in float32 and cast its result back."""
-
-
-def is_low_precision(dtype) -> bool:
-    """True for float16 and bfloat16 (by name: ``ml_dtypes`` is never imported here).
-
-    Example:
-        >>> import numpy as np
-        >>> is_low_precision(np.dtype(np.float16)), is_low_precision(np.dtype(np.float32))
-        (True, False)
-    """
-    return dtype.itemsize == 2 and dtype.name in LOW_PRECISION
 
 
 def accumulator(dtype):
@@ -52,13 +41,13 @@ def in_float32(forward, name: str, cast_up: bool = False, numpy_only: bool = Fal
     @functools.wraps(forward)
     def run(xp, *arrays, **params):
         for a in arrays:
-            if a.itemsize == 2 and a.dtype.name in LOW_PRECISION:
+            if a.itemsize == 2 and is_low_precision(a.dtype):
                 break
         else:
             return forward(xp, *arrays, **params)
         if numpy_only and xp is not np:
             return forward(xp, *arrays, **params)
-        floats = [a.dtype for a in arrays if a.dtype.kind == "f" or a.dtype.name == "bfloat16"]
+        floats = [a.dtype for a in arrays if is_float(a.dtype)]
         target = functools.reduce(np.promote_types, floats)
         if cast_up and not warned:
             warned.append(True)

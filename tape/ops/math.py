@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 from ..backend import special_module
+from ..dtypes import is_low_precision
 from ..tensor import Tensor
-from ._helpers import is_low_precision
 from .registry import cast, defop, defufunc
 from .shape import sum_to
 
