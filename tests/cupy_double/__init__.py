@@ -822,6 +822,15 @@ class ElementwiseKernel:
         return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
 
 
+# ---- work on a stream: run now, or recorded while the stream captures -----------------------
+
+
+def enqueue(where: str, stream_ptr: int, run) -> None:
+    """Work queued on the stream ``stream_ptr`` by a library the double emulates (the fake
+    cuBLAS of cublas_lib.py): ``run()`` now, as the double runs everything at once."""
+    run()
+
+
 # ---- random ----------------------------------------------------------------------------------
 
 
