@@ -825,6 +825,11 @@ class ElementwiseKernel:
 # ---- work on a stream: run now, or recorded while the stream captures -----------------------
 
 
+def is_capturing(stream_ptr: int) -> bool:
+    """Whether the stream ``stream_ptr`` is capturing a CUDA graph."""
+    return False
+
+
 def enqueue(where: str, stream_ptr: int, run) -> None:
     """Work queued on the stream ``stream_ptr`` by a library the double emulates (the fake
     cuBLAS of cublas_lib.py): ``run()`` now, as the double runs everything at once."""
