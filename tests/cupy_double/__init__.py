@@ -60,6 +60,26 @@ class CUDARuntimeError(RuntimeError):
     """What CuPy raises for a failed CUDA runtime call."""
 
 
+def _load_capture():
+    """capture.py (streams, stream capture, graphs, pools), loaded by path as lowp.py is."""
+    spec = importlib.util.spec_from_file_location("tape_cupy_double_capture",
+                                                  HERE / "capture.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.CUDARuntimeError = CUDARuntimeError
+    return module
+
+
+_cap = _load_capture()
+_MUTATES = {"copyto", "put", "place", "putmask", "fill_diagonal", "ndarray.fill",
+            "ndarray.sort", "ndarray.put", "ndarray.partition"}
+
+
+def _capture():
+    """The capture the current stream records into, or None (cheap when none runs)."""
+    return _cap.capturing() if _cap.CAPTURING else None
+
+
 def _host_array_error(where: str) -> TypeError:
     return TypeError(f"{where}: Unsupported type <class 'numpy.ndarray'> (CuPy double: a NumPy "
                      "array reached a CuPy call; move it with cupy.asarray first)")
@@ -201,10 +221,36 @@ def _function(name: str, fn, host_ok: bool = False, signature=None):
             _transfer("h2d", f"cupy.{name}")
         elif name in _READS and _counters:
             _transfer("d2h", f"cupy.{name}")
+        if _cap.CAPTURING or _cap.ALLOCATORS:
+            return _function_in_capture(name, fn, host_ok, args, kwargs)
         args, kwargs = _unwrap_all(f"cupy.{name}", args, kwargs, host_ok)
         return _wrap(fn(*args, **kwargs))
 
     return call
+
+
+def _function_in_capture(name, fn, host_ok, args, kwargs):
+    """A function while a stream captures or a pool is tracked: recorded when the current
+    stream captures (host copies and reads refused), and an array that comes back as it
+    went in keeps its wrapper (it is no new allocation)."""
+    wrappers = {id(a._a): a for a in (*args, *kwargs.values()) if type(a) is ndarray}
+    capture = _capture()
+    if capture is not None:
+        if host_ok and args and type(args[0]) is not ndarray:
+            _cap.refuse(f"a copy of host data to the device (cupy.{name})")
+        if name in _READS:
+            _cap.refuse(f"a read of a device value on the host (cupy.{name})")
+    args, kwargs = _unwrap_all(f"cupy.{name}", args, kwargs, host_ok)
+    if capture is None:
+        result = fn(*args, **kwargs)
+    else:
+        owner = [x for x in (getattr(fn, "__self__", None), *getattr(fn, "args", ()))
+                 if isinstance(x, np.ndarray)]  # a bound method's array, a partial's
+        result = capture.call(f"cupy.{name}", fn, args, kwargs,
+                              mutates=name in _MUTATES or kwargs.get("out") is not None,
+                              related=owner)
+    same = wrappers.get(id(result))
+    return same if same is not None else _wrap(result)
 
 
 def _scalar_or_array(value, where: str):
@@ -240,7 +286,12 @@ class ufunc:
         kwargs = {k: (v if k == "out" else _unwrap(v, where)) for k, v in kwargs.items()}
         if self.name in lowp().NO_BF16_UFUNCS or method == "at":
             lowp().refuse_bfloat16(where, values)
-        result = getattr(self._u, method)(*values, **kwargs)
+        capture = _capture()
+        if capture is not None:
+            result = capture.call(where, getattr(self._u, method), tuple(values), kwargs,
+                                  mutates=out is not None or method == "at")
+        else:
+            result = getattr(self._u, method)(*values, **kwargs)
         return out if out is not None else _wrap(result)
 
     def __call__(self, *operands, **kwargs):
@@ -258,6 +309,8 @@ class ufunc:
     def at(self, a, indices, b=None):
         if _counters and _holds_host_array(indices):
             _transfer("h2d", f"cupy.{self.name}.at index")
+        if _holds_host_array(indices):
+            _cap.refuse(f"a copy of a host index to the device (cupy.{self.name}.at)")
         operands = (a, indices) if b is None else (a, indices, b)
         self._call("at", operands, {}, host_index=1)
 
@@ -308,7 +361,7 @@ _DEVICE_POINTERS: dict = {}  # address -> weak reference to the NumPy buffer beh
 class ndarray:
     """A CuPy array of the double: a NumPy array behind CuPy's interface."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")
     __array_priority__ = 100
     __hash__ = None
 
@@ -316,11 +369,18 @@ class ndarray:
         if memptr is not None or strides is not None:
             raise NotImplementedError("the CuPy double makes arrays from shapes only")
         self._a = np.empty(shape, dtype=dtype, order=order)
+        capture = _capture()
+        if capture is not None:
+            capture.allocated(self._a)
+        if _cap.ALLOCATORS:
+            _cap.track(self, self._a)
 
     @classmethod
     def _of(cls, array: np.ndarray) -> ndarray:
         new = object.__new__(cls)
         new._a = array
+        if _cap.ALLOCATORS:
+            _cap.track(new, array)
         return new
 
     # what CuPy computes itself
@@ -332,6 +392,7 @@ class ndarray:
         """A NumPy copy on the host (the one explicit way out, with ``asnumpy``)."""
         if _counters:
             _transfer("d2h", "cupy.ndarray.get")
+        _cap.refuse("a read of a device value on the host (cupy.ndarray.get)")
         if out is not None:
             out[...] = self._a
             return out
@@ -342,6 +403,7 @@ class ndarray:
             raise ValueError("set: needs a NumPy array of the same shape")
         if _counters:
             _transfer("h2d", "cupy.ndarray.set")
+        _cap.refuse("a copy of pageable host memory to the device (cupy.ndarray.set)")
         self._a[...] = arr
 
     def __getattr__(self, name):
@@ -379,6 +441,11 @@ class ndarray:
         if _counters and _holds_host_array(index):
             _transfer("h2d", "cupy.ndarray.__getitem__ index")
         index = _unwrap(index, "cupy.ndarray.__getitem__", host_ok=True)
+        capture = _capture()
+        if capture is not None:
+            if _holds_host_array(index):
+                _cap.refuse("a copy of a host index to the device (cupy.ndarray.__getitem__)")
+            return _wrap(capture.call("cupy.ndarray.__getitem__", _take, (self._a, index), {}))
         return _wrap(self._a[_wrapped_index(self._a.shape, index)])
 
     def __setitem__(self, index, value):
@@ -386,10 +453,17 @@ class ndarray:
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         if _counters and (_holds_host_array(index) or isinstance(value, list | tuple)):
             _transfer("h2d", "cupy.ndarray.__setitem__ index or value")
-        self._a[_wrapped_index(self._a.shape,
-                               _unwrap(index, "cupy.ndarray.__setitem__", host_ok=True))] = (
-            _scalar_or_array(value, "cupy.ndarray.__setitem__")
-            if not isinstance(value, list | tuple) else value)
+        index = _unwrap(index, "cupy.ndarray.__setitem__", host_ok=True)
+        value = (_scalar_or_array(value, "cupy.ndarray.__setitem__")
+                 if not isinstance(value, list | tuple) else value)
+        capture = _capture()
+        if capture is not None:
+            if _holds_host_array(index) or isinstance(value, list | tuple):
+                _cap.refuse("a copy of host data to the device (cupy.ndarray.__setitem__)")
+            capture.record("cupy.ndarray.__setitem__", functools.partial(
+                _put, self._a, index, value))
+            return
+        _put(self._a, index, value)
 
     def __len__(self):
         return len(self._a)
@@ -398,10 +472,22 @@ class ndarray:
         return (_wrap(row) for row in self._a)
 
     def __copy__(self):
+        capture = _capture()
+        if capture is not None:
+            return _wrap(capture.call("cupy.ndarray.copy", np.copy, (self._a,), {}))
         return ndarray._of(self._a.copy())
 
     def __deepcopy__(self, memo):
-        return ndarray._of(self._a.copy())
+        return self.__copy__()
+
+
+def _take(a: np.ndarray, index):
+    """``a[index]`` as CuPy indexes (out-of-bounds integer arrays wrap around)."""
+    return a[_wrapped_index(a.shape, index)]
+
+
+def _put(a: np.ndarray, index, value) -> None:
+    a[_wrapped_index(a.shape, index)] = value
 
 
 def _operator(name: str):
@@ -423,6 +509,15 @@ def _operator(name: str):
             raise TypeError(f"cupy.ndarray.{name}: Unsupported type {type(other)}")
         if not isinstance(other, ndarray | numbers.Number | np.generic | bool):
             return NotImplemented
+        capture = _capture()
+        if capture is not None:
+            call = functools.partial(_apply, name)
+            if in_place:
+                capture.record(f"cupy.ndarray.{name}", functools.partial(
+                    call, self._a, _unwrap(other, name)))
+                return self
+            return _wrap(capture.call(f"cupy.ndarray.{name}", call,
+                                      (self._a, _unwrap(other, name)), {}))
         result = getattr(self._a, name)(_unwrap(other, name))
         if result is NotImplemented:
             return result
@@ -432,8 +527,16 @@ def _operator(name: str):
     return method
 
 
+def _apply(name: str, a: np.ndarray, *other):
+    return getattr(a, name)(*other)
+
+
 def _unary(name: str):
     def method(self):
+        capture = _capture()
+        if capture is not None:
+            return _wrap(capture.call(f"cupy.ndarray.{name}", functools.partial(_apply, name),
+                                      (self._a,), {}))
         return _wrap(getattr(self._a, name)())
 
     method.__name__ = name
@@ -453,6 +556,7 @@ def _host_read(convert):
     def method(self):
         if _counters:
             _transfer("d2h", f"{convert.__name__}(cupy.ndarray)")
+        _cap.refuse(f"a read of a device value on the host ({convert.__name__}(cupy.ndarray))")
         return convert(self._a)
 
     method.__name__ = f"__{convert.__name__}__"
@@ -511,10 +615,16 @@ class _DoubleModule(types.ModuleType):
 def asarray(a, dtype=None, order=None, *, blocking=False):
     """The array itself when it needs no conversion, else a device copy (host data copied)."""
     if type(a) is ndarray:
-        converted = np.asarray(a._a, dtype=dtype, order=order)
+        capture = _capture()
+        if capture is not None:
+            converted = capture.call("cupy.asarray", np.asarray, (a._a,),
+                                     {"dtype": dtype, "order": order})
+        else:
+            converted = np.asarray(a._a, dtype=dtype, order=order)
         return a if converted is a._a else ndarray._of(converted)
     if _counters:
         _transfer("h2d", "cupy.asarray")
+    _cap.refuse("a copy of pageable host memory to the device (cupy.asarray)")
     return ndarray._of(np.array(_unwrap(a, "cupy.asarray", host_ok=True), dtype=dtype,
                                 order=order or "K", copy=True))
 
@@ -572,6 +682,12 @@ class Device:
 
     def synchronize(self):
         self._check()
+        if _cap.CAPTURING:  # every capture is invalidated
+            message = "cudaErrorStreamCaptureUnsupported: a device synchronize while a " \
+                      "stream captures"
+            for stream in _cap.CAPTURING:
+                stream._capture.invalid = stream._capture.invalid or message
+            raise CUDARuntimeError(message)
 
     compute_capability = property(lambda self: "90")
     mem_info = property(lambda self: _runtime_mem_get_info())
@@ -609,8 +725,17 @@ def lowp():
 
 
 def _gemm(name: str, fn):
-    return lowp().gemm(name, fn, lambda args, kwargs: _unwrap_all(f"cupy.{name}", args, kwargs),
-                       _wrap)
+    call = lowp().gemm(name, fn,
+                       lambda args, kwargs: _unwrap_all(f"cupy.{name}", args, kwargs), _wrap)
+
+    @functools.wraps(call)
+    def product(*args, **kwargs):
+        if _capture() is not None:  # CuPy's cuBLAS binding refuses before any CUDA call
+            raise NotImplementedError(f"cupy.{name}: calling cuBLAS API during stream "
+                                      "capture is currently unsupported")
+        return call(*args, **kwargs)
+
+    return product
 
 
 def _refusing_bfloat16(where: str, fn):
@@ -712,11 +837,18 @@ class RawKernel:
         storage = [self._argument(i, a, p) for i, (a, p) in enumerate(zip(args, params))]
         pointers = (ctypes.c_void_p * len(storage))(
             *[ctypes.cast(ctypes.pointer(s), ctypes.c_void_p) for s in storage])
-        if self._library.tape_double_launch(ctypes.c_uint(grid[0]), ctypes.c_uint(block[0]),
-                                            pointers):
-            self._library.tape_emu_last_error.restype = ctypes.c_char_p
-            raise CUDARuntimeError(f"{self.name}: "
-                                   f"{self._library.tape_emu_last_error().decode()}")
+        arrays = [a._a for a in args if type(a) is ndarray]  # alive until the launch runs
+
+        def launch():
+            if self._library.tape_double_launch(ctypes.c_uint(grid[0]),
+                                                ctypes.c_uint(block[0]), pointers):
+                self._library.tape_emu_last_error.restype = ctypes.c_char_p
+                raise CUDARuntimeError(f"{self.name}: "
+                                       f"{self._library.tape_emu_last_error().decode()}")
+
+        launch.keep = (storage, arrays)
+        on = stream if isinstance(stream, _cap.Stream) else _cap.current_stream()
+        enqueue(f"kernel {self.name}", on.ptr, launch)
 
     def _argument(self, index: int, value, param):
         kind, size, pointee = param
@@ -806,6 +938,20 @@ class ElementwiseKernel:
         if any(type(o) is not ndarray for o in outs):
             raise TypeError(f"{where}: outputs must be cupy.ndarray")
         shape = np.broadcast_shapes(*(np.shape(a) for a in ins), *(o.shape for o in outs))
+        capture = _capture()
+        if not outs:
+            outs = [ndarray._of(np.empty(shape, d)) for d, _ in self.outputs]
+            if capture is not None:
+                for o in outs:
+                    capture.allocated(o._a)
+        targets = [o._a for o in outs]
+        if capture is not None:
+            capture.record(where, functools.partial(self._run, ins, targets, shape))
+        else:
+            self._run(ins, targets, shape)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _run(self, ins: list, targets: list, shape: tuple) -> None:
         ins = [np.ascontiguousarray(np.broadcast_to(np.asarray(a).astype(d, copy=False), shape))
                for a, (d, _) in zip(ins, self.inputs)]
         results = [np.empty(shape, d) for d, _ in self.outputs]
@@ -814,12 +960,8 @@ class ElementwiseKernel:
         out_ptrs = (ctypes.c_void_p * len(results))(*[r.ctypes.data for r in results])
         self._library.tape_double_elementwise(ctypes.c_longlong(int(np.prod(shape))), in_ptrs,
                                               out_ptrs)
-        if outs:
-            for o, r in zip(outs, results):
-                o._a[...] = r
-            return outs[0] if len(outs) == 1 else tuple(outs)
-        wrapped = [ndarray._of(r) for r in results]
-        return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
+        for target, r in zip(targets, results):
+            target[...] = r
 
 
 # ---- work on a stream: run now, or recorded while the stream captures -----------------------
@@ -827,13 +969,14 @@ class ElementwiseKernel:
 
 def is_capturing(stream_ptr: int) -> bool:
     """Whether the stream ``stream_ptr`` is capturing a CUDA graph."""
-    return False
+    return _cap.stream_of(stream_ptr).is_capturing()
 
 
 def enqueue(where: str, stream_ptr: int, run) -> None:
-    """Work queued on the stream ``stream_ptr`` by a library the double emulates (the fake
-    cuBLAS of cublas_lib.py): ``run()`` now, as the double runs everything at once."""
-    run()
+    """Work queued on the stream ``stream_ptr`` (a kernel, or a call of a library the double
+    emulates: NCCL, the fake cuBLAS of cublas_lib.py): ``run()`` now, or recorded while that
+    stream captures (capture.py). ``run`` must hold the arrays it reads alive itself."""
+    _cap.enqueue(where, stream_ptr, run)
 
 
 # ---- random ----------------------------------------------------------------------------------
@@ -862,9 +1005,19 @@ def scatter_add(a, slices, value):
     lowp().refuse_bfloat16("cupyx.scatter_add", [a._a, getattr(value, "_a", value)])
     if _counters and _holds_host_array(slices):
         _transfer("h2d", "cupyx.scatter_add index")
-    np.add.at(a._a, _wrapped_index(a._a.shape, _unwrap(slices, "cupyx.scatter_add",
-                                                        host_ok=True)),
-              _unwrap(value, "cupyx.scatter_add"))
+    slices = _unwrap(slices, "cupyx.scatter_add", host_ok=True)
+    capture = _capture()
+    if capture is not None:
+        if _holds_host_array(slices):
+            _cap.refuse("a copy of a host index to the device (cupyx.scatter_add)")
+        capture.record("cupyx.scatter_add", functools.partial(
+            _scatter_add, a._a, slices, _unwrap(value, "cupyx.scatter_add")))
+        return
+    _scatter_add(a._a, slices, _unwrap(value, "cupyx.scatter_add"))
+
+
+def _scatter_add(a: np.ndarray, slices, value) -> None:
+    np.add.at(a, _wrapped_index(a.shape, slices), value)
 
 
 def _profiler_benchmark(fn, args=(), kwargs=None, n_repeat=10000, n_warmup=10, **_):
@@ -929,7 +1082,10 @@ class NcclCommunicator:
         self._buffer(recvbuf, count, datatype, "allReduce")
         if op not in range(5):
             raise NcclError(f"allReduce: NCCL_ERROR_INVALID_ARGUMENT: op {op}")
-        ctypes.memmove(_host_address(recvbuf), _host_address(sendbuf), nbytes)
+        run = functools.partial(ctypes.memmove, _host_address(recvbuf),
+                                _host_address(sendbuf), nbytes)
+        buffers = (_DEVICE_POINTERS[int(sendbuf)](), _DEVICE_POINTERS[int(recvbuf)]())
+        enqueue("nccl allReduce", int(stream), lambda: (buffers, run()))
 
     def bcast(self, buff, count, datatype, root, stream):
         self._buffer(buff, count, datatype, "bcast")
@@ -946,9 +1102,6 @@ def _nccl_module() -> types.ModuleType:
                          get_unique_id=lambda: tuple(range(128)),
                          get_version=lambda: 22800)
     return nccl
-
-
-_NULL_STREAM = types.SimpleNamespace(ptr=0)  # the default stream, where the double runs all
 
 
 def _module(name, source, own=None):
@@ -972,7 +1125,8 @@ def build() -> dict[str, types.ModuleType]:
     cuda.__dict__.update(
         is_available=lambda: True, runtime=runtime, Device=Device,
         get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer,
-        nccl=_nccl_module(), get_current_stream=lambda: _NULL_STREAM,
+        nccl=_nccl_module(), get_current_stream=_cap.current_stream, Stream=_cap.Stream,
+        Graph=_cap.Graph, MemoryPool=_cap.MemoryPool, using_allocator=_cap.using_allocator,
         device=types.SimpleNamespace(get_cublas_handle=lambda: 1))
     routines_linalg = lowp().routines_linalg()
     core = types.ModuleType("cupy._core")
