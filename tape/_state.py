@@ -25,6 +25,9 @@ run_eagerly: ContextVar[bool] = ContextVar(
 # The compute dtype inside a mixed-precision layer's call (None elsewhere): ops read an
 # AutocastVariable in it (tape.tensor.AutocastVariable, tape.mixed_precision).
 autocast: ContextVar = ContextVar("tape_autocast", default=None)
+# True while a traced replay is warmed up and captured into a CUDA graph (trace/cuda_graph.py):
+# GEMMs then go through tape.cublas, whose calls a capture records (CuPy's refuse).
+capturing: ContextVar[bool] = ContextVar("tape_capturing", default=False)
 # Keras-style training flag (dropout, batch norm).
 training: ContextVar[bool] = ContextVar("tape_training", default=False)
 

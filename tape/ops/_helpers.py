@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from .. import _state
 from ..dtypes import is_float, is_low_precision
 from ..errors import DTypeError, user_line, user_stacklevel
 
@@ -185,3 +186,25 @@ def scatter_add(xp, out, index, values) -> None:
         import cupyx
 
         cupyx.scatter_add(out, index, values)
+
+
+def gemm(xp, a, b):
+    """``xp.matmul(a, b)``; while a CUDA graph captures on CuPy (``_state.capturing``),
+    through tape.cublas, whose calls the capture records (CuPy refuses its own cuBLAS
+    calls in a capture). The ops' GEMMs (conv's) call this.
+
+    Example:
+        >>> import numpy as np
+        >>> gemm(np, np.ones((2, 3)), np.ones((3, 1))).ravel().tolist()
+        [3.0, 3.0]
+    """
+    if xp is not np and _state.capturing.get():
+        return captured_matmul(xp, a, b)
+    return xp.matmul(a, b)
+
+
+def captured_matmul(xp, a, b, out=None):
+    """matmul's forward inside a CUDA-graph capture (its ``Op.captured``): tape.cublas."""
+    from .. import cublas  # loads libcublas: only when a capture needs it
+
+    return cublas.matmul(a, b, out=out)

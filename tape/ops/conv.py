@@ -14,6 +14,7 @@ one strided add per offset (col2im).
 from __future__ import annotations
 
 from ..errors import ShapeError, user_line
+from ._helpers import gemm
 from ._windows import (
     check_fits,
     col2im,
@@ -80,7 +81,7 @@ def conv(xp, x, kernel, strides, padding, dilation):
     G groups: ``strides``, ``dilation`` and ``padding`` (``((before, after), ...)``) per
     spatial axis. The public forms are ``tape.nn.conv1d/conv2d/convolution``."""
     geo = _Geometry(x.shape, kernel.shape, strides, padding, dilation)
-    out = xp.matmul(_columns(xp, x, geo), _grouped_kernel(kernel, geo))  # (G, M, Og)
+    out = gemm(xp, _columns(xp, x, geo), _grouped_kernel(kernel, geo))  # (G, M, Og)
     return out.transpose(1, 0, 2).reshape((geo.n, *geo.out, geo.o))
 
 
@@ -102,7 +103,7 @@ def conv_input_grad(xp, g, kernel, input_shape, strides, padding, dilation):
     # col2im's strided adds run faster than on slices of one (M, K) matrix.
     offsets = geo.k // geo.cg
     kernel_t = kernel.reshape(offsets, geo.cg, geo.groups, geo.og).transpose(2, 0, 3, 1)
-    cols = xp.matmul(_grouped_output(g, geo)[:, None], kernel_t)  # (G, P, M, Cg)
+    cols = gemm(xp, _grouped_output(g, geo)[:, None], kernel_t)  # (G, P, M, Cg)
     if geo.groups == 1:
         cols = cols.reshape((offsets, geo.n, *geo.out, geo.c))
     else:  # (G, P, M, Cg) -> (P, M, G, Cg): channels of group g are g * Cg ... + Cg
@@ -125,7 +126,7 @@ def conv_filter_grad(xp, x, g, kernel_shape, strides, padding, dilation):
     """The transpose of ``conv`` in its kernel: the correlation of ``x`` with ``g`` summed
     over batch and positions, a kernel of ``kernel_shape`` (``im2col(x).T @ g``)."""
     geo = _Geometry(x.shape, kernel_shape, strides, padding, dilation)
-    dk = xp.matmul(_columns(xp, x, geo).transpose(0, 2, 1), _grouped_output(g, geo))
+    dk = gemm(xp, _columns(xp, x, geo).transpose(0, 2, 1), _grouped_output(g, geo))
     return dk.transpose(1, 0, 2).reshape(kernel_shape)  # (G, K, Og) -> (K, G, Og)
 
 

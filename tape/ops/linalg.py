@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 
 from ..errors import ShapeError, user_line
+from ._helpers import captured_matmul
 from .creation import constant_like
 from .math import multiply, where
 from .registry import convert, defop, defufunc
@@ -17,7 +18,7 @@ from .shape import broadcast_to, expand_dims, reshape, swapaxes, transpose
 # Exactly the array module's (g)ufunc, so the hot path calls np.matmul itself (behind the
 # float16/bfloat16 check of low_precision): not elementwise, its out= is no input's.
 matmul = defufunc("matmul", nin=2, out=True, elementwise=False,
-                  low_precision="float32_on_numpy", doc="""\
+                  low_precision="float32_on_numpy", captured=captured_matmul, doc="""\
 Matrix product with NumPy's rules: batched over leading axes, 1-D operands
 promoted to a row or column and the added axis dropped.
 

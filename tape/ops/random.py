@@ -62,13 +62,9 @@ def set_replica(rank: int) -> None:
     _global["replica"] = int(rank)
 
 
-@defop("random_key", nin=0, differentiable=False, stateful=True)
-def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
-    """The key of the next stream: of the global seed, or of ``seed`` counted by
-    ``streams`` (a ``Streams``; by a shared counter per seed when None), on ``device``
-    (where the op that uses it runs: a GPU kernel reads it there). ``per_replica`` moves
-    the stream by the process's data-parallel rank (``set_replica``): every rank still
-    counts streams alike, but draws its own numbers."""
+def next_key(seed=None, streams=None, device="cpu", per_replica=False) -> tuple:
+    """``(seed, stream)`` of the next stream, advancing its counter: random_key's host part
+    (its ``Op.host_key``, which a CUDA graph calls before each launch)."""
     if streams is not None:
         stream = streams.take()
     else:
@@ -76,7 +72,17 @@ def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
         _streams[seed] = stream + 1
     if per_replica:
         stream += _global["replica"] << 48
-    key = (_global["seed"] if seed is None else seed, stream)
+    return (_global["seed"] if seed is None else seed, stream)
+
+
+@defop("random_key", nin=0, differentiable=False, stateful=True, host_key=next_key)
+def random_key(xp, seed=None, streams=None, device="cpu", per_replica=False):
+    """The key of the next stream: of the global seed, or of ``seed`` counted by
+    ``streams`` (a ``Streams``; by a shared counter per seed when None), on ``device``
+    (where the op that uses it runs: a GPU kernel reads it there). ``per_replica`` moves
+    the stream by the process's data-parallel rank (``set_replica``): every rank still
+    counts streams alike, but draws its own numbers."""
+    key = next_key(seed, streams, device, per_replica)
     if device == "cpu":
         return np.array(key, dtype=np.uint64)
     return backend.filled_on_device(key, np.uint64, device)  # made there, not copied there

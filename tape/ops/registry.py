@@ -108,6 +108,16 @@ class Op:
     #: leave all but the first to their forward on low-precision values (no ``out=``
     #: buffer, no fusion, no in-place variant).
     low_precision: str = "native"
+
+    # -- facts for CUDA-graph replay (trace/cuda_graph.py) --
+    #: ``f(xp, *arrays, out=None, **params)``, its forward while a CUDA graph captures on
+    #: CuPy, where the op's own CuPy path cannot be captured (CuPy refuses its cuBLAS calls
+    #: in a capture: matmul goes through tape.cublas). None: its own path is captured.
+    captured = None
+    #: ``host_key(**params) -> (seed, stream)`` for an op that hands out a random key: the
+    #: host part of its forward, so that a CUDA graph keeps the keys on the device and
+    #: advances them there (random_key). None: not a key.
+    host_key = None
     # (``walk``, the backward walk's hook for this op's entries, is a slot set in __init__:
     # the walk reads it for every entry.)
 
@@ -364,7 +374,7 @@ def defop(name: str, nin: int = 1, differentiable: bool = True, **facts):
 
 
 _FACTS = frozenset({"out", "elementwise", "fresh", "stateful", "unit", "commutative",
-                    "noop_if_same", "accumulator", "low_precision"})
+                    "noop_if_same", "accumulator", "low_precision", "captured", "host_key"})
 _LOW_PRECISION = ("native", "float32", "float32_on_numpy", "cast_up")  # Op.low_precision
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import warnings
 
 import numpy as np
@@ -24,7 +23,9 @@ from ..ops.registry import _op_error
 from ..tensor import Tensor, Variable
 from . import passes
 from .recorder import Recorder
-from .replay import compile_graph
+from . import cuda_graph
+from .cuda_graph import CudaGraphs
+from .replay import compile_graph, failing_line
 from .session import Placeholder, call_symbolic
 
 RETRACE_WARNING_AFTER = 5
@@ -53,12 +54,17 @@ class ConcreteFunction:
         self.sizes = sizes
         fed = {p.vid for p in optimized.placeholders}
         self.returns_input = any(v in fed for v in optimized.flat_outputs if type(v) is int)
+        self.cuda_graphs = CudaGraphs(replay)  # used on the GPU only
 
     def run(self, arrays: list) -> list:
-        """The replay's output arrays; an array error inside it names the op, the line that
-        recorded it and the caller's line."""
+        """The replay's output arrays (on the GPU through a CUDA graph, where one can be
+        captured); an array error inside it names the op, the line that recorded it and
+        the caller's line."""
         try:
-            return self.replay(arrays)
+            xp = self.replay.module_for(arrays)
+            if xp is not np and cuda_graph.enabled():
+                return self.cuda_graphs(arrays, xp)
+            return self.replay.call(xp, arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as e:
             raise replay_error(self.replay, e) from e
 
@@ -118,6 +124,27 @@ class TracedFunction:
         if self._last is None:
             raise TraceError(f"{self.name} has not been traced yet; call it once first")
         return self._last.replay
+
+    def explain(self) -> str:
+        """How the last signature's graph replays: on NumPy, or on the GPU as one CUDA
+        graph, or without one and why (a host read in the step, an op with no capturable
+        path, ``TAPE_CUDA_GRAPHS=0``).
+
+        Example:
+            >>> import tape
+            >>> f = tape.trace(lambda x: x * 2.0)
+            >>> _ = f(tape.ones((2,))); _ = f(tape.ones((2,)))
+            >>> f.explain()
+            'graph <lambda>: 1 node; replayed on NumPy (CUDA graphs are for the GPU)'
+        """
+        if self._last is None:
+            raise TraceError(f"{self.name} has not been traced yet; call it once first")
+        graph = self._last.optimized
+        nodes = f"{len(graph.nodes)} node{'s' if len(graph.nodes) != 1 else ''}"
+        graphs = self._last.cuda_graphs
+        if graphs.last is None and cuda_graph.enabled():
+            return f"graph {graph.name}: {nodes}; replayed on NumPy (CUDA graphs are for the GPU)"
+        return f"graph {graph.name}: {nodes}; {graphs.explain()}"
 
     @property
     def signatures(self) -> list:
@@ -337,18 +364,7 @@ def _fed_shapes(flat) -> tuple:
 def replay_error(replay, error: Exception) -> TapeError:
     """``error``, raised by NumPy inside a replay, as the tape error an eager op would raise:
     naming the op, its inputs, the line that recorded it and the caller's line."""
-    tb, lineno, arrays = error.__traceback__, None, {}
-    filename = f"<replay of {replay.graph.name}>"
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            lineno = tb.tb_lineno  # its values: locals, constants (names of the module)
-            arrays = {**tb.tb_frame.f_globals, **tb.tb_frame.f_locals}
-        tb = tb.tb_next
-    node = None
-    if lineno is not None:
-        match = re.match(r"\s*v(\d+) = ", replay.source.splitlines()[lineno - 1])
-        out = int(match.group(1)) if match else None
-        node = next((n for n in replay.graph.nodes if n.out == out), None)
+    node, arrays = failing_line(f"<replay of {replay.graph.name}>", replay.graph, error)
     message = str(error).split(" [at ")[0]
     if node is None:
         return TraceError(f"replaying {replay.graph.name}: {message} [at {user_line()}]")

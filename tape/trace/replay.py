@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 
@@ -57,13 +58,17 @@ class Replay:
         self._lock = threading.Lock() if graph.buffers else None
 
     def __call__(self, arrays: list) -> list:
-        xp = np
+        return self.call(self.module_for(arrays), arrays)
+
+    def module_for(self, arrays: list):
+        """The array module a replay of ``arrays`` runs on."""
         for a in arrays:
             if type(a) is not np.ndarray:
-                xp = get_array_module(a)
-                break
-        if not arrays:  # a step of no inputs runs where its state is
-            xp = self._state_module()
+                return get_array_module(a)
+        return self._state_module() if not arrays else np  # no inputs: where its state is
+
+    def call(self, xp, arrays: list) -> list:
+        """The replay's outputs for ``arrays`` on module ``xp`` (``module_for``)."""
         fn = self._compiled.get(xp)
         if fn is None:
             fn = self._compiled[xp] = self._compile(xp)
@@ -80,7 +85,9 @@ class Replay:
             return get_array_module(array)
         return np
 
-    def _compile(self, xp):
+    def _compile(self, xp, for_capture: bool = False):
+        """The replay function on module ``xp``; ``for_capture``: its CUDA-graph variant
+        (``generate_source``), whose buffers the caller's allocator provides."""
         g = self.graph
         namespace = {"xp": xp}
         for vid, var in g.variables.items():
@@ -92,10 +99,12 @@ class Replay:
             buffered = node.out in g.buffers
             fn = node.op.out_function(xp) if buffered else None
             low = g.runs_own_forward(node)  # float16/bfloat16 in a float32-computing op
-            if fn is None and inline_params(node):
+            if for_capture and node.op.captured is not None:
+                fn = node.op.captured
+            elif fn is None and inline_params(node):
                 fn = call_for(node.op, xp, in_float32=low)
-                for k, v in node.params.items():
-                    namespace[f"K{node.out}_{k}"] = v
+            for k, v in node.params.items():
+                namespace[f"K{node.out}_{k}"] = v
             namespace[f"F{node.out}"] = fn or node.op.runner(xp, node.params, in_float32=low)
         buffers = [None] * (max(g.buffers.values(), default=-1) + 1)
         for vid, slot in g.buffers.items():
@@ -107,23 +116,43 @@ class Replay:
         for node in in_place_updates(g):
             namespace[f"U{node.out}"] = node.op.out_function(xp)
         namespace["_refs"] = sys.getrefcount
+        if for_capture:
+            source = generate_source(g, for_capture=True)
+            exec(compile(source, f"<capture of {g.name}>", "exec"), namespace)  # noqa: S102
+            return namespace["replay"]
         self.buffers[xp] = buffers
         exec(compile(self.source, f"<replay of {g.name}>", "exec"), namespace)  # noqa: S102
         return namespace["replay"]
 
 
-def generate_source(g: Graph) -> str:
+def generate_source(g: Graph, for_capture: bool = False) -> str:
+    """The replay's Python source. ``for_capture``: the variant a CUDA graph captures
+    (trace/cuda_graph.py): its arrays' addresses are baked into the graph, so Variables
+    are written in place (``xp.copyto``) and not rebound, the Nth random key is row N of
+    ``KEYS``, advanced on the device by ``DELTAS`` first, ops with an ``Op.captured``
+    forward call it, and the outputs are the graph's own arrays."""
     args = ", ".join(g.name_of(p.vid) for p in g.placeholders)
-    lines = ["def replay(P):"]
+    lines = ["def replay(P, KEYS=None, DELTAS=None):" if for_capture else "def replay(P):"]
     if g.placeholders:
         lines.append(f"    {args}, = P")
     for vid in g.variables:
         lines.append(f"    w{vid} = W{vid}._data")
+    keys = random_key_nodes(g) if for_capture else []
+    if keys:
+        lines.append("    KEYS[:, 1] += DELTAS")
     in_place = {node.out for node in in_place_updates(g)}
     for node in g.nodes:
         ins = ", ".join(g.name_of(i) for i in node.inputs)
         slot = g.buffers.get(node.out)
-        if node.out in in_place:
+        if for_capture and node in keys:
+            lines.append(f"    v{node.out} = KEYS[{keys.index(node)}]")
+        elif for_capture and node.op.captured is not None:
+            kw = "".join(f", {k}=K{node.out}_{k}" for k in node.params)
+            out = "" if slot is None else f", out=B{slot}"
+            lines.append(f"    v{node.out} = F{node.out}(xp, {ins}{out}{kw})")
+        elif for_capture and node.out in in_place:
+            lines.append(f"    v{node.out} = U{node.out}({ins}, out={g.name_of(node.inputs[0])})")
+        elif node.out in in_place:
             # The Variable's own array, when nothing but this replay holds it (no view, no
             # tape, no user reference: its reference count says so), is updated in place, as
             # NumPy's `w -= lr * g`; otherwise a new array, as eagerly.
@@ -140,6 +169,13 @@ def generate_source(g: Graph) -> str:
         else:
             lines.append(f"    v{node.out} = F{node.out}({ins}, out=B{slot})")
     fed = {p.vid for p in g.placeholders}
+    if for_capture:
+        for var_vid, vid in _updates_by_variable(g):
+            if vid != var_vid and vid not in in_place:
+                lines.append(f"    xp.copyto(w{var_vid}, {g.name_of(vid)})")
+        outs = [g.name_of(v) for v in g.flat_outputs if type(v) is int]
+        lines.append(f"    return [{', '.join(outs)}]")
+        return "\n".join(lines) + "\n"
     for var_vid, vid in _updates_by_variable(g):
         # A Variable never holds an array the caller fed (a Session feed is not copied).
         value = f"xp.array({g.name_of(vid)})" if vid in fed else _as_array(g, vid)
@@ -148,6 +184,11 @@ def generate_source(g: Graph) -> str:
     outs = [_as_array(g, v) for v in g.flat_outputs if type(v) is int]
     lines.append(f"    return [{', '.join(outs)}]")
     return "\n".join(lines) + "\n"
+
+
+def random_key_nodes(g: Graph) -> list:
+    """The nodes that hand out a random key (``Op.host_key``), in program order."""
+    return [node for node in g.nodes if node.op.host_key is not None]
 
 
 def in_place_updates(g: Graph) -> list:
@@ -192,6 +233,23 @@ def _updates_by_variable(g: Graph) -> list:
     keeps its last value."""
     read_vid = {id(var): vid for vid, var in g.variables.items()}
     return [(read_vid[id(var)], vid) for var, vid in g.updates]
+
+
+def failing_line(filename: str, graph: Graph, error: Exception) -> tuple:
+    """(the node whose line of the generated function ``filename`` raised ``error``, or
+    None; the names of that function's frame: its values), from the traceback."""
+    tb, lineno, names = error.__traceback__, None, {}
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno  # its values: locals, constants (names of the module)
+            names = {**tb.tb_frame.f_globals, **tb.tb_frame.f_locals}
+        tb = tb.tb_next
+    if lineno is None:
+        return None, names
+    source = generate_source(graph, for_capture=filename.startswith("<capture"))
+    match = re.match(r"\s*v(\d+) = ", source.splitlines()[lineno - 1])
+    out = int(match.group(1)) if match else None
+    return next((n for n in graph.nodes if n.out == out), None), names
 
 
 def compile_graph(graph: Graph) -> Replay:

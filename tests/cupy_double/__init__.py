@@ -1127,6 +1127,7 @@ def build() -> dict[str, types.ModuleType]:
         get_device_id=lambda: _current_device[-1], MemoryPointer=MemoryPointer,
         nccl=_nccl_module(), get_current_stream=_cap.current_stream, Stream=_cap.Stream,
         Graph=_cap.Graph, MemoryPool=_cap.MemoryPool, using_allocator=_cap.using_allocator,
+        Event=_cap.Event,
         device=types.SimpleNamespace(get_cublas_handle=lambda: 1))
     routines_linalg = lowp().routines_linalg()
     core = types.ModuleType("cupy._core")

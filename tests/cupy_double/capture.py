@@ -71,6 +71,15 @@ class Stream:
         if self._capture is not None:
             self._capture.fail(_unsupported("Stream.synchronize"))
 
+    def record(self, event=None):
+        """An event at this point of the stream (the double runs each stream's work at
+        once, so waiting on it orders nothing further)."""
+        return event or Event()
+
+    def wait_event(self, event):
+        if not isinstance(event, Event):
+            raise TypeError(f"Stream.wait_event: an Event, got {type(event).__name__}")
+
     def is_capturing(self) -> bool:
         return self._capture is not None
 
@@ -98,6 +107,16 @@ class Stream:
 
 
 Stream.null = Stream(null=True)
+
+
+class Event:
+    """``cupy.cuda.Event``."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        pass
+
+    def synchronize(self):
+        refuse("Event.synchronize")
 
 
 def current_stream() -> Stream:

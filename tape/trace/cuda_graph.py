@@ -1,0 +1,246 @@
+"""CUDA-graph replay: on the GPU, a traced function's replay is captured once per input
+signature into a CUDA graph, and later calls launch that graph: one launch in place of a
+Python line and a kernel launch per op.
+
+The first call with a signature runs the replay's capture variant (``replay.
+generate_source(for_capture=True)``) once in a private memory pool, which is that call's
+result and warms the pool, then captures the same variant on a side stream: every array
+the graph touches keeps its address. A launch copies the arguments into the graph's
+static input arrays, launches it on the current stream, and returns copies of its
+outputs. Variables are written in place; one assigned outside the graph (or by a replay
+without it) is copied into the graph's array before the next launch. Random keys live in
+the graph's ``KEYS`` array, advanced on the device by ``DELTAS`` at the start of each
+launch; the host runs each key's counter as the plain replay would (``Op.host_key``) and
+copies new deltas only when the pattern changes (never in a steady loop).
+
+Where a graph is impossible (a value read on the host, a random op that draws on the
+host, a GEMM tape.cublas cannot do, out of memory in the capture), the signature replays
+as before and ``TracedFunction.explain()`` says why. ``TAPE_CUDA_GRAPHS=0`` turns graphs
+off. Nothing here runs on NumPy.
+
+Example:
+    >>> from tape.trace import cuda_graph
+    >>> isinstance(cuda_graph.enabled(), bool)
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+
+import numpy as np
+
+from .. import _state
+from .replay import failing_line, random_key_nodes
+
+
+def enabled() -> bool:
+    """Whether traced replays on the GPU use CUDA graphs (``TAPE_CUDA_GRAPHS=0``: no)."""
+    return os.environ.get("TAPE_CUDA_GRAPHS", "1") != "0"
+
+
+class Fallback:
+    """A signature whose replay runs without a graph, and why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class CudaGraphs:
+    """The CUDA graphs of one Replay, one per (shapes, dtypes, device) of its arguments."""
+
+    def __init__(self, replay):
+        self.replay = replay
+        self.entries: dict = {}  # signature -> Captured | Fallback
+        self.last = None
+        self._lock = threading.Lock()  # the graphs' arrays are shared between calls
+
+    def __call__(self, arrays: list, xp) -> list:
+        """The replay's outputs for ``arrays`` on CuPy (``xp``): a graph's launch, or the
+        replay without a graph where none can be captured."""
+        with self._lock:
+            return self._call(arrays, xp, lambda fed: self.replay.call(xp, fed))
+
+    def _call(self, arrays, xp, plain):
+        device = next((a.device.id for a in arrays if type(a) is not np.ndarray), None)
+        if device is None:
+            device = _state_device(self.replay.graph, xp)
+        key = (device, *((a.shape, a.dtype.str) for a in arrays))
+        entry = self.entries.get(key)
+        if entry is None:
+            entry, results = self._capture(arrays, xp, device)
+            self.entries[key] = self.last = entry
+            if results is not None:
+                return results
+        self.last = entry
+        if type(entry) is Fallback:
+            return plain(arrays)
+        return entry.launch(arrays, plain)
+
+    def _capture(self, arrays, xp, device):
+        """(Captured, the first call's outputs), or (Fallback, None) when the replay cannot
+        be captured (nothing has run then: the caller replays without a graph)."""
+        replay = self.replay
+        with xp.cuda.Device(device):
+            captured = Captured(replay.graph, xp)
+            try:
+                with captured.memory():
+                    run = replay._compile(xp, for_capture=True)
+                return captured, captured.warm_up_and_capture(run, arrays)
+            except Exception as e:  # noqa: BLE001 - every reason becomes the fallback's
+                captured.abandon()
+                if not captured.ran:
+                    return Fallback(_reason(replay.graph, e)), None
+                # the warm-up ran the step (its outputs are this call's); the capture failed
+                entry = Fallback(_reason(replay.graph, e))
+                return entry, captured.warm_results
+
+    def explain(self) -> str:
+        """How the last signature replays on the GPU, and why not as a graph if not."""
+        if not enabled():
+            return "CUDA graphs are off (TAPE_CUDA_GRAPHS=0)"
+        if self.last is None:
+            return "no replay on the GPU yet"
+        if type(self.last) is Fallback:
+            return f"replayed without a CUDA graph: {self.last.reason}"
+        return f"replayed as one CUDA graph ({self.last.launches} launches so far)"
+
+
+def _state_device(graph, xp) -> int:
+    for var in graph.variables.values():
+        return var._data.device.id
+    return xp.cuda.Device().id
+
+
+def _reason(graph, error: Exception) -> str:
+    node = failing_line(f"<capture of {graph.name}>", graph, error)[0]
+    where = f"{node.op.name} (traced at {node.where})" if node is not None else "the replay"
+    return f"{where} cannot be captured: {type(error).__name__}: {error}"
+
+
+class Captured:
+    """One signature's graph: its private pool, side stream, static inputs and outputs."""
+
+    def __init__(self, graph, xp):
+        self.graph, self.xp = graph, xp
+        self.pool = xp.cuda.MemoryPool()
+        self.stream = xp.cuda.Stream(non_blocking=True)
+        self.key_nodes = random_key_nodes(graph)
+        self.cuda_graph = None
+        self.ran = False
+        self.launches = 0
+        self.warm_results = None
+
+    @contextlib.contextmanager
+    def memory(self):
+        """The graph's private pool and the GEMM path a capture records (tape.cublas)."""
+        with self.xp.cuda.using_allocator(self.pool.malloc), \
+                _state.using(_state.capturing, True):
+            yield
+
+    def warm_up_and_capture(self, run, arrays) -> list:
+        """Run the step once on the side stream in the private pool (the call's result),
+        then capture it there; the side stream waits for the current one's work and the
+        current one for the warm-up's, as CuPy's streams do not order themselves."""
+        xp, current = self.xp, self.xp.cuda.get_current_stream()
+        with self.memory():
+            self.inputs = [xp.empty_like(a) for a in arrays]
+            self.keys = xp.zeros((len(self.key_nodes), 2), np.uint64)
+            self.deltas = xp.zeros((len(self.key_nodes),), np.uint64)
+        self._copy_in(arrays)
+        self.host_keys = self._next_keys()
+        if self.key_nodes:
+            self.keys.set(self.host_keys)
+        self.host_deltas = np.zeros(len(self.key_nodes), np.uint64)
+        self.stream.wait_event(current.record())
+        with self.memory(), self.stream:
+            outs = run(self.inputs, self.keys, self.deltas)
+            self.ran = True
+        current.wait_event(self.stream.record())
+        self.warm_results = [o.copy() for o in outs]
+        for var in self._assigned():
+            var._version += 1
+        del outs
+        self.variables = {vid: var._data for vid, var in self.graph.variables.items()}
+        with self.memory(), self.stream:
+            self.stream.begin_capture()
+            try:
+                self.outputs = run(self.inputs, self.keys, self.deltas)
+            except BaseException:
+                self.abandon()  # the capture's first error is the reason, not its end's
+                raise
+            self.cuda_graph = self.stream.end_capture()
+        self._own_refs = {vid: sys.getrefcount(array) for vid, array in self.variables.items()}
+        return self.warm_results
+
+    def abandon(self) -> None:
+        if getattr(self, "stream", None) is not None and self.stream.is_capturing():
+            with contextlib.suppress(Exception):
+                self.stream.end_capture()
+
+    def _assigned(self) -> list:
+        seen = {}
+        for var, _ in self.graph.updates:
+            seen[id(var)] = var
+        return list(seen.values())
+
+    def _next_keys(self) -> np.ndarray:
+        """The keys the plain replay would hand out now (advancing the host counters)."""
+        keys = np.zeros((len(self.key_nodes), 2), np.uint64)
+        for row, node in enumerate(self.key_nodes):
+            keys[row] = node.op.host_key(**node.params)
+        return keys
+
+    def launch(self, arrays: list, plain) -> list:
+        xp = self.xp
+        if not self._variables_ready():
+            return plain(arrays)  # a Variable's graph array is held elsewhere: no writes
+        self._copy_in(arrays)
+        if self.key_nodes:
+            self._advance_keys()
+        self.cuda_graph.launch(xp.cuda.get_current_stream())
+        self.launches += 1
+        for var in self._assigned():
+            var._version += 1
+        return [o.copy() for o in self.outputs]
+
+    def _copy_in(self, arrays: list) -> None:
+        """The arguments into the graph's input arrays (on the device: no transfer)."""
+        for static, a in zip(self.inputs, arrays):
+            if type(a) is np.ndarray:
+                static.set(a)
+            else:
+                self.xp.copyto(static, a)
+
+    def _variables_ready(self) -> bool:
+        """Whether every Variable holds its graph array, once copied in where it was
+        assigned outside the graph; False when a graph array is held by someone else
+        (a tensor of the Variable's old value), which the in-place writes would change."""
+        for vid, var in self.graph.variables.items():
+            array = self.variables[vid]
+            if var._data is not array:
+                if sys.getrefcount(array) > self._own_refs[vid] - 1:
+                    return False
+                self.xp.copyto(array, var._data)
+                var._data = array
+            elif sys.getrefcount(array) > self._own_refs[vid]:
+                return False
+        return True
+
+    def _advance_keys(self) -> None:
+        """Make the graph's in-device advance give the keys the plain replay would: new
+        deltas (one copy) only when the step between launches changes."""
+        want = self._next_keys()
+        if (want[:, 0] != self.host_keys[:, 0]).any():  # reseeded: start from these keys
+            self.keys.set(want)
+            self.host_deltas = np.zeros_like(self.host_deltas)
+            self.deltas.set(self.host_deltas)
+        else:
+            step = want[:, 1] - self.host_keys[:, 1]
+            if (step != self.host_deltas).any():
+                self.host_deltas = step
+                self.deltas.set(step)
+        self.host_keys = want

@@ -1,0 +1,132 @@
+"""CUDA-graph replay of traced functions (tape/trace/cuda_graph.py), on the CuPy double in
+CI (it records a capture and replays it at launch, as strict as CUDA: tests/cupy_double/
+capture.py) and on a real GPU in .ci/gpu. The reference is the same traced function with
+graphs off (TAPE_CUDA_GRAPHS=0), which replays op by op as before."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import tape
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture
+def graphs_off(monkeypatch):
+    def turn_off(off: bool = True):
+        if off:
+            monkeypatch.setenv("TAPE_CUDA_GRAPHS", "0")
+        else:
+            monkeypatch.delenv("TAPE_CUDA_GRAPHS", raising=False)
+    turn_off(False)
+    return turn_off
+
+
+def _gpu(array):
+    return tape.tensor(np.asarray(array)).to("gpu")
+
+
+def _dropout_step(seed: int):
+    """A traced step with state, a constant and dropout: w <- w - 0.1 * grad of
+    sum(dropout(tanh(x * w)))."""
+    tape.random.seed(seed)
+    w = tape.Variable(np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(3, 4)).move_to("gpu")
+    drop = tape.layers.Dropout(0.5)
+
+    @tape.trace
+    def step(x):
+        with tape.GradientTape() as t:
+            y = drop(tape.tanh(x * w), training=True)
+            loss = tape.sum(y)
+        g = t.gradient(loss, w)
+        w.assign_sub(0.1 * g)
+        return loss
+
+    return step, w
+
+
+def _run(step, w, xs):
+    return [step(x).numpy() for x in xs], w.numpy()
+
+
+def test_graphs_on_and_off_give_the_same_steps_dropout_included(graphs_off):
+    rng = np.random.default_rng(0)
+    xs = [_gpu(rng.standard_normal((3, 4)).astype(np.float32)) for _ in range(8)]
+    graphs_off(True)
+    step, w = _dropout_step(7)
+    want_losses, want_w = _run(step, w, xs)
+    assert "CUDA graphs are off" in step.explain()
+    graphs_off(False)
+    step, w = _dropout_step(7)
+    losses, got_w = _run(step, w, xs)
+    assert "replayed as one CUDA graph (6 launches" in step.explain(), step.explain()
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
+    np.testing.assert_allclose(got_w, want_w, rtol=1e-6)
+    assert len({float(a) for a in losses}) == len(losses)  # each step its own mask
+
+
+def test_a_steady_launch_copies_nothing_between_host_and_device():
+    double = sys.modules.get("cupy_double")
+    if double is None:
+        pytest.skip("counts transfers through the CuPy double (TAPE_CUPY_DOUBLE=1)")
+    step, w = _dropout_step(1)
+    x = _gpu(np.ones((3, 4), np.float32))
+    for _ in range(4):  # trace, warm-up and capture, two launches (the keys' step learnt)
+        step(x)
+    with double.count_transfers() as transfers:
+        losses = [step(x) for _ in range(3)]
+    assert (transfers.h2d, transfers.d2h) == (0, 0), transfers.log
+    assert "CUDA graph" in step.explain() and "without" not in step.explain()
+    assert all(np.isfinite(loss.numpy()) for loss in losses)
+
+
+def test_a_variable_assigned_outside_the_graph_is_seen_by_the_next_launch(graphs_off):
+    w = tape.Variable(np.ones(3, np.float32)).move_to("gpu")
+
+    @tape.trace
+    def f(x):
+        w.assign(w * 2.0)
+        return tape.sum(x * w)
+
+    x = _gpu(np.arange(3, dtype=np.float32))
+    for _ in range(3):
+        f(x)  # trace, capture, launch: w = 8
+    w.assign(_gpu(np.full(3, 10.0, np.float32)))
+    np.testing.assert_allclose(f(x).numpy(), 3 * 20.0)
+    np.testing.assert_allclose(w.numpy(), np.full(3, 20.0))
+    with tape.GradientTape(persistent=True) as t:  # it keeps w's array (w * w saves it)
+        t.watch(w)
+        square = tape.sum(w * w)
+    np.testing.assert_allclose(f(x).numpy(), 3 * 40.0)  # a launch must not write that array
+    np.testing.assert_allclose(t.gradient(square, w).numpy(), np.full(3, 2 * 20.0))
+    del t, square
+    np.testing.assert_allclose(f(x).numpy(), 3 * 80.0)
+    assert "replayed as one CUDA graph" in f.explain()
+
+
+def test_a_step_that_reads_on_the_host_falls_back_and_says_why():
+    @tape.trace
+    def f(x):
+        with tape.device("gpu"):
+            return x + tape.random.normal((3,))  # drawn on the host, copied to the GPU
+
+    x = _gpu(np.zeros(3, np.float32))
+    values = [f(x).numpy() for _ in range(3)]
+    assert "without a CUDA graph: random_normal" in f.explain(), f.explain()
+    assert "cannot be captured" in f.explain()
+    assert not np.array_equal(values[1], values[2])  # still a new draw per call
+
+
+def test_a_new_shape_captures_anew_and_never_launches_a_stale_graph():
+    @tape.trace(input_signature=[tape.TensorSpec((None, 2))])
+    def f(x):
+        return tape.sum(tape.exp(x), axis=0)
+
+    for n in (3, 5, 3, 5, 4):
+        x = np.arange(2 * n, dtype=np.float32).reshape(n, 2) / 10
+        np.testing.assert_allclose(f(_gpu(x)).numpy(), np.exp(x).sum(0), rtol=1e-6)
+    assert f.trace_count == 1
