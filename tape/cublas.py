@@ -206,6 +206,9 @@ def _check(a, b, out):
                             or not out.flags.c_contiguous):
         raise _error(ShapeError, f"out must be a C-contiguous {shape} {a.dtype} array", a, b,
                      out)
+    if out is not None and (cupy.may_share_memory(out, a) or cupy.may_share_memory(out, b)):
+        raise _error(ShapeError, "out must not overlap an operand (cuBLAS reads them while it "
+                     "writes out)", a, b, out)
     if max(*shape[-2:], a.shape[-1], math.prod(batch)) > _INT_MAX:
         raise _error(ShapeError, "a size over 2**31 - 1 (cuBLAS' 32-bit API)", a, b, out)
     return shape
@@ -230,6 +233,11 @@ def matmul(a, b, out=None):
     Runs on the handle of the arrays' device and the current stream (``prepare``). Operands of
     one dtype: float32 (TF32 tensor cores when ``tape.config.set_tf32(True)``), float64,
     float16 and bfloat16 (accumulated in float32, rounded once).
+
+    In a stream capture, give ``out`` and operands that need no copy (C-contiguous matrices or
+    transposed views): a strided operand is copied into a temporary that is freed when this
+    returns, and a later launch of the graph would read freed memory (the CuPy double's
+    libcublas raises there).
 
     Example:
         >>> from tape import cublas

@@ -220,9 +220,13 @@ def test_bad_operands_are_clear_errors(cupy):
 
 
 @gpu
-@pytest.mark.parametrize("out", ["shape", "dtype", "layout"])
+@pytest.mark.parametrize("out", ["shape", "dtype", "layout", "overlap"])
 def test_bad_out_is_a_clear_error(cupy, out):
     a, b = cupy.ones((2, 3), np.float32), cupy.ones((3, 4), np.float32)
+    if out == "overlap":
+        square = cupy.ones((3, 3), np.float32)
+        _raises(ShapeError, lambda: cublas.matmul(square, square, out=square), "overlap")
+        return
     bad = {"shape": cupy.empty((4, 2), np.float32), "dtype": cupy.empty((2, 4)),
            "layout": cupy.empty((4, 2), np.float32).T}[out]
     _raises(ShapeError, lambda: cublas.matmul(a, b, out=bad), "C-contiguous (2, 4) float32")
