@@ -193,8 +193,8 @@ def _check(a, b, out):
         raise _error(DTypeError, "operands must share one of the dtypes float32, float64, "
                      "float16, bfloat16", a, b, out)
     if a.ndim < 2 or b.ndim < 2:
-        raise _error(ShapeError, "1-d operands are not taken (reshape a vector to (1, k) or "
-                     "(k, 1))", a, b, out)
+        raise _error(ShapeError, "1-d (and 0-d) operands are not taken (reshape a vector to "
+                     "(1, k) or (k, 1))", a, b, out)
     if a.shape[-1] != b.shape[-2]:
         raise _error(ShapeError, f"inner sizes differ ({a.shape[-1]} != {b.shape[-2]})",
                      a, b, out)

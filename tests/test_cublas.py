@@ -384,6 +384,11 @@ def test_double_libcublas_checks_like_cublas(cupy, double, monkeypatch):
                                         beta)) == 7  # lda 1 < m 2: INVALID_VALUE
     assert lib.cublasGemmEx(*_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 1, alpha,
                                         beta)) == 7  # ldc 1 < m 2
+    on_device = cupy.ones(1)
+    with pytest.raises(double.module.CUDARuntimeError, match="alpha/beta .* is device memory"):
+        args = list(_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 2, alpha, beta))
+        args[6] = on_device.data.ptr  # alpha must be a host pointer in pointer mode host
+        lib.cublasGemmEx(*args)
     host = np.ones(6)
     with pytest.raises(double.module.CUDARuntimeError, match="IllegalAddress.*host address"):
         lib.cublasGemmEx(*_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 2, alpha, beta,
@@ -400,6 +405,9 @@ def test_double_libcublas_checks_like_cublas(cupy, double, monkeypatch):
     assert lib.cublasSetWorkspace_v2(handle.value, workspace.data.ptr, 1 << 20) == 0
     assert lib.cublasGemmEx(*_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 2, alpha,
                                         beta)) == 0
+    del workspace  # freed while the handle still names it
+    with pytest.raises(double.module.CUDARuntimeError, match="workspace.*not live"):
+        lib.cublasGemmEx(*_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 2, alpha, beta))
     assert lib.cublasSetStream_v2(handle.value, 0) == 0  # resets the workspace
     with pytest.raises(double.module.CUDARuntimeError, match="StreamCaptureUnsupported"):
         lib.cublasGemmEx(*_gemm_args(handle.value, a, b, c, 2, 4, 3, 2, 3, 2, alpha, beta))
