@@ -351,7 +351,9 @@ class MemoryPointer:
         self.ptr = int(ptr) | _emulator().DEVICE_ADDRESS_BIT
         self.device = Device(device_id)
         self.device_id = device_id
-        if owner is not None:
+        if owner is not None:  # the buffer a view looks into lives as long as its base
+            while isinstance(owner.base, np.ndarray):
+                owner = owner.base
             _DEVICE_POINTERS[self.ptr] = weakref.ref(owner)
 
 
@@ -715,7 +717,6 @@ def _device_properties(device_id):
 
 
 @functools.cache
-@functools.cache
 def lowp():
     """tests/cupy_double/lowp.py (one instance: it holds the compute types and the log)."""
     spec = importlib.util.spec_from_file_location("tape_cupy_double_lowp", HERE / "lowp.py")
@@ -750,6 +751,7 @@ def _refusing_bfloat16(where: str, fn):
     return call
 
 
+@functools.cache
 def _emulator():
     """tests/kernels/emulator.py, loaded by path (its package name clashes with kernels/)."""
     spec = importlib.util.spec_from_file_location("tape_tests_emulator",
