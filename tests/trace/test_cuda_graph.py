@@ -165,3 +165,29 @@ def test_fit_evaluate_and_predict_launch_graphs_that_match_replay_without_them(g
         np.testing.assert_allclose(w_got, w_want, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
     np.testing.assert_allclose(got[3], want[3], rtol=1e-6, atol=1e-7)
+
+
+def test_a_traced_cnn_step_is_captured_with_its_convolutions(graphs_off):
+    from tape import _state, keras
+
+    def fit():
+        tape.random.seed(3)
+        with _state.using(_state.default_device, "gpu:0"):
+            model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
+                                      keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                                      keras.layers.Dense(3)])
+            model.compile(optimizer="adam",
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((16, 8, 8, 1)).astype(np.float32)
+            history = model.fit(x, rng.integers(0, 3, 16), epochs=3, batch_size=8, verbose=0)
+        return history.history["loss"], model.get_weights(), model._step_functions["train"]
+
+    graphs_off(True)
+    want = fit()
+    graphs_off(False)
+    got = fit()
+    assert "replayed as one CUDA graph" in got[2].explain(), got[2].explain()
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for w_got, w_want in zip(got[1], want[1]):
+        np.testing.assert_allclose(w_got, w_want, rtol=1e-5, atol=1e-6)
