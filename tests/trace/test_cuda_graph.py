@@ -191,3 +191,26 @@ def test_a_traced_cnn_step_is_captured_with_its_convolutions(graphs_off):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
     for w_got, w_want in zip(got[1], want[1]):
         np.testing.assert_allclose(w_got, w_want, rtol=1e-5, atol=1e-6)
+
+
+def test_out_of_memory_in_the_capture_says_so_and_the_step_still_runs(graphs_off,
+                                                                        monkeypatch):
+    from tape.trace import cuda_graph
+
+    rng = np.random.default_rng(1)
+    xs = [_gpu(rng.standard_normal((3, 4)).astype(np.float32)) for _ in range(4)]
+    graphs_off(True)
+    want = _run(*_dropout_step(2), xs)
+    graphs_off(False)
+
+    def out_of_memory(self):  # what CuPy raises when the capture's pool cannot grow
+        raise MemoryError("Out of memory allocating 1,048,576 bytes (allocated so far: "
+                          "2,097,152 bytes).")
+
+    monkeypatch.setattr(cuda_graph.Captured, "capture", out_of_memory)
+    step, w = _dropout_step(2)
+    got = _run(step, w, xs)
+    assert "without a CUDA graph" in step.explain()
+    assert "Out of memory allocating 1,048,576 bytes" in step.explain()
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
