@@ -112,7 +112,8 @@ class CudaGraphs:
             return "no replay on the GPU yet"
         if type(self.last) is Fallback:
             return f"replayed without a CUDA graph: {self.last.reason}"
-        return f"replayed as one CUDA graph ({self.last.launches} launches so far)"
+        n = self.last.launches
+        return f"replayed as one CUDA graph (launched {n} time{'' if n == 1 else 's'} so far)"
 
 
 def _state_device(graph, xp) -> int:

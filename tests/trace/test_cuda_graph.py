@@ -63,7 +63,7 @@ def test_graphs_on_and_off_give_the_same_steps_dropout_included(graphs_off):
     graphs_off(False)
     step, w = _dropout_step(7)
     losses, got_w = _run(step, w, xs)
-    assert "replayed as one CUDA graph (6 launches" in step.explain(), step.explain()
+    assert "replayed as one CUDA graph (launched 6 times" in step.explain(), step.explain()
     np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
     np.testing.assert_allclose(got_w, want_w, rtol=1e-6)
     assert len({float(a) for a in losses}) == len(losses)  # each step its own mask
