@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import math
 import re
 
@@ -198,9 +199,10 @@ def _check(a, b, out):
     if a.shape[-1] != b.shape[-2]:
         raise _error(ShapeError, f"inner sizes differ ({a.shape[-1]} != {b.shape[-2]})",
                      a, b, out)
-    if a.ndim > 2 and b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
-        raise _error(ShapeError, "batch shapes must be equal, or one operand 2-d", a, b, out)
-    batch = (a if a.ndim > b.ndim else b).shape[:-2]
+    try:
+        batch = _broadcast(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise _error(ShapeError, "batch shapes do not broadcast", a, b, out) from None
     shape = (*batch, a.shape[-2], b.shape[-1])
     if out is not None and (out.shape != shape or out.dtype != a.dtype
                             or not out.flags.c_contiguous):
@@ -212,6 +214,36 @@ def _check(a, b, out):
     if max(*shape[-2:], a.shape[-1], math.prod(batch)) > _INT_MAX:
         raise _error(ShapeError, "a size over 2**31 - 1 (cuBLAS' 32-bit API)", a, b, out)
     return shape
+
+
+def _broadcast(*shapes) -> tuple:
+    """NumPy's broadcast of batch shapes (ValueError when they do not broadcast)."""
+    ndim = max(len(s) for s in shapes)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for sizes in zip(*padded):
+        wide = {n for n in sizes if n != 1}
+        if len(wide) > 1:
+            raise ValueError(f"batch shapes {shapes} do not broadcast")
+        out.append(wide.pop() if wide else 1)
+    return tuple(out)
+
+
+def _broadcast_product(a, b, out):
+    """``a @ b`` where both have batches and they differ (NumPy's broadcasting): an operand
+    whose batch is one matrix goes as a 2-d one; otherwise one strided-batched call per index
+    of the leading batch axes (conv's input gradient: (G, 1, M, K) @ (G, P, K, N))."""
+    if math.prod(a.shape[:-2]) == 1:
+        return matmul(a.reshape(a.shape[-2:]), b, out=out)
+    if math.prod(b.shape[:-2]) == 1:
+        return matmul(a, b.reshape(b.shape[-2:]), out=out)
+    batch = out.shape[:-2]
+    a = a.reshape((1,) * (len(batch) - a.ndim + 2) + a.shape)
+    b = b.reshape((1,) * (len(batch) - b.ndim + 2) + b.shape)
+    for index in itertools.product(*map(range, batch[:-1])):
+        pick = [tuple(i if n > 1 else 0 for i, n in zip(index, x.shape)) for x in (a, b)]
+        matmul(a[pick[0]], b[pick[1]], out=out[index])
+    return out
 
 
 def _rows_major(x):
@@ -227,8 +259,9 @@ def _rows_major(x):
 def matmul(a, b, out=None):
     """``a @ b`` of CuPy arrays through cuBLAS (``cupy.matmul``'s result), written into ``out``
     when given (a C-contiguous array of the result's shape and dtype) so that a captured
-    graph writes a static buffer. Takes 2-d operands, and batches: equal batch shapes, or
-    one operand 2-d (broadcast). 1-d operands are refused (reshape them to matrices).
+    graph writes a static buffer. Takes 2-d operands, and batches broadcast as NumPy's
+    (equal batch shapes or one operand 2-d in one call). 1-d operands are refused (reshape
+    them to matrices).
 
     Runs on the handle of the arrays' device and the current stream (``prepare``). Operands of
     one dtype: float32 (TF32 tensor cores when ``tape.config.set_tf32(True)``), float64,
@@ -251,7 +284,8 @@ def matmul(a, b, out=None):
     Raises:
         DeviceError: an operand is not a CuPy array, or they live on different GPUs.
         DTypeError: mixed dtypes, or a dtype cuBLAS is not asked for here (integers...).
-        ShapeError: 1-d operands, inner sizes or batch shapes that differ, a bad ``out``.
+        ShapeError: 1-d operands, inner sizes that differ, batch shapes that do not
+            broadcast, a bad ``out``.
         DeviceUnavailableError: no CuPy, GPU or cuBLAS library.
         CublasError: a cuBLAS call failed (the status name and the call).
     """
@@ -263,6 +297,8 @@ def matmul(a, b, out=None):
         if out.size == 0 or k == 0:
             out.fill(0)
             return out
+        if a.ndim > 2 and b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
+            return _broadcast_product(a, b, out)
         handle = prepare(a.device.id)
         data_type, compute, scalar = _TYPES[a.dtype.name]
         if compute == CUBLAS_COMPUTE_32F and a.dtype.name == "float32" and config.tf32_enabled():

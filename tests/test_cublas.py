@@ -152,6 +152,19 @@ def test_broadcast_over_a_contiguous_batch_is_one_gemm(cupy, double):
 
 
 @gpu
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((2, 1, 5, 3), (2, 4, 3, 6)),  # conv's input gradient: (G, 1, M, K) @ (G, P, K, N)
+    ((1, 4, 5, 3), (3, 1, 3, 2)),  # both broadcast
+    ((1, 1, 5, 3), (2, 3, 3, 2)),  # a batch of one matrix
+    ((4, 5, 3), (2, 1, 3, 2)),  # different ranks
+])
+def test_batches_broadcast_as_numpy_broadcasts_them(cupy, a_shape, b_shape):
+    a, b = RNG.normal(size=a_shape), RNG.normal(size=b_shape)
+    got = cublas.matmul(cupy.asarray(a), cupy.asarray(b))
+    np.testing.assert_allclose(cupy.asnumpy(got), np.matmul(a, b), rtol=1e-12, atol=1e-12)
+
+
+@gpu
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_out_is_written_in_place(cupy, dtype):
     a, b = RNG.normal(size=(2, 5, 3)).astype(dtype), RNG.normal(size=(2, 3, 4)).astype(dtype)

@@ -168,14 +168,16 @@ def test_fit_evaluate_and_predict_launch_graphs_that_match_replay_without_them(g
 
 
 def test_a_traced_cnn_step_is_captured_with_its_convolutions(graphs_off):
+    # the second convolution's input gradient: a GEMM with broadcast batches
     from tape import _state, keras
 
     def fit():
         tape.random.seed(3)
         with _state.using(_state.default_device, "gpu:0"):
             model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
-                                      keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
-                                      keras.layers.Dense(3)])
+                                      keras.layers.MaxPooling2D(2),
+                                      keras.layers.Conv2D(4, 2, activation="relu"),
+                                      keras.layers.Flatten(), keras.layers.Dense(3)])
             model.compile(optimizer="adam",
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             rng = np.random.default_rng(0)
