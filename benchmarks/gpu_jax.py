@@ -1,7 +1,9 @@
 """benchmarks.gpu's JAX rows: benchmarks.gpu's MLP and CNN training steps written in JAX, the
 whole step (forward, backward, Adam written out as Keras' Adam computes it) under one
-``jax.jit``, on JAX's GPU. Each step function returns a thunk that runs one step and waits
-for it (``block_until_ready``), so benchmarks.gpu times it as it times the others.
+``jax.jit``, on JAX's GPU. Products and convolutions run at ``Precision.HIGHEST`` (float32,
+as tape's do unless TF32 is set; JAX's GPU default would be TF32). Each step function
+returns a thunk that runs one step and waits for it (``block_until_ready``), so
+benchmarks.gpu times it as it times the others.
 
 JAX_PLATFORMS=cpu (``make gpu-bench``, ``.ci/gpu``: JAX is the tests' oracle on the CPU) is
 lifted here when JAX is not imported yet, so the benchmark runs JAX on the GPU; without a
@@ -91,7 +93,7 @@ def mlp_step(batch: int, widths: tuple, device=None):
 
     def forward(params, x):
         for i, (w, b) in enumerate(params):
-            x = x @ w + b
+            x = jax.numpy.matmul(x, w, precision="highest") + b
             if i < len(params) - 1:
                 x = jax.nn.relu(x)
         return x
@@ -114,7 +116,7 @@ def cnn_step(batch: int, side: int, filters: tuple, device=None):
               (_glorot(rng, (flat, classes), flat, classes), np.zeros(classes, np.float32))]
 
     def conv(x, w, b):
-        out = lax.conv_general_dilated(x, w, (1, 1), "VALID",
+        out = lax.conv_general_dilated(x, w, (1, 1), "VALID", precision="highest",
                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
         return jax.nn.relu(out + b)
 
@@ -123,7 +125,7 @@ def cnn_step(batch: int, side: int, filters: tuple, device=None):
         x = conv(x, w1, b1)
         x = lax.reduce_window(x, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
         x = conv(x, w2, b2)
-        return x.reshape(x.shape[0], -1) @ w3 + b3
+        return jax.numpy.matmul(x.reshape(x.shape[0], -1), w3, precision="highest") + b3
 
     x = rng.standard_normal((batch, side, side, 1), dtype=np.float32)
     y = rng.integers(0, classes, batch).astype(np.int32)

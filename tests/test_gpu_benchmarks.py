@@ -91,7 +91,7 @@ def test_issue_16_step_rows_and_ratios(capsys, monkeypatch):
             f"{name}: traced without graphs/eager":
                 ms["tape traced, no CUDA graphs"] / ms["tape eager"],
             f"{name}: traced/JAX": ms["tape traced"] / ms["JAX jit"]})
-        assert f"{name}" in out
+        assert name in out
     assert results == pytest.approx(expected)
     assert out.count("PyTorch eager                          n/a (left out here)") == 3
     assert out.count("traced/JAX") == 3 and "(target <= 1)" in out
@@ -130,7 +130,7 @@ def test_jax_steps_say_why_without_a_gpu_and_train_where_they_run():
     jax = pytest.importorskip("jax")
     from benchmarks import gpu_jax
 
-    if not jax.devices()[0].platform == "gpu":  # the tests pin JAX to the CPU
+    if jax.devices()[0].platform != "gpu":  # the tests pin JAX to the CPU
         assert gpu_jax.why_no_gpu().startswith("JAX has no GPU backend here (")
     cpu = jax.devices("cpu")[0]
     for step in (gpu_jax.mlp_step(8, (16, 8, 8, 4), cpu), gpu_jax.cnn_step(4, 8, (2, 4), cpu)):
