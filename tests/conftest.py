@@ -30,6 +30,17 @@ if os.environ.get("TAPE_CUPY_DOUBLE"):
     sys.modules["cupy_double"] = cupy_double
     _spec.loader.exec_module(cupy_double)
     cupy_double.install()
+    # The double's libcublas (tests/cupy_double/cublas_lib.py) where tape.cublas would open
+    # CuPy's: replacing the one function that opens the library keeps tape free of test hooks.
+    # Importing tape here is safe: the double is installed, and tape imports CuPy lazily.
+    _spec = importlib.util.spec_from_file_location(
+        "cupy_double_cublas", REPO_ROOT / "tests" / "cupy_double" / "cublas_lib.py")
+    _cublas_lib = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_cublas_lib)
+    _fake_libcublas = _cublas_lib.Library(cupy_double)
+    import tape.cublas
+
+    tape.cublas._open_library = lambda: _fake_libcublas
 
 # TAPE_DEFAULT_DEVICE=gpu runs tests with tensors and weights created on that device (with the
 # double or a GPU; `make gpu-double-test` runs the device-agnostic files so). Tests that build

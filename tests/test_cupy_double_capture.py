@@ -147,3 +147,27 @@ def test_kernels_and_views_are_captured_by_address(cp):
     graph.launch(stream)
     np.testing.assert_array_equal(x.get(), [[6, 9, 12], [3, 4, 5]])
     np.testing.assert_array_equal(out.get(), [[6, 3], [9, 4], [12, 5]])
+
+
+def test_device_index_arrays_are_captured_and_host_ones_refused(cp):
+    table = cp.asarray(np.arange(12, dtype=np.float32).reshape(4, 3))
+    rows = cp.asarray(np.array([3, 0]))
+
+    def step():
+        return table[cp.arange(2), rows[:2] % 3]  # device indices: a gather kernel
+
+    pool, stream = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
+    with cp.cuda.using_allocator(pool.malloc), stream:
+        step()
+        stream.begin_capture()
+        picked = step()
+        graph = stream.end_capture()
+    rows[...] = cp.asarray(np.array([1, 2]))  # read at the launch, not at the capture
+    graph.launch(stream)
+    np.testing.assert_array_equal(picked.get(), [1.0, 5.0])
+    with stream:
+        stream.begin_capture()
+        with pytest.raises(RuntimeError, match="host index"):
+            table[np.array([0, 1])]
+        with pytest.raises(RuntimeError, match="Invalidated"):
+            stream.end_capture()

@@ -21,10 +21,9 @@ from ..errors import TapeError, TraceError, user_line, user_stacklevel
 from ..nest import flatten, unflatten
 from ..ops.registry import _op_error
 from ..tensor import Tensor, Variable
-from . import passes
-from .recorder import Recorder
-from . import cuda_graph
+from . import cuda_graph, passes
 from .cuda_graph import CudaGraphs
+from .recorder import Recorder
 from .replay import compile_graph, failing_line
 from .session import Placeholder, call_symbolic
 

@@ -49,6 +49,18 @@ class Fallback:
         self.reason = reason
 
 
+_SIDE_STREAMS: dict = {}  # device id -> the non-blocking stream captures run on
+
+
+def _side_stream(xp, device: int):
+    """The stream every capture on ``device`` runs on (one cuBLAS handle and workspace for
+    all of them: graphs launch one after another on the current stream)."""
+    stream = _SIDE_STREAMS.get(device)
+    if stream is None:
+        stream = _SIDE_STREAMS[device] = xp.cuda.Stream(non_blocking=True)
+    return stream
+
+
 class CudaGraphs:
     """The CUDA graphs of one Replay, one per (shapes, dtypes, device) of its arguments."""
 
@@ -62,9 +74,9 @@ class CudaGraphs:
         """The replay's outputs for ``arrays`` on CuPy (``xp``): a graph's launch, or the
         replay without a graph where none can be captured."""
         with self._lock:
-            return self._call(arrays, xp, lambda fed: self.replay.call(xp, fed))
+            return self._call(arrays, xp)
 
-    def _call(self, arrays, xp, plain):
+    def _call(self, arrays, xp):
         device = next((a.device.id for a in arrays if type(a) is not np.ndarray), None)
         if device is None:
             device = _state_device(self.replay.graph, xp)
@@ -73,30 +85,24 @@ class CudaGraphs:
         if entry is None:
             entry, results = self._capture(arrays, xp, device)
             self.entries[key] = self.last = entry
-            if results is not None:
-                return results
+            return results
         self.last = entry
         if type(entry) is Fallback:
-            return plain(arrays)
-        return entry.launch(arrays, plain)
+            return self.replay.call(xp, arrays)
+        return entry.launch(arrays, lambda fed: self.replay.call(xp, fed))
 
     def _capture(self, arrays, xp, device):
-        """(Captured, the first call's outputs), or (Fallback, None) when the replay cannot
-        be captured (nothing has run then: the caller replays without a graph)."""
-        replay = self.replay
+        """(Captured or Fallback, this call's outputs): the replay run once as it always
+        runs (the call's result; its errors are the user's), then captured."""
         with xp.cuda.Device(device):
-            captured = Captured(replay.graph, xp)
+            captured = Captured(self.replay, xp, _side_stream(xp, device))
+            results = captured.warm_up(arrays)
             try:
-                with captured.memory():
-                    run = replay._compile(xp, for_capture=True)
-                return captured, captured.warm_up_and_capture(run, arrays)
+                captured.capture()
             except Exception as e:  # noqa: BLE001 - every reason becomes the fallback's
                 captured.abandon()
-                if not captured.ran:
-                    return Fallback(_reason(replay.graph, e)), None
-                # the warm-up ran the step (its outputs are this call's); the capture failed
-                entry = Fallback(_reason(replay.graph, e))
-                return entry, captured.warm_results
+                return Fallback(_reason(self.replay.graph, e)), results
+            return captured, results
 
     def explain(self) -> str:
         """How the last signature replays on the GPU, and why not as a graph if not."""
@@ -122,70 +128,66 @@ def _reason(graph, error: Exception) -> str:
 
 
 class Captured:
-    """One signature's graph: its private pool, side stream, static inputs and outputs."""
+    """One signature's graph: its private pool, static inputs and outputs, its keys."""
 
-    def __init__(self, graph, xp):
-        self.graph, self.xp = graph, xp
+    def __init__(self, replay, xp, stream):
+        self.replay, self.graph, self.xp, self.stream = replay, replay.graph, xp, stream
         self.pool = xp.cuda.MemoryPool()
-        self.stream = xp.cuda.Stream(non_blocking=True)
-        self.key_nodes = random_key_nodes(graph)
+        self.key_nodes = random_key_nodes(self.graph)
         self.cuda_graph = None
-        self.ran = False
         self.launches = 0
-        self.warm_results = None
+        self.host_keys = None  # the keys of the last launch, as the host counted them
 
     @contextlib.contextmanager
-    def memory(self):
-        """The graph's private pool and the GEMM path a capture records (tape.cublas)."""
+    def memory(self, capturing: bool = False):
+        """The graph's private pool (and in the capture, the GEMMs through tape.cublas)."""
         with self.xp.cuda.using_allocator(self.pool.malloc), \
-                _state.using(_state.capturing, True):
+                _state.using(_state.capturing, capturing):
             yield
 
-    def warm_up_and_capture(self, run, arrays) -> list:
-        """Run the step once on the side stream in the private pool (the call's result),
-        then capture it there; the side stream waits for the current one's work and the
-        current one for the warm-up's, as CuPy's streams do not order themselves."""
+    def warm_up(self, arrays: list) -> list:
+        """The call's outputs: the plain replay, run on the side stream in the private pool
+        (which its allocations warm for the capture); the side stream waits for the current
+        one's work and the current one for the warm-up's (CuPy's streams do not order
+        themselves)."""
         xp, current = self.xp, self.xp.cuda.get_current_stream()
         with self.memory():
             self.inputs = [xp.empty_like(a) for a in arrays]
             self.keys = xp.zeros((len(self.key_nodes), 2), np.uint64)
             self.deltas = xp.zeros((len(self.key_nodes),), np.uint64)
+            self.run = self.replay._compile(xp, for_capture=True)
         self._copy_in(arrays)
-        self.host_keys = self._next_keys()
-        if self.key_nodes:
-            self.keys.set(self.host_keys)
-        self.host_deltas = np.zeros(len(self.key_nodes), np.uint64)
         self.stream.wait_event(current.record())
         with self.memory(), self.stream:
-            outs = run(self.inputs, self.keys, self.deltas)
-            self.ran = True
+            outs = self.replay.call(xp, self.inputs)
         current.wait_event(self.stream.record())
-        self.warm_results = [o.copy() for o in outs]
-        for var in self._assigned():
-            var._version += 1
-        del outs
-        self.variables = {vid: var._data for vid, var in self.graph.variables.items()}
-        with self.memory(), self.stream:
-            self.stream.begin_capture()
-            try:
-                self.outputs = run(self.inputs, self.keys, self.deltas)
-            except BaseException:
-                self.abandon()  # the capture's first error is the reason, not its end's
-                raise
-            self.cuda_graph = self.stream.end_capture()
+        for var in self._assigned():  # out of the pool, whose blocks the capture needs again
+            var._data = var._data.copy()
+        return [o.copy() for o in outs]
+
+    def capture(self) -> None:
+        with self.stream:
+            with contextlib.suppress(Exception):  # its handle made before, not in, the capture
+                from .. import cublas
+                cublas.prepare()
+            self.variables = {vid: var._data for vid, var in self.graph.variables.items()}
+            with self.memory(capturing=True):
+                self.stream.begin_capture()
+                try:
+                    self.outputs = self.run(self.inputs, self.keys, self.deltas)
+                except BaseException:
+                    self.abandon()  # the capture's first error is the reason, not its end's
+                    raise
+                self.cuda_graph = self.stream.end_capture()
         self._own_refs = {vid: sys.getrefcount(array) for vid, array in self.variables.items()}
-        return self.warm_results
 
     def abandon(self) -> None:
-        if getattr(self, "stream", None) is not None and self.stream.is_capturing():
+        if self.stream.is_capturing():
             with contextlib.suppress(Exception):
                 self.stream.end_capture()
 
     def _assigned(self) -> list:
-        seen = {}
-        for var, _ in self.graph.updates:
-            seen[id(var)] = var
-        return list(seen.values())
+        return list({id(var): var for var, _ in self.graph.updates}.values())
 
     def _next_keys(self) -> np.ndarray:
         """The keys the plain replay would hand out now (advancing the host counters)."""
@@ -231,16 +233,17 @@ class Captured:
         return True
 
     def _advance_keys(self) -> None:
-        """Make the graph's in-device advance give the keys the plain replay would: new
-        deltas (one copy) only when the step between launches changes."""
+        """Make the graph's advance of ``KEYS`` by ``DELTAS`` give the keys the plain replay
+        would: the first launch (or one after a reseed) copies the keys in, and new deltas
+        are copied only when the step between launches changes (never in a steady loop)."""
         want = self._next_keys()
-        if (want[:, 0] != self.host_keys[:, 0]).any():  # reseeded: start from these keys
+        last = self.host_keys
+        if last is None or (want[:, 0] != last[:, 0]).any():
             self.keys.set(want)
-            self.host_deltas = np.zeros_like(self.host_deltas)
-            self.deltas.set(self.host_deltas)
+            step = np.zeros(len(want), np.uint64)
+            self.deltas.set(step)
         else:
-            step = want[:, 1] - self.host_keys[:, 1]
+            step = want[:, 1] - last[:, 1]
             if (step != self.host_deltas).any():
-                self.host_deltas = step
                 self.deltas.set(step)
-        self.host_keys = want
+        self.host_keys, self.host_deltas = want, step

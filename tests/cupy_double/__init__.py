@@ -351,7 +351,9 @@ class MemoryPointer:
         self.ptr = int(ptr) | _emulator().DEVICE_ADDRESS_BIT
         self.device = Device(device_id)
         self.device_id = device_id
-        if owner is not None:
+        if owner is not None:  # the buffer a view looks into lives as long as its base
+            while isinstance(owner.base, np.ndarray):
+                owner = owner.base
             _DEVICE_POINTERS[self.ptr] = weakref.ref(owner)
 
 
@@ -440,10 +442,11 @@ class ndarray:
     def __getitem__(self, index):
         if _counters and _holds_host_array(index):
             _transfer("h2d", "cupy.ndarray.__getitem__ index")
+        host_index = _holds_host_array(index)  # before unwrapping: device arrays are fine
         index = _unwrap(index, "cupy.ndarray.__getitem__", host_ok=True)
         capture = _capture()
         if capture is not None:
-            if _holds_host_array(index):
+            if host_index:
                 _cap.refuse("a copy of a host index to the device (cupy.ndarray.__getitem__)")
             return _wrap(capture.call("cupy.ndarray.__getitem__", _take, (self._a, index), {}))
         return _wrap(self._a[_wrapped_index(self._a.shape, index)])
@@ -453,12 +456,13 @@ class ndarray:
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         if _counters and (_holds_host_array(index) or isinstance(value, list | tuple)):
             _transfer("h2d", "cupy.ndarray.__setitem__ index or value")
+        host = _holds_host_array(index) or isinstance(value, list | tuple)
         index = _unwrap(index, "cupy.ndarray.__setitem__", host_ok=True)
         value = (_scalar_or_array(value, "cupy.ndarray.__setitem__")
                  if not isinstance(value, list | tuple) else value)
         capture = _capture()
         if capture is not None:
-            if _holds_host_array(index) or isinstance(value, list | tuple):
+            if host:
                 _cap.refuse("a copy of host data to the device (cupy.ndarray.__setitem__)")
             capture.record("cupy.ndarray.__setitem__", functools.partial(
                 _put, self._a, index, value))
@@ -715,7 +719,6 @@ def _device_properties(device_id):
 
 
 @functools.cache
-@functools.cache
 def lowp():
     """tests/cupy_double/lowp.py (one instance: it holds the compute types and the log)."""
     spec = importlib.util.spec_from_file_location("tape_cupy_double_lowp", HERE / "lowp.py")
@@ -750,6 +753,7 @@ def _refusing_bfloat16(where: str, fn):
     return call
 
 
+@functools.cache
 def _emulator():
     """tests/kernels/emulator.py, loaded by path (its package name clashes with kernels/)."""
     spec = importlib.util.spec_from_file_location("tape_tests_emulator",
@@ -1005,10 +1009,11 @@ def scatter_add(a, slices, value):
     lowp().refuse_bfloat16("cupyx.scatter_add", [a._a, getattr(value, "_a", value)])
     if _counters and _holds_host_array(slices):
         _transfer("h2d", "cupyx.scatter_add index")
+    host_index = _holds_host_array(slices)
     slices = _unwrap(slices, "cupyx.scatter_add", host_ok=True)
     capture = _capture()
     if capture is not None:
-        if _holds_host_array(slices):
+        if host_index:
             _cap.refuse("a copy of a host index to the device (cupyx.scatter_add)")
         capture.record("cupyx.scatter_add", functools.partial(
             _scatter_add, a._a, slices, _unwrap(value, "cupyx.scatter_add")))

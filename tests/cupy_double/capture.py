@@ -273,6 +273,9 @@ class MemoryPool:
         self.free: list[int] = []  # sizes of the free blocks
         self.blocks: dict[int, list] = {}  # id(root NumPy array) -> [size, holders]
         self.held = 0
+        # The memory it served stays valid while it lives (a graph's launch may still use a
+        # block whose last array is gone, as on a GPU): kept here, not freed by NumPy.
+        self.served: list = []
 
     def malloc(self, size):
         raise NotImplementedError("the CuPy double allocates through its arrays; pass "
@@ -316,6 +319,7 @@ class MemoryPool:
             if root is not array or not array.flags.owndata:
                 return  # a view of memory from elsewhere (the default pool)
             block = self.blocks[key] = [self._allocate(array.nbytes, capture), 0]
+            self.served.append(root)
         block[1] += 1
         weakref.finalize(wrapper, self._release, key)
 

@@ -130,3 +130,64 @@ def test_a_new_shape_captures_anew_and_never_launches_a_stale_graph():
         x = np.arange(2 * n, dtype=np.float32).reshape(n, 2) / 10
         np.testing.assert_allclose(f(_gpu(x)).numpy(), np.exp(x).sum(0), rtol=1e-6)
     assert f.trace_count == 1
+
+
+def _fit(seed: int):
+    """fit, evaluate and predict of a small MLP with dropout on the GPU (every tensor and
+    weight made there): its losses, weights, evaluation, predictions and train step."""
+    from tape import _state, keras
+
+    tape.random.seed(seed)
+    with _state.using(_state.default_device, "gpu:0"):
+        model = keras.Sequential([keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dropout(0.3), keras.layers.Dense(3)])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((40, 5)).astype(np.float32)
+        y = rng.integers(0, 3, 40)
+        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)  # a partial batch too
+        evaluation = model.evaluate(x, y, verbose=0)
+        predictions = model.predict(x, verbose=0)
+    return (history.history["loss"], [w.numpy() for w in model.weights], evaluation,
+            predictions, model._step_functions["train"])
+
+
+def test_fit_evaluate_and_predict_launch_graphs_that_match_replay_without_them(graphs_off):
+    graphs_off(True)
+    want = _fit(3)
+    graphs_off(False)
+    got = _fit(3)
+    explained = got[-1].explain()
+    assert "replayed as one CUDA graph" in explained, explained
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    for w_got, w_want in zip(got[1], want[1]):
+        np.testing.assert_allclose(w_got, w_want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-6, atol=1e-7)
+
+
+def test_a_traced_cnn_step_is_captured_with_its_convolutions(graphs_off):
+    from tape import _state, keras
+
+    def fit():
+        tape.random.seed(3)
+        with _state.using(_state.default_device, "gpu:0"):
+            model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
+                                      keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                                      keras.layers.Dense(3)])
+            model.compile(optimizer="adam",
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((16, 8, 8, 1)).astype(np.float32)
+            history = model.fit(x, rng.integers(0, 3, 16), epochs=3, batch_size=8, verbose=0)
+        return history.history["loss"], model.get_weights(), model._step_functions["train"]
+
+    graphs_off(True)
+    want = fit()
+    graphs_off(False)
+    got = fit()
+    assert "replayed as one CUDA graph" in got[2].explain(), got[2].explain()
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for w_got, w_want in zip(got[1], want[1]):
+        np.testing.assert_allclose(w_got, w_want, rtol=1e-5, atol=1e-6)
