@@ -99,16 +99,20 @@ def test_issue_16_step_rows_and_ratios(capsys, monkeypatch):
     traced = re.findall(r"  tape traced explain\(\): (.*)", out)
     off = re.findall(r"  tape traced, no CUDA graphs explain\(\): (.*)", out)
     assert len(traced) == len(off) == 3
-    for line in traced:  # a graph, or the reason there is none (a GEMM without tape.cublas)
-        assert ("replayed as one CUDA graph" in line
-                or re.search(r"replayed without a CUDA graph: \w+ \(traced at .*\) cannot "
-                             r"be captured: \w+", line)), line
+    for line in traced[:2]:  # the MLPs: captured once, launched at every later call
+        assert re.search(r"replayed as one CUDA graph \([1-9]\d* launches so far\)", line), line
+    # The CNN: its second convolution's input gradient is a GEMM with broadcast batch
+    # dimensions that tape.cublas refuses in a capture today; a graph, or that reason.
+    assert ("replayed as one CUDA graph" in traced[2]
+            or re.search(r"replayed without a CUDA graph: \w+ \(traced at .*\) cannot "
+                         r"be captured: \w+", traced[2])), traced[2]
     for line in off:
         assert line.endswith("CUDA graphs are off (TAPE_CUDA_GRAPHS=0)"), line
     moved = re.findall(r"  tape (eager|traced) +[\d.]+  h2d ([\d.]+), d2h ([\d.]+) "
                        r"\(CuPy double\)", out)
     assert [row for row, _, _ in moved] == ["eager", "traced"] * 3
     assert all(float(d2h) == 0 for _, _, d2h in moved)  # nothing read back: issue 16's target
+    assert all(float(h2d) == 0 for row, h2d, _ in moved if row == "traced")  # nor copied in
 
 
 def test_issue_16_fit_epochs_gpu_against_cpu(capsys):
