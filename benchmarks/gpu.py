@@ -4,10 +4,17 @@
    composed from stock CuPy operations: the op's own xp forward run on CuPy. Sizes fill
    the GPU; float32, and bfloat16 for the kernels mixed precision leans on. The fused
    optimizer step against the per-variable generic step.
-2. A training step (forward, backward, Adam) of the 784-256-256-10 MLP at batch 1024, and
-   of a small CNN (only where ``tape.nn.conv2d`` exists), against PyTorch on the same GPU
-   (where PyTorch sees a GPU), and the copies between host and device in tape's eager step.
-3. Issue 20's matmul-bound steps (benchmarks/gpu_mixed.py): an MLP 4096-4096-4096 at batch
+2. Issue 16's training steps (forward, backward, Adam): the 784-256-256-10 MLP at batch 64
+   and 1024, and a small CNN (28x28, batch 256; only where ``tape.nn.conv2d`` exists), each
+   as ms per step (median, synchronized) for tape eager, tape traced (``tape.trace``,
+   replayed as one CUDA graph), tape traced with ``TAPE_CUDA_GRAPHS=0``, PyTorch eager and
+   JAX jit (benchmarks/gpu_jax.py) on the same GPU, "n/a (why)" where a system cannot run;
+   the traced steps' ``explain()`` (a graph launched, or why not), the host-to-device
+   copies and device-to-host reads per eager and per traced step, and the ratios the
+   issue's targets name (traced/PyTorch, traced/JAX, eager/PyTorch).
+3. Issue 16's ``fit`` target: one epoch of ``model.fit`` on the GPU against the CPU, for
+   the digits MLP (tape.demo) and the MLP on a synthetic MNIST-shaped set of 60000 images.
+4. Issue 20's matmul-bound steps (benchmarks/gpu_mixed.py): an MLP 4096-4096-4096 at batch
    8192 and a transformer encoder block (d_model 1024, seq 512, batch 32), each under
    float32, float32 with TF32 and mixed_bfloat16, against PyTorch float32 and
    autocast(bfloat16).
@@ -23,6 +30,9 @@ Without a usable GPU it exits with the reason (status 1): it measures nothing on
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import os
 import statistics
 import time
 
@@ -30,7 +40,7 @@ import numpy as np
 
 import tape
 
-from . import gpu_mixed
+from . import gpu_jax, gpu_mixed
 
 
 def _gpu_time(fn, repeat: int) -> float:
@@ -155,35 +165,59 @@ def transfers_per_step(step, steps: int = 5) -> str:
     return f"h2d {h2d / steps:g}, d2h {d2h / steps:g} (CUDA memcpy activities)"
 
 
-def tape_mlp_step(batch: int):
+MLP = (784, 256, 256, 10)
+CNN = (28, (32, 64))  # image side, the two Conv2D's filters
+STEPS = {  # per size: the MLP's widths and batches, the CNN's side, filters and batch
+    "full": (MLP, (64, 1024), (*CNN, 256)),
+    "quick": (MLP, (64, 1024), (*CNN, 256)),
+    "smoke": ((16, 8, 8, 4), (2, 4), (8, (2, 4), 2)),
+}
+
+
+def _tape_step(model, x_shape, classes, traced):
+    """One training step (forward, backward, Adam) of ``model`` on a fixed random batch, as
+    a thunk; ``traced``: the same step body under ``tape.trace`` (the thunk's ``explain``)."""
+    opt = tape.optimizers.Adam(1e-3)
+    loss_fn = tape.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x = tape.random.normal(x_shape).to("gpu")
+    y = tape.random.randint(0, classes, (x_shape[0],)).to("gpu")
+
+    def train_step(x, y):
+        with tape.GradientTape() as g:
+            loss = loss_fn(y, model(x, training=True))
+        opt.apply(g.gradient(loss, model.trainable_weights), model.trainable_weights)
+        return loss
+
+    fn = tape.trace(train_step) if traced else train_step
+
+    def step():
+        return fn(x, y)
+
+    step.explain = fn.explain if traced else None
+    return step
+
+
+def tape_mlp_step(batch: int, widths: tuple = MLP, traced: bool = False):
     from tape.layers import Dense
     from tape.models import Sequential
 
-    model = Sequential([Dense(256, activation="relu"), Dense(256, activation="relu"), Dense(10)])
-    model.build((None, 784))
+    model = Sequential([Dense(w, activation="relu") for w in widths[1:-1]]
+                       + [Dense(widths[-1])])
+    model.build((None, widths[0]))
     model.to("gpu")
-    opt = tape.optimizers.Adam(1e-3)
-    x = tape.random.normal((batch, 784)).to("gpu")
-    y = tape.random.randint(0, 10, (batch,)).to("gpu")
-    loss_fn = tape.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def step():
-        with tape.GradientTape() as g:
-            loss = loss_fn(y, model(x, training=True))
-        opt.apply(g.gradient(loss, model.trainable_weights), model.trainable_weights)
-
-    return step
+    return _tape_step(model, (batch, widths[0]), widths[-1], traced)
 
 
-def torch_mlp_step(batch: int):
+def torch_mlp_step(batch: int, widths: tuple = MLP):
     import torch
 
-    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 10)).cuda()
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1]).cuda()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.randn(batch, 784, device="cuda")
-    y = torch.randint(0, 10, (batch,), device="cuda")
+    x = torch.randn(batch, widths[0], device="cuda")
+    y = torch.randint(0, widths[-1], (batch,), device="cuda")
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -193,36 +227,30 @@ def torch_mlp_step(batch: int):
     return step
 
 
-def tape_cnn_step(batch: int):
+def tape_cnn_step(batch: int, side: int = CNN[0], filters: tuple = CNN[1],
+                  traced: bool = False):
     from tape import layers
     from tape.models import Sequential
 
-    model = Sequential([layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-                        layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
+    model = Sequential([layers.Conv2D(filters[0], 3, activation="relu"),
+                        layers.MaxPooling2D(2),
+                        layers.Conv2D(filters[1], 3, activation="relu"), layers.Flatten(),
                         layers.Dense(10)])
-    model.build((None, 28, 28, 1))
+    model.build((None, side, side, 1))
     model.to("gpu")
-    opt = tape.optimizers.Adam(1e-3)
-    x = tape.random.normal((batch, 28, 28, 1)).to("gpu")
-    y = tape.random.randint(0, 10, (batch,)).to("gpu")
-    loss_fn = tape.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def step():
-        with tape.GradientTape() as g:
-            loss = loss_fn(y, model(x, training=True))
-        opt.apply(g.gradient(loss, model.trainable_weights), model.trainable_weights)
-
-    return step
+    return _tape_step(model, (batch, side, side, 1), 10, traced)
 
 
-def torch_cnn_step(batch: int):
+def torch_cnn_step(batch: int, side: int = CNN[0], filters: tuple = CNN[1]):
     import torch
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                                torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-                                torch.nn.Linear(64 * 11 * 11, 10)).cuda()
+    flat = filters[1] * ((side - 2) // 2 - 2) ** 2
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, filters[0], 3), torch.nn.ReLU(),
+                                torch.nn.MaxPool2d(2), torch.nn.Conv2d(*filters, 3),
+                                torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(flat, 10)).cuda()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.randn(batch, 1, 28, 28, device="cuda")
+    x = torch.randn(batch, 1, side, side, device="cuda")
     y = torch.randint(0, 10, (batch,), device="cuda")
 
     def step():
@@ -231,6 +259,136 @@ def torch_cnn_step(batch: int):
         opt.step()
 
     return step
+
+
+@contextlib.contextmanager
+def _cuda_graphs(on: bool):
+    """TAPE_CUDA_GRAPHS set for the steps made and run inside (read at each traced call)."""
+    before = os.environ.get("TAPE_CUDA_GRAPHS")
+    os.environ["TAPE_CUDA_GRAPHS"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TAPE_CUDA_GRAPHS"]
+        else:
+            os.environ["TAPE_CUDA_GRAPHS"] = before
+
+
+TARGETS = {"mlp": {"traced/PyTorch": 0.25, "traced/JAX": 1.0, "eager/PyTorch": 1.0},
+           "cnn": {"traced/PyTorch": 1.0, "eager/PyTorch": 1.5}}  # issue 16's, at most
+RATIOS = {"traced/eager": ("tape traced", "tape eager"),
+          "traced without graphs/eager": ("tape traced, no CUDA graphs", "tape eager"),
+          "traced/PyTorch": ("tape traced", "PyTorch eager"),
+          "traced/JAX": ("tape traced", "JAX jit"),
+          "eager/PyTorch": ("tape eager", "PyTorch eager")}
+
+
+def model_steps(size: str, repeat: int, wall=_wall, torch_reason=None, jax_reason=None,
+                transfer_steps: int = 5) -> dict:
+    """Issue 16's step rows: the MLP at each batch and the CNN, per step for tape eager,
+    tape traced (one CUDA graph), tape traced with TAPE_CUDA_GRAPHS=0, PyTorch eager and JAX
+    jit (``*_reason``: why that system cannot run here, printed as n/a), the transfers per
+    tape step, the traced steps' ``explain()`` and the ratios (issue 16's targets beside
+    theirs). Returns {"<model>: <row> ms": ms per step, "<model>: <ratio>": ratio} for the
+    rows that ran, e.g. "mlp 784-256-256-10 b64: traced/PyTorch"."""
+    widths, batches, (side, filters, cnn_batch) = STEPS[size]
+    mlp = "mlp " + "-".join(map(str, widths))
+    cases = [(f"{mlp} b{b}", "mlp", functools.partial(tape_mlp_step, b, widths),
+              functools.partial(torch_mlp_step, b, widths),
+              functools.partial(gpu_jax.mlp_step, b, widths)) for b in batches]
+    if hasattr(tape.nn, "conv2d"):
+        cases.append((f"cnn {side}x{side} b{cnn_batch}", "cnn",
+                       functools.partial(tape_cnn_step, cnn_batch, side, filters),
+                       functools.partial(torch_cnn_step, cnn_batch, side, filters),
+                       functools.partial(gpu_jax.cnn_step, cnn_batch, side, filters)))
+    results = {}
+    for name, kind, ours, theirs, jax_step in cases:
+        print(f"{name:40s} {'ms/step':>9s}  transfers per step")
+        times = {}
+        for row, graphs in (("tape eager", None), ("tape traced", True),
+                            ("tape traced, no CUDA graphs", False)):
+            with _cuda_graphs(graphs is not False):
+                step = ours(traced=graphs is not None)
+                times[row] = wall(step, repeat)
+                moved = transfers_per_step(step, transfer_steps) if graphs is not False else ""
+                explained = step.explain() if step.explain is not None else None
+            print(f"  {row:38s} {times[row] * 1e3:9.3f}  {moved}")
+            if explained is not None:
+                print(f"    {row} explain(): {explained}")
+        for row, reason, make in (("PyTorch eager", torch_reason, theirs),
+                                  ("JAX jit", jax_reason, jax_step)):
+            if reason is None:
+                times[row] = wall(make(), repeat)
+                print(f"  {row:38s} {times[row] * 1e3:9.3f}")
+            else:
+                print(f"  {row:38s} n/a ({reason})")
+        results.update({f"{name}: {row} ms": t * 1e3 for row, t in times.items()})
+        line = []
+        for ratio, (a, b) in RATIOS.items():
+            if a in times and b in times:
+                results[f"{name}: {ratio}"] = times[a] / times[b]
+                target = TARGETS[kind].get(ratio)
+                line.append(f"{ratio} {times[a] / times[b]:.2f}x"
+                            + (f" (target <= {target:g})" if target else ""))
+        print(f"  {', '.join(line)}")
+    return results
+
+
+FIT_BATCH = 128  # tutorial 09's, whose GPU fit issue 16 found 5x slower than the CPU's
+
+
+def _fit_epoch(build, x, y, device: str) -> float:
+    """Seconds of one epoch of ``model.fit(verbose=0)`` on ``device``, after one epoch that
+    traces the step (and captures its graphs)."""
+    tape.random.seed(0)
+    model = build()
+    model.compile("adam", "sparse_categorical_crossentropy")  # as tape.demo
+    model.to(device)
+    model.fit(x, y, batch_size=FIT_BATCH, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=FIT_BATCH, epochs=1, verbose=0)
+    if device == "gpu":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+    return time.perf_counter() - start
+
+
+def _softmax_mlp(widths: tuple):
+    from tape.layers import Dense
+    from tape.models import Sequential
+
+    return Sequential([Dense(w, activation="relu", input_dim=widths[0]) for w in widths[1:-1]]
+                      + [Dense(widths[-1], activation="softmax")])
+
+
+def fit_epochs(size: str) -> dict:
+    """Issue 16's last target: an epoch of ``fit`` on the GPU against the CPU, for the
+    digits MLP (tape.demo's model on its training split) and for the steps' MLP (softmax
+    out) on a synthetic MNIST-shaped set (random images and labels, 60000 of them). At smoke
+    size, 160 samples of each (a full batch and a partial one) and MLPs with 8 units a layer.
+    Returns {"fit <set>: <device> s": seconds, "fit <set>: gpu/cpu": ratio}."""
+    from tape import demo
+
+    smoke = size == "smoke"
+    widths, samples = (STEPS[size][0], 160) if smoke else (MLP, 60000)
+    (x_digits, y_digits), _ = demo.load_data()
+    rng = np.random.default_rng(0)
+    digits_model = (lambda: _softmax_mlp((64, 8, 8, 10))) if smoke else demo.build_model
+    sets = {"digits": (digits_model, x_digits[:samples], y_digits[:samples]),
+            f"synthetic {widths[0]}-pixel": (
+                lambda: _softmax_mlp(widths), rng.random((samples, widths[0]), dtype=np.float32),
+                rng.integers(0, widths[-1], samples))}
+    results = {}
+    for name, (build, x, y) in sets.items():
+        took = {device: _fit_epoch(build, x, y, device) for device in ("cpu", "gpu")}
+        results.update({f"fit {name}: {d} s": t for d, t in took.items()})
+        results[f"fit {name}: gpu/cpu"] = took["gpu"] / took["cpu"]
+        print(f"fit {name} ({len(x)} samples, batch {FIT_BATCH}), one epoch: "
+              f"CPU {took['cpu']:.3f} s, GPU {took['gpu']:.3f} s, "
+              f"GPU/CPU {took['gpu'] / took['cpu']:.2f}x (target < 1)")
+    return results
 
 
 def _torch_gpu() -> str | None:
@@ -269,23 +427,11 @@ def main(argv=None) -> dict:
     print(f"{'adam (fused vs per-variable)':28s} {fused * 1e3:9.3f} {generic * 1e3:9.3f} "
           f"{generic / fused:7.2f}x")
     torch_reason = _torch_gpu()
-    models = [("mlp 784-256-256-10 b1024", tape_mlp_step, torch_mlp_step, 1024)]
-    if hasattr(tape.nn, "conv2d"):
-        models.append(("cnn 28x28 b256", tape_cnn_step, torch_cnn_step, 256))
-    else:
+    if not hasattr(tape.nn, "conv2d"):
         print("cnn: skipped (tape.nn.conv2d does not exist on this branch)")
-    for name, ours, theirs, batch in models:
-        batch = 4 if size == "smoke" else batch
-        step = ours(batch)
-        t_ours = _wall(step, repeat)
-        print(f"{name}: tape eager transfers per step: {transfers_per_step(step)}")
-        if torch_reason is not None:
-            print(f"{name}: tape {t_ours * 1e3:.3f} ms/step; PyTorch: {torch_reason}")
-            continue
-        t_torch = _wall(theirs(batch), repeat)
-        results[name] = t_ours / t_torch
-        print(f"{name}: tape {t_ours * 1e3:.3f} ms, PyTorch {t_torch * 1e3:.3f} ms per step, "
-              f"tape/PyTorch {t_ours / t_torch:.2f}x")
+    results.update(model_steps(size, repeat, _wall, torch_reason, gpu_jax.why_no_gpu(),
+                               1 if size == "smoke" else 5))
+    results.update(fit_epochs(size))
     results.update(gpu_mixed.run(size, repeat, _wall, torch_reason))
     return results
 

@@ -225,8 +225,9 @@ def test_gpu_benchmark_runs_every_case_end_to_end(capsys):
                  "adam fused step"}
     assert expected <= set(results)
     assert all(np.isfinite(v) and v > 0 for v in results.values())
-    assert "mlp 784-256-256-10 b1024" in out and "cnn 28x28 b256" in out
-    assert "mlp 784-256-256-10 b1024: tape eager transfers per step: h2d" in out
+    for name in ("mlp 16-8-8-4 b2", "mlp 16-8-8-4 b4", "cnn 8x8 b2"):  # issue 16's steps
+        assert f"{name}: traced/eager" in results and name in out
+    assert {"fit digits: gpu/cpu", "fit synthetic 16-pixel: gpu/cpu"} <= set(results)
 
 
 @pytest.mark.gpu
