@@ -352,9 +352,7 @@ class MemoryPointer:
         self.device = Device(device_id)
         self.device_id = device_id
         if owner is not None:  # the buffer a view looks into lives as long as its base
-            while isinstance(owner.base, np.ndarray):
-                owner = owner.base
-            _DEVICE_POINTERS[self.ptr] = weakref.ref(owner)
+            _DEVICE_POINTERS[self.ptr] = weakref.ref(_cap.root_of(owner))
 
 
 _DEVICE_POINTERS: dict = {}  # address -> weak reference to the NumPy buffer behind it

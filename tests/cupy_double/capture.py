@@ -259,6 +259,19 @@ class Capture:
         return results[0]
 
 
+def root_of(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory ``array`` looks into: through views' bases, and
+    through the stand-in object ``as_strided`` puts between a view and its base."""
+    while True:
+        base = array.base
+        if isinstance(base, np.ndarray):
+            array = base
+        elif base is not None and isinstance(getattr(base, "base", None), np.ndarray):
+            array = base.base
+        else:
+            return array
+
+
 # ---- memory pools ------------------------------------------------------------------------------
 
 BLOCK = 512  # CuPy's pool rounds every allocation up to a multiple of 512 bytes
@@ -310,9 +323,7 @@ class MemoryPool:
     def track(self, wrapper, array: np.ndarray, capture) -> None:
         """Account for ``wrapper`` (a double array over ``array``): a new block for an
         array that owns its memory, one more holder of the block a view looks into."""
-        root = array
-        while isinstance(root.base, np.ndarray):
-            root = root.base
+        root = root_of(array)
         key = id(root)
         block = self.blocks.get(key)
         if block is None:
