@@ -172,6 +172,7 @@ class Captured:
                 from .. import cublas
                 cublas.prepare()
             self.variables = {vid: var._data for vid, var in self.graph.variables.items()}
+            self._load_kernels()
             with self.memory(capturing=True):
                 self.stream.begin_capture()
                 try:
@@ -181,6 +182,15 @@ class Captured:
                     raise
                 self.cuda_graph = self.stream.end_capture()
         self._own_refs = {vid: sys.getrefcount(array) for vid, array in self.variables.items()}
+
+    def _load_kernels(self) -> None:
+        """Run once, as no-ops, the kernels only the capture variant launches (its key
+        advance, its in-place Variable writes), so none is compiled and loaded during the
+        capture (which drivers before CUDA 12.3 refuse)."""
+        if self.key_nodes:
+            self.keys[:, 1] += self.deltas  # the deltas are 0 until the first launch
+        for var in self._assigned():
+            self.xp.copyto(var._data, var._data)
 
     def abandon(self) -> None:
         if self.stream.is_capturing():
