@@ -42,7 +42,10 @@ def test_the_gpu_tutorial_takes_its_gpu_path(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("TAPE_TUTORIAL_FAST", "1")
     monkeypatch.setenv("TAPE_TUTORIAL_OUT", str(tmp_path))
     runpy.run_path(str(ROOT / "tutorials" / "09_gpu.py"), run_name="__main__")
-    result = re.search(r"^RESULT gpu=available gpu_acc=([\d.]+) cpu_acc=([\d.]+)$",
-                       capsys.readouterr().out, flags=re.MULTILINE)
+    out = capsys.readouterr().out
+    result = re.search(r"^RESULT gpu=available gpu_acc=([\d.]+) cpu_acc=([\d.]+)$", out,
+                       flags=re.MULTILINE)
     assert result, "the tutorial did not take its GPU path"
+    assert re.search(r"^gpu: train step graph .*replayed as one CUDA graph", out, re.MULTILINE)
+    assert re.search(r"^cpu: train step graph .*replayed on NumPy", out, re.MULTILINE)
     assert float(result.group(1)) == pytest.approx(float(result.group(2)), abs=0.02)

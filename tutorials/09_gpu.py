@@ -3,11 +3,13 @@
 Teaches: ``tape.cuda.is_available()`` and ``why_unavailable()``; ``tape.device('gpu')`` for
 creating tensors on the GPU; ``Tensor.to(device)``; ``model.to('gpu')``, which moves the
 weights and the optimizer's state, so ``fit`` then trains on the GPU (batches follow the
-weights); and back with ``model.to('cpu')``. With no GPU (or no CuPy) it says why and
-exits 0; install the GPU extra with ``pip install -e '.[gpu]'`` on a machine with one.
+weights); that ``fit``'s traced step runs on the GPU as one CUDA graph per batch shape
+(``model.make_train_function().explain()`` says so, or why not); and back with
+``model.to('cpu')``. With no GPU (or no CuPy) it says why and exits 0; install the GPU extra
+with ``pip install -e '.[gpu]'`` on a machine with one.
 
 Prints: whether a GPU is usable (and why not), and on a GPU the accuracy and time of the same
-training on the GPU and on the CPU.
+training on the GPU and on the CPU, and how each replayed its train step.
 
 Run: python tutorials/09_gpu.py      (TAPE_TUTORIAL_FAST=1 for a quick check)
 """
@@ -50,6 +52,9 @@ for device in ("gpu", "cpu"):
     results[device] = (model.evaluate(x, y, verbose=0)[1], took)
     print(f"{device}: accuracy {results[device][0]:.4f}, fit took {took:.2f}s, weights on "
           f"{model.weights[0].device}")
+    # fit's step is traced; on the GPU each batch shape's graph is captured once as a CUDA
+    # graph and then launched whole (TAPE_CUDA_GRAPHS=0 replays op by op instead)
+    print(f"{device}: train step {model.make_train_function().explain()}")
 model.to("cpu")
 print("moved back:", {w.device for w in model.weights})
 print(f"RESULT gpu=available gpu_acc={results['gpu'][0]:.4f} cpu_acc={results['cpu'][0]:.4f}")

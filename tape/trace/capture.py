@@ -140,9 +140,11 @@ class TracedFunction:
             raise TraceError(f"{self.name} has not been traced yet; call it once first")
         graph = self._last.optimized
         nodes = f"{len(graph.nodes)} node{'s' if len(graph.nodes) != 1 else ''}"
-        graphs = self._last.cuda_graphs
+        graphs, compiled = self._last.cuda_graphs, self._last.replay._compiled
         if graphs.last is None and cuda_graph.enabled():
-            return f"graph {graph.name}: {nodes}; replayed on NumPy (CUDA graphs are for the GPU)"
+            how = ("replayed on NumPy (CUDA graphs are for the GPU)" if np in compiled else
+                   "traced, not replayed yet")
+            return f"graph {graph.name}: {nodes}; {how}"
         return f"graph {graph.name}: {nodes}; {graphs.explain()}"
 
     @property

@@ -270,3 +270,13 @@ def test_numpy_and_tensor_arguments_share_a_signature_and_outputs_never_alias_th
     assert not np.shares_memory(out.numpy(), a)  # ...in a tensor of its own
     a[:] = 5.0
     assert out.numpy().tolist() == [1.0] * 3  # changing the caller's array changes no tensor
+
+
+def test_explain_says_how_the_last_signature_replays():
+    f = tape.trace(lambda x: tape.exp(x) + 1.0)
+    with pytest.raises(tape.errors.TraceError, match="has not been traced yet"):
+        f.explain()
+    f(tape.ones((2,)))
+    assert f.explain().endswith("2 nodes; traced, not replayed yet")
+    f(tape.ones((2,)))
+    assert f.explain().endswith("replayed on NumPy (CUDA graphs are for the GPU)")
