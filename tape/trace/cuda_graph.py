@@ -26,10 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -50,6 +52,16 @@ class Fallback:
 
 
 _SIDE_STREAMS: dict = {}  # device id -> the non-blocking stream captures run on
+# id(array) -> how many captured graphs hold that Variable array (a train and a test graph
+# share their weights): references that say nothing about a tensor holding it elsewhere.
+_GRAPH_HOLDS: collections.Counter = collections.Counter()
+
+
+def _release(ids: list) -> None:
+    _GRAPH_HOLDS.subtract(ids)
+    for key in ids:
+        if _GRAPH_HOLDS[key] <= 0:
+            del _GRAPH_HOLDS[key]
 
 
 def _side_stream(xp, device: int):
@@ -181,7 +193,9 @@ class Captured:
                     self.abandon()  # the capture's first error is the reason, not its end's
                     raise
                 self.cuda_graph = self.stream.end_capture()
-        self._own_refs = {vid: sys.getrefcount(array) for vid, array in self.variables.items()}
+        held = [id(array) for array in self.variables.values()]
+        _GRAPH_HOLDS.update(held)
+        weakref.finalize(self, _release, held)
 
     def _load_kernels(self) -> None:
         """Run once, as no-ops, the kernels only the capture variant launches (its key
@@ -234,12 +248,14 @@ class Captured:
         (a tensor of the Variable's old value), which the in-place writes would change."""
         for vid, var in self.graph.variables.items():
             array = self.variables[vid]
+            # the graphs' references, this loop's name and getrefcount's argument
+            own = _GRAPH_HOLDS[id(array)] + 2
             if var._data is not array:
-                if sys.getrefcount(array) > self._own_refs[vid] - 1:
+                if sys.getrefcount(array) > own:
                     return False
                 self.xp.copyto(array, var._data)
                 var._data = array
-            elif sys.getrefcount(array) > self._own_refs[vid]:
+            elif sys.getrefcount(array) > own + 1:  # and the Variable's
                 return False
         return True
 
