@@ -117,6 +117,9 @@ class Replay:
             namespace[f"U{node.out}"] = node.op.out_function(xp)
         namespace["_refs"] = sys.getrefcount
         if for_capture:
+            for vid in start_values_wanted(g):
+                shape, dtype = g.info[vid]
+                namespace[f"S{vid}"] = xp.empty(shape, dtype)
             source = generate_source(g, for_capture=True)
             exec(compile(source, f"<capture of {g.name}>", "exec"), namespace)  # noqa: S102
             return namespace["replay"]
@@ -170,10 +173,13 @@ def generate_source(g: Graph, for_capture: bool = False) -> str:
             lines.append(f"    v{node.out} = F{node.out}({ins}, out=B{slot})")
     fed = {p.vid for p in g.placeholders}
     if for_capture:
+        wanted = start_values_wanted(g)
+        lines.extend(f"    xp.copyto(S{vid}, w{vid})" for vid in wanted)
+        name = {vid: f"S{vid}" for vid in wanted}
         for var_vid, vid in _updates_by_variable(g):
             if vid != var_vid and vid not in in_place:
-                lines.append(f"    xp.copyto(w{var_vid}, {g.name_of(vid)})")
-        outs = [g.name_of(v) for v in g.flat_outputs if type(v) is int]
+                lines.append(f"    xp.copyto(w{var_vid}, {name.get(vid, g.name_of(vid))})")
+        outs = [name.get(v, g.name_of(v)) for v in g.flat_outputs if type(v) is int]
         lines.append(f"    return [{', '.join(outs)}]")
         return "\n".join(lines) + "\n"
     for var_vid, vid in _updates_by_variable(g):
@@ -186,6 +192,15 @@ def generate_source(g: Graph, for_capture: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def start_values_wanted(g: Graph) -> list:
+    """The Variable reads whose start value a capture must copy aside (into ``S{vid}``)
+    before it writes the Variable's array in place: assigned to another Variable (a swap)
+    or returned."""
+    updates = _updates_by_variable(g)
+    written = {var_vid for var_vid, vid in updates if vid != var_vid}
+    return sorted(written & ({vid for _, vid in updates} | set(g.flat_outputs)))
+
+
 def random_key_nodes(g: Graph) -> list:
     """The nodes that hand out a random key (``Op.host_key``), in program order."""
     return [node for node in g.nodes if node.op.host_key is not None]
@@ -194,9 +209,10 @@ def random_key_nodes(g: Graph) -> list:
 def in_place_updates(g: Graph) -> list:
     """The nodes whose result a Variable is assigned and that may write into that Variable's
     array: an elementwise op with ``out=`` of the Variable's read (``w - t``), same shape and
-    dtype, where no later node reads ``w``, the Variable is assigned once, and the value is
-    no output. (The count of references that shows only the replay holds the array is the
-    one ``Variable`` uses for its own in-place updates.)"""
+    dtype, where no later node reads ``w``, no Variable is assigned ``w`` itself (a swap),
+    the Variable is assigned once, and the value is no output. (The count of references
+    that shows only the replay holds the array is the one ``Variable`` uses for its own
+    in-place updates.)"""
     read_vid = {id(var): vid for vid, var in g.variables.items()}
     assigned: dict = {}
     for var, vid in g.updates:
@@ -206,6 +222,7 @@ def in_place_updates(g: Graph) -> list:
         for i in node.inputs:
             last_use[i] = position
     outputs = {v for v in g.flat_outputs if type(v) is int}
+    assigned_values = {vid for _, vid in g.updates}
     producer = {node.out: (position, node) for position, node in enumerate(g.nodes)}
     chosen = []
     for w, values in assigned.items():
@@ -217,7 +234,7 @@ def in_place_updates(g: Graph) -> list:
                 and node.inputs and node.inputs[0] == w
                 and w not in node.inputs[1:] and node.out not in g.buffers
                 and last_use.get(w) == position and w not in outputs
-                and g.info[node.out] == g.info[w]):
+                and w not in assigned_values and g.info[node.out] == g.info[w]):
             chosen.append(node)
     return chosen
 

@@ -280,3 +280,19 @@ def test_explain_says_how_the_last_signature_replays():
     assert f.explain().endswith("2 nodes; traced, not replayed yet")
     f(tape.ones((2,)))
     assert f.explain().endswith("replayed on NumPy (CUDA graphs are for the GPU)")
+
+
+def test_an_in_place_update_never_writes_a_start_value_another_variable_takes():
+    a = tape.Variable(np.array([1.0, 2.0], np.float32))
+    b = tape.Variable(np.zeros(2, np.float32))
+
+    @tape.trace
+    def step():
+        old_a = a + 0.0  # folded away: b is assigned the read of a itself
+        a.assign(a - 1.0)  # elementwise on a: a candidate to write a's array in place
+        b.assign(old_a)
+
+    for k in range(3):
+        step()
+        np.testing.assert_array_equal(b.numpy(), np.array([1.0, 2.0]) - k)
+        np.testing.assert_array_equal(a.numpy(), np.array([1.0, 2.0]) - k - 1)

@@ -237,3 +237,30 @@ def test_graphs_that_share_a_variable_all_keep_launching(graphs_off):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     for f in steps:
         assert "(launched 3 times so far)" in f.explain(), f.explain()
+
+
+def test_a_swap_of_variables_reads_their_start_values(graphs_off):
+    """The capture writes Variables in place: a start value still wanted after its array is
+    written (assigned to the other Variable, returned) must be read before."""
+    def run():
+        a = tape.Variable(np.array([1.0, 2.0], np.float32)).move_to("gpu")
+        b = tape.Variable(np.array([10.0, 20.0], np.float32)).move_to("gpu")
+
+        @tape.trace
+        def swap():
+            old_a = a + 0.0  # folded away: the graph assigns b the read of a itself
+            a.assign(b)
+            b.assign(old_a)
+            return old_a
+
+        returned = [swap().numpy() for _ in range(4)]
+        return returned, a.numpy(), b.numpy(), swap
+
+    graphs_off(True)
+    want = run()
+    graphs_off(False)
+    got = run()
+    assert "replayed as one CUDA graph (launched 2 times" in got[3].explain(), got[3].explain()
+    for g, w in zip(got[:3], want[:3]):
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(want[1], [1.0, 2.0])  # four swaps: back where it started
