@@ -51,6 +51,10 @@ class Fallback:
         self.reason = reason
 
 
+# Each captured signature keeps its own memory (a private pool holding every array of its
+# step): past this many per traced function (a sequence length that varies), new
+# signatures replay without a graph rather than fill the GPU.
+MAX_GRAPHS = 8
 _SIDE_STREAMS: dict = {}  # device id -> the non-blocking stream captures run on
 # id(array) -> how many captured graphs hold that Variable array (a train and a test graph
 # share their weights): references that say nothing about a tensor holding it elsewhere.
@@ -94,6 +98,11 @@ class CudaGraphs:
             device = _state_device(self.replay.graph, xp)
         key = (device, *((a.shape, a.dtype.str) for a in arrays))
         entry = self.entries.get(key)
+        if entry is None and sum(type(e) is Captured for e in self.entries.values()) \
+                >= MAX_GRAPHS:
+            entry = self.entries[key] = Fallback(
+                f"{MAX_GRAPHS} signatures already have a graph, each holding its own GPU "
+                f"memory (this one: {', '.join(str(s) for s, _ in key[1:])})")
         if entry is None:
             entry, results = self._capture(arrays, xp, device)
             self.entries[key] = self.last = entry

@@ -264,3 +264,21 @@ def test_a_swap_of_variables_reads_their_start_values(graphs_off):
     for g, w in zip(got[:3], want[:3]):
         np.testing.assert_array_equal(g, w)
     np.testing.assert_array_equal(want[1], [1.0, 2.0])  # four swaps: back where it started
+
+
+def test_past_max_graphs_new_signatures_replay_without_one(monkeypatch):
+    from tape.trace import cuda_graph
+
+    monkeypatch.setattr(cuda_graph, "MAX_GRAPHS", 2)
+
+    @tape.trace(input_signature=[tape.TensorSpec((None,))])
+    def f(x):
+        return tape.exp(x) * 2.0
+
+    for call, n in enumerate((2, 3, 4, 2, 3, 4, 3)):  # traced at 2; graphs for 3 and 4
+        x = np.arange(n, dtype=np.float32) / 4
+        np.testing.assert_allclose(f(_gpu(x)).numpy(), np.exp(x) * 2.0, rtol=1e-6)
+        if call == 3:
+            assert "2 signatures already have a graph" in f.explain(), f.explain()
+            assert "(2,)" in f.explain()
+    assert "replayed as one CUDA graph (launched 2 times" in f.explain(), f.explain()
