@@ -22,12 +22,18 @@ Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
   each argument's kind and size against it; a NumPy array passed to a kernel is refused,
   and a device address (``ndarray.data.ptr``) is not a host address: a kernel that reads a
   host pointer from device memory (a table of tensors) fails its launch, as it faults on
-  a GPU.
+  a GPU;
+- streams, stream capture and CUDA graphs (capture.py): work on a capturing stream is
+  recorded and runs at the graph's launch; host reads, synchronizes, pageable copies,
+  CuPy's cuBLAS and allocations a warm private ``MemoryPool`` cannot serve are refused in
+  a capture; ``cublas_lib.py`` stands in for libcublas behind tape.cublas (installed by
+  tests/conftest.py).
 
 What it cannot see: anything about the hardware (speed, memory, races, warp timing), CuPy's
 own numerics (its transcendental functions, reduction order, float-to-int casts), NVRTC's
-compiler, asynchronous streams, and CuPy behaviour that differs from NumPy's with the same
-name and arguments. It is a check of tape's code on the GPU path, not a GPU.
+compiler, the asynchrony of streams (each stream's work runs at once, in program order), and
+CuPy behaviour that differs from NumPy's with the same name and arguments. It is a check of
+tape's code on the GPU path, not a GPU.
 """
 
 from __future__ import annotations
