@@ -282,3 +282,38 @@ def test_past_max_graphs_new_signatures_replay_without_one(monkeypatch):
             assert "2 signatures already have a graph" in f.explain(), f.explain()
             assert "(2,)" in f.explain()
     assert "replayed as one CUDA graph (launched 2 times" in f.explain(), f.explain()
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_steps_launch_graphs_that_match_replay_without_them(graphs_off,
+                                                                           policy):
+    """bfloat16/float16 products go through tape.cublas in the capture; float16's loss
+    scaling (a skipped step restores its values by ``where``) is captured too."""
+    from tape import _state, keras
+
+    def fit():
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            tape.random.seed(3)
+            with _state.using(_state.default_device, "gpu:0"):
+                model = keras.Sequential([keras.layers.Dense(16, activation="relu"),
+                                          keras.layers.Dropout(0.2), keras.layers.Dense(3)])
+                model.compile(optimizer="adam", loss=keras.losses.
+                              SparseCategoricalCrossentropy(from_logits=True))
+                rng = np.random.default_rng(0)
+                x = rng.standard_normal((48, 5)).astype(np.float32)
+                history = model.fit(x, rng.integers(0, 3, 48), epochs=3, batch_size=16,
+                                    verbose=0)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        return history.history["loss"], model.get_weights(), model.make_train_function()
+
+    graphs_off(True)
+    want = fit()
+    graphs_off(False)
+    got = fit()
+    assert "replayed as one CUDA graph (launched 7 times" in got[2].explain(), got[2].explain()
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    for w_got, w_want in zip(got[1], want[1]):
+        np.testing.assert_allclose(w_got.astype(np.float64), w_want.astype(np.float64),
+                                   rtol=1e-6, atol=1e-7)
