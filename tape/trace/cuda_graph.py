@@ -110,7 +110,8 @@ class CudaGraphs:
         self.last = entry
         if type(entry) is Fallback:
             return self.replay.call(xp, arrays)
-        return entry.launch(arrays, lambda fed: self.replay.call(xp, fed))
+        with xp.cuda.Device(device):  # the graph's device, whatever the current one is
+            return entry.launch(arrays, lambda fed: self.replay.call(xp, fed))
 
     def _capture(self, arrays, xp, device):
         """(Captured or Fallback, this call's outputs): the replay run once as it always
