@@ -91,6 +91,9 @@ def _library_path(maps: str = "/proc/self/maps") -> str:
         raise DeviceUnavailableError(f"tape.cublas needs a GPU, but {reason}")
     import cupy_backends.cuda.libs.cublas  # noqa: F401 - makes CuPy load its libcublas
 
+    # and a handle of CuPy's own, in case it loads the library only on first use
+    backend._cupy().cuda.device.get_cublas_handle()
+
     try:
         with open(maps) as lines:
             found = [m.group(1) for m in map(_LIBCUBLAS.search, lines) if m]
