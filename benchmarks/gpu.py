@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import os
 import statistics
 import time
 
@@ -264,15 +263,10 @@ def torch_cnn_step(batch: int, side: int = CNN[0], filters: tuple = CNN[1]):
 @contextlib.contextmanager
 def _cuda_graphs(on: bool):
     """TAPE_CUDA_GRAPHS set for the steps made and run inside (read at each traced call)."""
-    before = os.environ.get("TAPE_CUDA_GRAPHS")
-    os.environ["TAPE_CUDA_GRAPHS"] = "1" if on else "0"
-    try:
+    from tape import _state
+
+    with _state.environ("TAPE_CUDA_GRAPHS", "1" if on else "0"):
         yield
-    finally:
-        if before is None:
-            del os.environ["TAPE_CUDA_GRAPHS"]
-        else:
-            os.environ["TAPE_CUDA_GRAPHS"] = before
 
 
 TARGETS = {"mlp": {"traced/PyTorch": 0.25, "traced/JAX": 1.0, "eager/PyTorch": 1.0},

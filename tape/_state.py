@@ -80,3 +80,19 @@ def init_scope():
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
+
+
+@contextlib.contextmanager
+def environ(name: str, value: str):
+    """The environment variable ``name`` set to ``value`` inside the block, then restored
+    (unset if it was): for the ``TAPE_*`` switches read at each call (``TAPE_CUDA_GRAPHS``,
+    ``TAPE_FUSION_CPU``)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before

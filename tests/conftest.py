@@ -110,3 +110,21 @@ def pytest_runtest_teardown(item):
     backend = sys.modules.get("tape.backend")
     if backend is not None:
         backend._device_checks.clear()
+
+
+# ---- the CuPy double under test (tests/test_cupy_double*.py) -------------------------------
+import pytest  # noqa: E402 - after the double's installation above, as that must come first
+
+
+@pytest.fixture(scope="module")
+def cp():
+    """The CuPy double's ``cupy`` module: the installed one under TAPE_CUPY_DOUBLE=1, else
+    one loaded by path and not installed (that process keeps seeing no CuPy)."""
+    if "cupy_double" in sys.modules:
+        return sys.modules["cupy"]
+    spec = importlib.util.spec_from_file_location("cupy_double_under_test",
+                                                  REPO_ROOT / "tests" / "cupy_double" /
+                                                  "__init__.py")
+    double = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(double)
+    return double.build()["cupy"]

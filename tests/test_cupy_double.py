@@ -1,32 +1,14 @@
 """The CuPy double (tests/cupy_double) must be as strict as CuPy where tape could slip: if
 it let a NumPy array, a NumPy-only name or a wrongly typed kernel argument through, the GPU
-cases it runs in CI would pass where a GPU fails. Loaded by path, not installed: this
-process keeps seeing no CuPy."""
+cases it runs in CI would pass where a GPU fails. ``cp``: the double's ``cupy``, loaded by
+path and not installed (tests/conftest.py), so this process keeps seeing no CuPy."""
 
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tape import kernels
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def cp():
-    """The double's ``cupy`` module."""
-    if "cupy_double" in sys.modules:  # installed by conftest (TAPE_CUPY_DOUBLE=1)
-        return sys.modules["cupy"]
-    spec = importlib.util.spec_from_file_location("cupy_double_under_test",
-                                                  HERE / "cupy_double" / "__init__.py")
-    double = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(double)
-    return double.build()["cupy"]
 
 
 def test_arrays_never_turn_into_numpy_arrays_implicitly(cp):

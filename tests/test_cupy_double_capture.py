@@ -1,30 +1,14 @@
 """Stream capture on the CuPy double (tests/cupy_double/capture.py) must be as strict as
 CUDA's: if a capture let a host read, a synchronize, a pageable copy, CuPy's cuBLAS or an
 unserved allocation through, or ran work before its graph's launch, tape's CUDA-graph
-replay would pass in CI where a GPU fails. Loaded by path, as test_cupy_double.py does."""
+replay would pass in CI where a GPU fails. ``cp``: the double's ``cupy`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def cp():
-    if "cupy_double" in sys.modules:
-        return sys.modules["cupy"]
-    spec = importlib.util.spec_from_file_location("cupy_double_capture_under_test",
-                                                  HERE / "cupy_double" / "__init__.py")
-    double = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(double)
-    return double.build()["cupy"]
 
 
 def _captured(cp, step, warm=True):

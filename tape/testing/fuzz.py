@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 
 try:
     from hypothesis import strategies as st
@@ -39,6 +38,7 @@ import numpy as np
 
 import tape
 
+from .. import _state
 from .oracle import require_jax
 
 __all__ = ["Program", "Step", "check_program", "programs", "run_tape"]
@@ -453,15 +453,8 @@ def _fusion(on: bool):
     except ImportError:
         yield
         return
-    before = os.environ.get("TAPE_FUSION_CPU")
-    os.environ["TAPE_FUSION_CPU"] = "numexpr"
-    try:
+    with _state.environ("TAPE_FUSION_CPU", "numexpr"):
         yield
-    finally:
-        if before is None:
-            del os.environ["TAPE_FUSION_CPU"]
-        else:
-            os.environ["TAPE_FUSION_CPU"] = before
 
 
 def _compare(program, name, expected, got, rtol, atol) -> None:

@@ -132,67 +132,69 @@ def test_a_new_shape_captures_anew_and_never_launches_a_stale_graph():
     assert f.trace_count == 1
 
 
-def _fit(seed: int):
-    """fit, evaluate and predict of a small MLP with dropout on the GPU (every tensor and
-    weight made there): its losses, weights, evaluation, predictions and train step."""
+def _fits_with_and_without_graphs(graphs_off, layers, x, y, policy="float32", batch=16):
+    """(without graphs, with graphs) of the same seeded run on the GPU (every tensor and
+    weight made there): fit for 3 epochs, evaluate and predict, under ``policy``. Each is
+    (losses, weights, evaluation, predictions, the train step)."""
     from tape import _state, keras
 
-    tape.random.seed(seed)
-    with _state.using(_state.default_device, "gpu:0"):
-        model = keras.Sequential([keras.layers.Dense(16, activation="relu"),
-                                  keras.layers.Dropout(0.3), keras.layers.Dense(3)])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((40, 5)).astype(np.float32)
-        y = rng.integers(0, 3, 40)
-        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)  # a partial batch too
-        evaluation = model.evaluate(x, y, verbose=0)
-        predictions = model.predict(x, verbose=0)
-    return (history.history["loss"], [w.numpy() for w in model.weights], evaluation,
-            predictions, model._step_functions["train"])
+    def run():
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            tape.random.seed(3)
+            with _state.using(_state.default_device, "gpu:0"):
+                model = keras.Sequential(layers())
+                model.compile(optimizer="adam", loss=keras.losses.
+                              SparseCategoricalCrossentropy(from_logits=True))
+                history = model.fit(x, y, epochs=3, batch_size=batch, verbose=0)
+                evaluation = model.evaluate(x, y, verbose=0)
+                predictions = model.predict(x, verbose=0)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        return (history.history["loss"], model.get_weights(), evaluation, predictions,
+                model.make_train_function())
+
+    graphs_off(True)
+    want = run()
+    graphs_off(False)
+    return want, run()
+
+
+def _assert_same_run(got, want, rtol, atol):
+    assert "replayed as one CUDA graph" in got[-1].explain(), got[-1].explain()
+    for a, b in zip([got[0], *got[1], got[2], got[3]], [want[0], *want[1], want[2], want[3]]):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                   rtol=rtol, atol=atol)
+
+
+def _mlp():
+    from tape import keras
+
+    return [keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3),
+            keras.layers.Dense(3)]
 
 
 def test_fit_evaluate_and_predict_launch_graphs_that_match_replay_without_them(graphs_off):
-    graphs_off(True)
-    want = _fit(3)
-    graphs_off(False)
-    got = _fit(3)
-    explained = got[-1].explain()
-    assert "replayed as one CUDA graph" in explained, explained
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
-    for w_got, w_want in zip(got[1], want[1]):
-        np.testing.assert_allclose(w_got, w_want, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
-    np.testing.assert_allclose(got[3], want[3], rtol=1e-6, atol=1e-7)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 5)).astype(np.float32)  # two batches of 16, one of 8
+    want, got = _fits_with_and_without_graphs(graphs_off, _mlp, x, rng.integers(0, 3, 40))
+    _assert_same_run(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_a_traced_cnn_step_is_captured_with_its_convolutions(graphs_off):
     # the second convolution's input gradient: a GEMM with broadcast batches
-    from tape import _state, keras
+    from tape import keras
 
-    def fit():
-        tape.random.seed(3)
-        with _state.using(_state.default_device, "gpu:0"):
-            model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
-                                      keras.layers.MaxPooling2D(2),
-                                      keras.layers.Conv2D(4, 2, activation="relu"),
-                                      keras.layers.Flatten(), keras.layers.Dense(3)])
-            model.compile(optimizer="adam",
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal((16, 8, 8, 1)).astype(np.float32)
-            history = model.fit(x, rng.integers(0, 3, 16), epochs=3, batch_size=8, verbose=0)
-        return history.history["loss"], model.get_weights(), model._step_functions["train"]
+    def layers():
+        return [keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                keras.layers.Conv2D(4, 2, activation="relu"), keras.layers.Flatten(),
+                keras.layers.Dense(3)]
 
-    graphs_off(True)
-    want = fit()
-    graphs_off(False)
-    got = fit()
-    assert "replayed as one CUDA graph" in got[2].explain(), got[2].explain()
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
-    for w_got, w_want in zip(got[1], want[1]):
-        np.testing.assert_allclose(w_got, w_want, rtol=1e-5, atol=1e-6)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 8, 8, 1)).astype(np.float32)
+    want, got = _fits_with_and_without_graphs(graphs_off, layers, x, rng.integers(0, 3, 16),
+                                              batch=8)
+    _assert_same_run(got, want, rtol=1e-5, atol=1e-6)  # cuBLAS's products against NumPy's
 
 
 def test_out_of_memory_in_the_capture_says_so_and_the_step_still_runs(graphs_off,
@@ -289,31 +291,9 @@ def test_mixed_precision_steps_launch_graphs_that_match_replay_without_them(grap
                                                                            policy):
     """bfloat16/float16 products go through tape.cublas in the capture; float16's loss
     scaling (a skipped step restores its values by ``where``) is captured too."""
-    from tape import _state, keras
-
-    def fit():
-        keras.mixed_precision.set_global_policy(policy)
-        try:
-            tape.random.seed(3)
-            with _state.using(_state.default_device, "gpu:0"):
-                model = keras.Sequential([keras.layers.Dense(16, activation="relu"),
-                                          keras.layers.Dropout(0.2), keras.layers.Dense(3)])
-                model.compile(optimizer="adam", loss=keras.losses.
-                              SparseCategoricalCrossentropy(from_logits=True))
-                rng = np.random.default_rng(0)
-                x = rng.standard_normal((48, 5)).astype(np.float32)
-                history = model.fit(x, rng.integers(0, 3, 48), epochs=3, batch_size=16,
-                                    verbose=0)
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
-        return history.history["loss"], model.get_weights(), model.make_train_function()
-
-    graphs_off(True)
-    want = fit()
-    graphs_off(False)
-    got = fit()
-    assert "replayed as one CUDA graph (launched 7 times" in got[2].explain(), got[2].explain()
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
-    for w_got, w_want in zip(got[1], want[1]):
-        np.testing.assert_allclose(w_got.astype(np.float64), w_want.astype(np.float64),
-                                   rtol=1e-6, atol=1e-7)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 5)).astype(np.float32)
+    want, got = _fits_with_and_without_graphs(graphs_off, _mlp, x, rng.integers(0, 3, 48),
+                                              policy=policy)
+    assert "(launched 7 times" in got[-1].explain(), got[-1].explain()
+    _assert_same_run(got, want, rtol=1e-6, atol=1e-7)
