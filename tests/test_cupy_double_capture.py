@@ -155,3 +155,18 @@ def test_device_index_arrays_are_captured_and_host_ones_refused(cp):
             table[np.array([0, 1])]
         with pytest.raises(RuntimeError, match="Invalidated"):
             stream.end_capture()
+
+
+def test_a_pool_warmed_on_another_stream_serves_no_allocation_in_the_capture(cp):
+    """CuPy's pool keeps one arena per stream: a warm-up on the current stream leaves the
+    capturing stream's arena empty (tape warms up on the stream that captures)."""
+    x = cp.asarray(np.ones(64, np.float32))
+    pool, stream = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
+    with cp.cuda.using_allocator(pool.malloc):
+        cp.exp(x)  # warmed on the null stream
+        with stream:
+            stream.begin_capture()
+            with pytest.raises(RuntimeError, match="no free block that large on this stream"):
+                cp.exp(x)
+            with pytest.raises(RuntimeError, match="Invalidated"):
+                stream.end_capture()

@@ -16,7 +16,8 @@ raises then), as CUDA does:
 - work on the legacy (null) stream while a blocking stream captures (an implicit sync);
 - an allocation that the current allocator's warm pool cannot serve: the double tracks a
   private ``cupy.cuda.MemoryPool`` made current by ``cupy.cuda.using_allocator(pool.malloc)``
-  (blocks freed go back to it and serve later allocations of at most their size); under
+  (blocks freed go back to it and serve later allocations of at most their size on the
+  stream that allocated them, as CuPy's pool keeps an arena per stream); under
   the default allocator every allocation in a capture fails. (Stricter than CUDA's relaxed
   mode, which lets cudaMalloc through: a graph must own its memory, as PyTorch's do.)
 
@@ -279,12 +280,13 @@ BLOCK = 512  # CuPy's pool rounds every allocation up to a multiple of 512 bytes
 
 class MemoryPool:
     """``cupy.cuda.MemoryPool``: tracked while ``using_allocator(pool.malloc)`` is current.
-    A block freed (its last array gone) serves a later allocation of at most its size;
-    in a capture, an allocation no free block serves fails."""
+    A block freed (its last array gone) serves a later allocation of at most its size on
+    the stream it was allocated on (CuPy's pool keeps one arena per stream); in a capture,
+    an allocation no free block of the capturing stream serves fails."""
 
     def __init__(self, allocator=None):
-        self.free: list[int] = []  # sizes of the free blocks
-        self.blocks: dict[int, list] = {}  # id(root NumPy array) -> [size, holders]
+        self.free: dict[int, list] = {}  # stream ptr -> sizes of its free blocks
+        self.blocks: dict[int, list] = {}  # id(root NumPy array) -> [size, holders, stream]
         self.held = 0
         # The memory it served stays valid while it lives (a graph's launch may still use a
         # block whose last array is gone, as on a GPU): kept here, not freed by NumPy.
@@ -301,22 +303,24 @@ class MemoryPool:
         return self.held
 
     def n_free_blocks(self) -> int:
-        return len(self.free)
+        return sum(len(sizes) for sizes in self.free.values())
 
     def free_all_blocks(self, stream=None):
-        self.held -= sum(self.free)
+        self.held -= sum(sum(sizes) for sizes in self.free.values())
         self.free.clear()
 
     def _allocate(self, nbytes: int, capture) -> int:
         size = max(BLOCK, -(-nbytes // BLOCK) * BLOCK)
-        fits = [s for s in self.free if s >= size]
+        free = self.free.setdefault(current_stream().ptr, [])
+        fits = [s for s in free if s >= size]
         if fits:
             best = min(fits)
-            self.free.remove(best)
+            free.remove(best)
             return best
         if capture is not None:
             capture.fail(_unsupported(f"cudaMalloc of {size} bytes: the capture's pool has "
-                                      "no free block that large (warm it up first)"))
+                                      "no free block that large on this stream (warm it up "
+                                      "on the stream that captures)"))
         self.held += size
         return size
 
@@ -329,7 +333,8 @@ class MemoryPool:
         if block is None:
             if root is not array or not array.flags.owndata:
                 return  # a view of memory from elsewhere (the default pool)
-            block = self.blocks[key] = [self._allocate(array.nbytes, capture), 0]
+            block = self.blocks[key] = [self._allocate(array.nbytes, capture), 0,
+                                        current_stream().ptr]
             self.served.append(root)
         block[1] += 1
         weakref.finalize(wrapper, self._release, key)
@@ -339,7 +344,7 @@ class MemoryPool:
         block[1] -= 1
         if block[1] == 0:
             del self.blocks[key]
-            self.free.append(block[0])
+            self.free.setdefault(block[2], []).append(block[0])
 
 
 def track(wrapper, array: np.ndarray) -> None:
