@@ -297,3 +297,37 @@ def test_mixed_precision_steps_launch_graphs_that_match_replay_without_them(grap
                                               policy=policy)
     assert "(launched 7 times" in got[-1].explain(), got[-1].explain()
     _assert_same_run(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_callbacks_batch_norm_and_validation_see_the_same_run_as_without_graphs(graphs_off):
+    """A learning-rate schedule assigns the rate between launches, BatchNormalization
+    assigns its moving statistics inside them, and validation alternates the test graph
+    with the train graph every epoch."""
+    from tape import _state, keras
+
+    def run():
+        tape.random.seed(3)
+        with _state.using(_state.default_device, "gpu:0"):
+            model = keras.Sequential([keras.layers.Dense(16, activation="relu"),
+                                      keras.layers.BatchNormalization(), keras.layers.Dense(3)])
+            model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=["accuracy"])
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((64, 5)).astype(np.float32)
+            y = rng.integers(0, 3, 64)
+            schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+            history = model.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=[schedule],
+                                validation_data=(x[:32], y[:32]))
+        return history.history, model.get_weights(), model.make_train_function()
+
+    graphs_off(True)
+    want = run()
+    graphs_off(False)
+    got = run()
+    assert "(launched 14 times" in got[2].explain(), got[2].explain()
+    assert got[0].keys() == want[0].keys()
+    for key in want[0]:
+        np.testing.assert_allclose(got[0][key], want[0][key], rtol=1e-6, err_msg=key)
+    for w_got, w_want in zip(got[1], want[1]):
+        np.testing.assert_allclose(w_got, w_want, rtol=1e-6, atol=1e-7)
