@@ -2,12 +2,12 @@
 signature into a CUDA graph, and later calls launch that graph: one launch in place of a
 Python line and a kernel launch per op.
 
-The first call with a signature runs the replay's capture variant (``replay.
-generate_source(for_capture=True)``) once in a private memory pool, which is that call's
-result and warms the pool, then captures the same variant on a side stream: every array
-the graph touches keeps its address. A launch copies the arguments into the graph's
-static input arrays, launches it on the current stream, and returns copies of its
-outputs. Variables are written in place; one assigned outside the graph (or by a replay
+The first call with a signature runs the replay as it always runs (that call's result,
+its errors the user's), on a side stream in a private memory pool, which it warms; then
+the replay's capture variant (``replay.generate_source(for_capture=True)``) is captured on
+that stream, from that pool: every array the graph touches keeps its address. A launch
+copies the arguments into the graph's static input arrays, launches it on the current
+stream, and returns copies of its outputs. Variables are written in place; one assigned outside the graph (or by a replay
 without it) is copied into the graph's array before the next launch. Random keys live in
 the graph's ``KEYS`` array, advanced on the device by ``DELTAS`` at the start of each
 launch; the host runs each key's counter as the plain replay would (``Op.host_key``) and
