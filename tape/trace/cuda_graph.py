@@ -7,8 +7,9 @@ its errors the user's), on a side stream in a private memory pool, which it warm
 the replay's capture variant (``replay.generate_source(for_capture=True)``) is captured on
 that stream, from that pool: every array the graph touches keeps its address. A launch
 copies the arguments into the graph's static input arrays, launches it on the current
-stream, and returns copies of its outputs. Variables are written in place; one assigned outside the graph (or by a replay
-without it) is copied into the graph's array before the next launch. Random keys live in
+stream, and returns copies of its outputs. Variables are written in place; one assigned
+outside the graph (or by a replay without it) is copied into the graph's array before the
+next launch. Random keys live in
 the graph's ``KEYS`` array, advanced on the device by ``DELTAS`` at the start of each
 launch; the host runs each key's counter as the plain replay would (``Op.host_key``) and
 copies new deltas only when the pattern changes (never in a steady loop).
