@@ -9,10 +9,10 @@ that stream, from that pool: every array the graph touches keeps its address. A 
 copies the arguments into the graph's static input arrays, launches it on the current
 stream, and returns copies of its outputs. Variables are written in place; one assigned
 outside the graph (or by a replay without it) is copied into the graph's array before the
-next launch. Random keys live in
-the graph's ``KEYS`` array, advanced on the device by ``DELTAS`` at the start of each
-launch; the host runs each key's counter as the plain replay would (``Op.host_key``) and
-copies new deltas only when the pattern changes (never in a steady loop).
+next launch. Random keys live in the graph's ``KEYS`` array, advanced on the device by
+``DELTAS`` at the start of each launch; the host runs each key's counter as the plain
+replay would (``Op.host_key``) and copies new deltas only when the pattern changes (never
+in a steady loop).
 
 Where a graph is impossible (a value read on the host, a random op that draws on the
 host, a GEMM tape.cublas cannot do, out of memory in the capture), the signature replays
