@@ -12,8 +12,8 @@ import pytest
 
 
 def _captured(cp, step, warm=True):
-    """(graph, pool, the step's value in the capture): ``step`` run once in a private
-    pool, then captured on a non-blocking stream under the same pool."""
+    """(graph, stream, the step's value in the capture): ``step`` run once in a private
+    pool (unless not ``warm``), then captured on a non-blocking stream from that pool."""
     pool, stream = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
     with cp.cuda.using_allocator(pool.malloc), stream:
         if warm:
@@ -121,12 +121,7 @@ def test_kernels_and_views_are_captured_by_address(cp):
         x[0] += row  # an in-place write through it
         return x.T.copy()
 
-    pool, stream = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
-    with cp.cuda.using_allocator(pool.malloc), stream:
-        step()  # warm: x[0] = [3, 5, 7]
-        stream.begin_capture()
-        out = step()
-        graph = stream.end_capture()
+    graph, stream, out = _captured(cp, step)  # its warm-up leaves x[0] = [3, 5, 7]
     np.testing.assert_array_equal(x.get()[0], [3, 5, 7])
     graph.launch(stream)
     np.testing.assert_array_equal(x.get(), [[6, 9, 12], [3, 4, 5]])
@@ -140,12 +135,7 @@ def test_device_index_arrays_are_captured_and_host_ones_refused(cp):
     def step():
         return table[cp.arange(2), rows[:2] % 3]  # device indices: a gather kernel
 
-    pool, stream = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
-    with cp.cuda.using_allocator(pool.malloc), stream:
-        step()
-        stream.begin_capture()
-        picked = step()
-        graph = stream.end_capture()
+    graph, stream, picked = _captured(cp, step)
     rows[...] = cp.asarray(np.array([1, 2]))  # read at the launch, not at the capture
     graph.launch(stream)
     np.testing.assert_array_equal(picked.get(), [1.0, 5.0])

@@ -140,15 +140,16 @@ def generate_source(g: Graph, for_capture: bool = False) -> str:
         lines.append(f"    {args}, = P")
     for vid in g.variables:
         lines.append(f"    w{vid} = W{vid}._data")
-    keys = random_key_nodes(g) if for_capture else []
-    if keys:
+    key_rows = {id(node): row for row, node in
+                enumerate(random_key_nodes(g) if for_capture else [])}
+    if key_rows:
         lines.append("    KEYS[:, 1] += DELTAS")
     in_place = {node.out for node in in_place_updates(g)}
     for node in g.nodes:
         ins = ", ".join(g.name_of(i) for i in node.inputs)
         slot = g.buffers.get(node.out)
-        if for_capture and node in keys:
-            lines.append(f"    v{node.out} = KEYS[{keys.index(node)}]")
+        if id(node) in key_rows:
+            lines.append(f"    v{node.out} = KEYS[{key_rows[id(node)]}]")
         elif for_capture and node.op.captured is not None:
             kw = "".join(f", {k}=K{node.out}_{k}" for k in node.params)
             out = "" if slot is None else f", out=B{slot}"

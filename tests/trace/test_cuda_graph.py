@@ -26,6 +26,14 @@ def graphs_off(monkeypatch):
     return turn_off
 
 
+def _without_and_with(graphs_off, run):
+    """(``run()`` with TAPE_CUDA_GRAPHS=0, ``run()`` with graphs): the reference first."""
+    graphs_off(True)
+    want = run()
+    graphs_off(False)
+    return want, run()
+
+
 def _gpu(array):
     return tape.tensor(np.asarray(array)).to("gpu")
 
@@ -154,10 +162,7 @@ def _fits_with_and_without_graphs(graphs_off, layers, x, y, policy="float32", ba
         return (history.history["loss"], model.get_weights(), evaluation, predictions,
                 model.make_train_function())
 
-    graphs_off(True)
-    want = run()
-    graphs_off(False)
-    return want, run()
+    return _without_and_with(graphs_off, run)
 
 
 def _assert_same_run(got, want, rtol, atol):
@@ -231,10 +236,7 @@ def test_graphs_that_share_a_variable_all_keep_launching(graphs_off):
         calls = [f for f in steps for _ in range(3)] + steps * 2  # each captured in turn
         return [f(x).numpy() for f in calls], steps
 
-    graphs_off(True)
-    want, _ = run()
-    graphs_off(False)
-    got, steps = run()
+    (want, _), (got, steps) = _without_and_with(graphs_off, run)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     for f in steps:
@@ -258,10 +260,7 @@ def test_a_swap_of_variables_reads_their_start_values(graphs_off):
         returned = [swap().numpy() for _ in range(4)]
         return returned, a.numpy(), b.numpy(), swap
 
-    graphs_off(True)
-    want = run()
-    graphs_off(False)
-    got = run()
+    want, got = _without_and_with(graphs_off, run)
     assert "replayed as one CUDA graph (launched 2 times" in got[3].explain(), got[3].explain()
     for g, w in zip(got[:3], want[:3]):
         np.testing.assert_array_equal(g, w)
@@ -321,10 +320,7 @@ def test_callbacks_batch_norm_and_validation_see_the_same_run_as_without_graphs(
                                 validation_data=(x[:32], y[:32]))
         return history.history, model.get_weights(), model.make_train_function()
 
-    graphs_off(True)
-    want = run()
-    graphs_off(False)
-    got = run()
+    want, got = _without_and_with(graphs_off, run)
     assert "(launched 14 times" in got[2].explain(), got[2].explain()
     assert got[0].keys() == want[0].keys()
     for key in want[0]:
