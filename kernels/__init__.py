@@ -46,7 +46,13 @@ PARAM_TYPES = {
     "int": ("scalar", "int32", "int"),
     "double": ("scalar", "float64", "double"),
     "u64": ("scalar", "uint64", "unsigned long long"),
+    # A tensor's device address (numpy.uint64) that the launcher took from an array it
+    # checked, passed by value (the fused optimizers' lists; 0 where unused).
+    "address": ("address", "uint64", "tape::u64"),
 }
+# Tensors per launch of a kernel that takes its tensors' addresses as arguments (optim.cu's
+# TAPE_GROUP): with 7 lists of them, Adam's arguments stay within CUDA's 4 KiB.
+GROUP = 16
 C_FLOAT = {"float32": "float", "float64": "double", "float16": "tape::half_t",
            "bfloat16": "tape::bfloat16_t"}
 
@@ -103,10 +109,11 @@ KERNELS = _kernels(
            ("const T*", "const T*", "const T*", "T*", "index_t", "index_t", "double")),
     Kernel("dropout", "dropout.cu", ("const T*", "T*", "index_t", "const u64*", "double")),
     Kernel("sgd_update", "optim.cu", ("const index_t*", "int", "index_t", "const T*",
-                                      "double", "int"), dtypes=("float32", "float64")),
-    Kernel("adam_update", "optim.cu", ("const index_t*", "int", "index_t", "const T*",
-                                       "const long long*", "double", "double", "double"),
+                                      "double", "int") + ("address",) * (5 * GROUP),
            dtypes=("float32", "float64")),
+    Kernel("adam_update", "optim.cu", ("const index_t*", "int", "index_t", "const T*",
+                                       "const long long*", "double", "double", "double")
+           + ("address",) * (7 * GROUP), dtypes=("float32", "float64")),
 )
 
 
@@ -217,6 +224,12 @@ def check_args(kernel: Kernel, dtype, args, runtime) -> list:
     out = []
     for index, (param, arg) in enumerate(zip(kernel.params, args)):
         kind, want, _ = PARAM_TYPES[param]
+        if kind == "address":
+            if type(arg) is not np.uint64:
+                raise TypeError(f"kernel {kernel.name}, argument {index} (address): expected "
+                                f"a device address as numpy.uint64, got {arg!r}")
+            out.append(arg)
+            continue
         where = f"kernel {kernel.name}, argument {index} ({param})"
         if kind == "scalar":
             if runtime.device_of(arg) is not None:

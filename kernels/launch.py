@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from . import FLOATS, KERNELS, check_device, elementwise_launch, row_launch, runtime_for
+from . import FLOATS, GROUP, KERNELS, check_device, elementwise_launch, row_launch, runtime_for
 
 # Activation codes of bias_act.cu.
 ACTIVATIONS = {"relu": 0, "gelu": 1, "silu": 2, "tanh": 3, "sigmoid": 4}
@@ -184,7 +184,7 @@ def _same_shape(name: str, a, b) -> None:
 # ---- fused optimizer updates ----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _chunks(sizes: tuple) -> np.ndarray:
     """(tensor index, first element, count) per chunk of at most CHUNK elements."""
     rows = [(t, start, min(CHUNK, n - start)) for t, n in enumerate(sizes)
@@ -192,30 +192,47 @@ def _chunks(sizes: tuple) -> np.ndarray:
     return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
 
-def _table(rt, lists, decays) -> tuple:
-    """The int64 table of optim.cu: pointers per list and tensor (device addresses of arrays
-    ``_check_update`` checked), decays, chunks."""
-    sizes = tuple(int(a.size) for a in lists[0])
-    pointers = tuple(rt.pointer(a) for arrays in lists for a in arrays)
-    return _device_table(rt, pointers, tuple(float(d) for d in decays), sizes), len(sizes), \
-        len(_chunks(sizes))
-
-
-@functools.lru_cache(maxsize=32)
-def _device_table(rt, pointers: tuple, decays: tuple, sizes: tuple):
-    """The table on the device, kept for the next launch with the same addresses (the memory
-    pool hands the same blocks out again in a steady training loop): no copy to the device
-    then. Its content depends on nothing but the key, so a kept table is never stale."""
-    host = np.concatenate([np.asarray(pointers, dtype=np.uint64).view(np.int64),
-                           np.asarray(decays, dtype=np.float64).view(np.int64),
+@functools.lru_cache(maxsize=256)
+def _device_table(rt, decays: tuple, sizes: tuple):
+    """The int64 table of optim.cu for one launch: the decays, then the chunks. It depends
+    only on the model (its tensors' sizes and decays), so it is copied to the device once
+    and kept; a steady training step copies nothing."""
+    host = np.concatenate([np.asarray(decays, dtype=np.float64).view(np.int64),
                            _chunks(sizes).ravel()])
     return rt.xp.asarray(host)
+
+
+_NO_ADDRESS = np.uint64(0)
+
+
+def _launch_update(rt, kernel: str, lists, decays, scalars) -> None:
+    """Launch the fused update ``kernel`` once per GROUP tensors of ``lists`` (arrays that
+    ``_check_update`` checked, outputs included): its table, the tensor and chunk counts,
+    ``scalars``, then the tensors' device addresses list by list, each list padded to
+    GROUP with 0 (never read)."""
+    dtype = lists[0][0].dtype
+    count = len(lists[0])
+    for first in range(0, count, GROUP):
+        last = min(first + GROUP, count)
+        sizes = tuple(int(a.size) for a in lists[0][first:last])
+        nchunks = len(_chunks(sizes))
+        if not nchunks:
+            continue
+        table = _device_table(rt, tuple(float(d) for d in decays[first:last]), sizes)
+        padding = [_NO_ADDRESS] * (GROUP - (last - first))
+        addresses = []
+        for arrays in lists:
+            addresses += [np.uint64(rt.pointer(a)) for a in arrays[first:last]]
+            addresses += padding
+        grid, block = _update_launch(nchunks, rt)
+        rt.launch(KERNELS[kernel], dtype, grid, block,
+                  (table, last - first, nchunks, *scalars, *addresses))
 
 
 def _check_update(name: str, rt, lists: dict, lr):
     """One float dtype throughout, shapes matching per tensor, contiguous arrays on the
     launch's device (``lists``: name -> arrays; a host array is a DeviceError naming it,
-    e.g. ``grads[0]``: its address would go into the table and fault on the GPU)."""
+    e.g. ``grads[0]``: its address would be passed to the kernel and fault on the GPU)."""
     first = next(iter(lists.values()))
     dtype = first[0].dtype
     for arrays in lists.values():
@@ -235,8 +252,8 @@ def _check_update(name: str, rt, lists: dict, lr):
 
 def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: bool,
                runtime=None):
-    """One SGD step over all tensors in one launch; returns (new params, new momentums).
-    ``lr`` is a device scalar; ``decays`` one decoupled weight decay per tensor."""
+    """One SGD step over all tensors, one launch per GROUP of them; returns (new params, new
+    momentums). ``lr`` is a device scalar; ``decays`` one decoupled weight decay per tensor."""
     rt = runtime or runtime_for(params[0])
     use_momentum = momentum != 0
     lists = {"params": params, "grads": grads,
@@ -244,19 +261,16 @@ def sgd_update(params, grads, momentums, lr, decays, momentum: float, nesterov: 
     (params, grads, momentums), lr = _check_update("sgd_update", rt, lists, lr)
     new_params = [rt.xp.empty_like(p) for p in params]
     new_momentums = [rt.xp.empty_like(m) for m in momentums] if use_momentum else new_params
-    table, ntensors, nchunks = _table(rt, [params, grads, momentums, new_params, new_momentums],
-                                      decays)
-    if nchunks:
-        grid, block = _update_launch(nchunks, rt)
-        rt.launch(KERNELS["sgd_update"], params[0].dtype, grid, block,
-                  (table, ntensors, nchunks, lr, float(momentum), int(bool(nesterov))))
+    _launch_update(rt, "sgd_update", [params, grads, momentums, new_params, new_momentums],
+                   decays, (lr, float(momentum), int(bool(nesterov))))
     return new_params, (new_momentums if use_momentum else [])
 
 
 def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, beta_2: float,
                 epsilon: float, runtime=None):
-    """One Adam step over all tensors in one launch; returns (new params, new m, new u).
-    ``lr`` and ``iterations`` (int64, the updates so far) are device scalars."""
+    """One Adam step over all tensors, one launch per GROUP of them; returns (new params,
+    new m, new u). ``lr`` and ``iterations`` (int64, the updates so far) are device
+    scalars."""
     rt = runtime or runtime_for(params[0])
     (params, grads, ms, us), lr = _check_update("adam_update", rt,
                                                {"params": params, "grads": grads, "ms": ms,
@@ -264,12 +278,8 @@ def adam_update(params, grads, ms, us, lr, iterations, decays, beta_1: float, be
     check_device("adam_update: argument iterations", iterations, rt)
     iterations = rt.xp.ascontiguousarray(rt.xp.reshape(iterations, (1,)), dtype=np.int64)
     outs = [[rt.xp.empty_like(p) for p in params] for _ in range(3)]
-    table, ntensors, nchunks = _table(rt, [params, grads, ms, us, *outs], decays)
-    if nchunks:
-        grid, block = _update_launch(nchunks, rt)
-        rt.launch(KERNELS["adam_update"], params[0].dtype, grid, block,
-                  (table, ntensors, nchunks, lr, iterations, float(beta_1), float(beta_2),
-                   float(epsilon)))
+    _launch_update(rt, "adam_update", [params, grads, ms, us, *outs], decays,
+                   (lr, iterations, float(beta_1), float(beta_2), float(epsilon)))
     return tuple(outs)
 
 

@@ -100,30 +100,46 @@ def test_functions_take_cupys_parameters_not_numpys(cp):
         cp.max(a, initial=0.0)
 
 
-def test_a_kernel_reading_a_host_pointer_from_device_memory_fails_its_launch(cp):
-    """The fused optimizer kernels read their tensors' addresses from a table in device
-    memory. A host array's address there is an illegal address on a GPU (the fault that
-    poisoned a whole process on the H200); the double's launch fails the same way."""
+def test_a_kernel_reading_a_host_address_fails_its_launch(cp):
+    """The fused optimizer kernels take their tensors' addresses as arguments. A host
+    array's address there is an illegal address on a GPU (the fault that poisoned a whole
+    process on the H200); the double's launch fails the same way."""
     kernel = kernels.KERNELS["sgd_update"]
     function = cp.RawModule(code=kernel.text()).get_function(kernel.symbol("float64"))
     param, grad, lr = (cp.asarray(np.array(v)) for v in ([1.0, 2.0], [0.5, -1.0], [0.1]))
     new_param = cp.asarray(np.zeros(2))
     host_grad = np.array([0.5, -1.0])
+    # the decay of the one tensor (0.0), then its one chunk (tensor 0, from 0, 2 elements)
+    table = cp.asarray(np.array([0, 0, 0, 2], dtype=np.int64))
 
     def launch(grad_address):
-        # lists: param, grad, momentum (unused), new param, new momentum (unused); then the
-        # decay of the one tensor (0.0) and its one chunk (tensor 0, from 0, 2 elements)
-        addresses = [param.data.ptr, grad_address, param.data.ptr, new_param.data.ptr,
-                     new_param.data.ptr]
-        table = np.array(addresses + [0, 0, 0, 2], dtype=np.uint64).view(np.int64)
-        function((1,), (32,), (cp.asarray(table), np.int32(1), np.int64(1), lr, 0.0,
-                               np.int32(0)))
+        # lists: param, grad, momentum (unused), new param, new momentum (unused), each
+        # padded with 0 to kernels.GROUP addresses
+        lists = [param.data.ptr, grad_address, 0, new_param.data.ptr, 0]
+        addresses = [np.uint64(a) for first in lists for a in [first] + [0] * (kernels.GROUP - 1)]
+        function((1,), (32,), (table, np.int32(1), np.int64(1), lr, 0.0, np.int32(0),
+                               *addresses))
 
     launch(grad.data.ptr)
     np.testing.assert_allclose(new_param.get(), [1.0 - 0.1 * 0.5, 2.0 + 0.1 * 1.0])
     with pytest.raises(RuntimeError, match="illegal address: a kernel read a host pointer"):
         launch(host_grad.ctypes.data)
     assert grad.data.ptr != grad.get().ctypes.data  # device addresses are not host ones
+
+
+def test_a_kernel_whose_parameters_take_over_4_kib_is_refused(cp):
+    """CUDA caps a kernel's parameters at 4 KiB (before 12.1, and before Volta): the fused
+    optimizers pass GROUP tensors' addresses per launch to stay within it."""
+    def kernel(count):
+        params = ", ".join(f"unsigned long long a{i}" for i in range(count))
+        code = f'extern "C" __global__ void many({params}, double* out) {{ out[0] = 1.0; }}'
+        return cp.RawModule(code=code).get_function("many")
+
+    out = cp.asarray(np.zeros(1))
+    kernel(511)((1,), (1,), (*[np.uint64(0)] * 511, out))  # 4096 bytes: the limit
+    assert out.get()[0] == 1.0
+    with pytest.raises(cp.cuda.runtime.CUDARuntimeError, match="4104 bytes"):
+        kernel(512)((1,), (1,), (*[np.uint64(0)] * 512, out))
 
 
 def test_out_of_bounds_integer_array_indices_wrap_around_as_cupys_do(cp):

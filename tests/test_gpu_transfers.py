@@ -2,11 +2,11 @@
 counted by the CuPy double (``cupy_double.count_transfers``): each is a wait or a copy the
 GPU step pays for. The step is benchmarks.gpu's MLP (784-256-256-10, Adam), at batch 8.
 
-What remains (issue 16): at most one host-to-device copy, from the fused optimizer's table of
-tensor addresses (``kernels.launch._device_table``, kept on the device while the addresses
-repeat). Python numbers (the loss's mean divides by one) are device constants made once by a
-fill (``backend.device_scalar``). No device-to-host read: the label checks run on the device.
-Random keys (Dropout's) are made on the device by fills, not copied there."""
+None, as issue 16 asks: the fused optimizer passes its tensors' addresses as kernel arguments
+and keeps the rest of its table (decays, chunks) on the device; Python numbers (the loss's
+mean divides by one) are device constants made once by a fill (``backend.device_scalar``);
+the label checks run on the device and report at the next host read; random keys (Dropout's)
+are made on the device by fills, not copied there."""
 
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ import tape
 
 pytestmark = pytest.mark.gpu
 
-ALLOWED_H2D = ("kernels/launch.py",)
-
-
 @pytest.fixture
 def double():
     double = sys.modules.get("cupy_double")
@@ -30,7 +27,7 @@ def double():
     return double
 
 
-def test_a_steady_eager_mlp_step_reads_nothing_back_and_copies_little_in(double):
+def test_a_steady_eager_mlp_step_copies_nothing_between_host_and_device(double):
     from benchmarks.gpu import tape_mlp_step
 
     tape.random.seed(0)
@@ -41,11 +38,7 @@ def test_a_steady_eager_mlp_step_reads_nothing_back_and_copies_little_in(double)
     with double.count_transfers() as transfers:
         for _ in range(steps):
             step()
-    assert transfers.d2h == 0, transfers.log
-    assert transfers.h2d <= steps, transfers.log
-    for kind, what, where in transfers.log:
-        assert any(where.replace("\\", "/").split(":")[0].endswith(f) for f in ALLOWED_H2D), (
-            kind, what, where)
+    assert transfers.h2d == 0 and transfers.d2h == 0, transfers.log
 
 
 def test_label_checks_on_the_gpu_report_at_the_next_host_read(double):

@@ -829,9 +829,21 @@ class RawKernel:
 
     @functools.cached_property
     def _params(self) -> list[tuple[int, int, int]]:
-        out = (ctypes.c_long * 96)()
-        count = self._library.tape_double_describe(out, 32)
-        return [tuple(out[3 * i:3 * i + 3]) for i in range(count)]
+        """(kind, size, pointee size) per parameter. CUDA refuses a kernel whose parameters
+        take more than 4 KiB (before CUDA 12.1, and on any GPU older than Volta)."""
+        capacity = 1024
+        out = (ctypes.c_long * (3 * capacity))()
+        count = self._library.tape_double_describe(out, capacity)
+        if count > capacity:
+            raise NotImplementedError(f"{self.name}: over {capacity} parameters")
+        params = [tuple(out[3 * i:3 * i + 3]) for i in range(count)]
+        size = 0
+        for _, param_size, _ in params:  # each at an offset aligned to its size, as CUDA does
+            size = -(-size // param_size) * param_size + param_size
+        if size > 4096:
+            raise CUDARuntimeError(f"{self.name}: its parameters take {size} bytes; a "
+                                   "kernel's parameters may take at most 4096")
+        return params
 
     def __call__(self, grid, block, args, shared_mem=0, stream=None):
         grid, block = (tuple(grid) + (1, 1))[:3], (tuple(block) + (1, 1))[:3]

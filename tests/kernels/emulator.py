@@ -27,7 +27,7 @@ BUILD_DIR = REPO_ROOT / "build" / "kernels-emu"
 # CuPy double hand out such addresses (``pointer``, ``MemoryPointer.ptr``).
 DEVICE_ADDRESS_BIT = 1 << 62
 CTYPES = {"index_t": ctypes.c_longlong, "int": ctypes.c_int, "double": ctypes.c_double,
-          "u64": ctypes.c_ulonglong}
+          "u64": ctypes.c_ulonglong, "address": ctypes.c_ulonglong}
 
 
 def gxx() -> str | None:
@@ -110,7 +110,7 @@ class EmuRuntime:
         function = getattr(lib, "emu_" + kernel.symbol(dtype))
         function.restype = ctypes.c_int
         function.argtypes = [ctypes.c_uint, ctypes.c_uint] + [
-            CTYPES[p] if PARAM_TYPES[p][0] == "scalar" else ctypes.c_void_p
+            CTYPES[p] if PARAM_TYPES[p][0] in ("scalar", "address") else ctypes.c_void_p
             for p in kernel.params]
         converted = [a.ctypes.data if isinstance(a, np.ndarray) else a.item() for a in args]
         self.launches.append((kernel.name, np.dtype(dtype).name, grid, block))

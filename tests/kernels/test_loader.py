@@ -25,9 +25,15 @@ def test_every_kernel_is_defined_in_its_source_with_its_parameter_count(kernel):
     text = kernels.source(kernel.source)
     for dtype in kernel.dtypes:
         symbol = kernel.symbol(dtype).rsplit("_", 1)[0]
-        match = re.search(rf'void {symbol}_##S\(([^)]*)\)', text)
+        match = re.search(rf'void {symbol}_##S\((.*?)\)\s*\{{', text.replace("\\\n", " "),
+                          re.DOTALL)
         assert match, f"{kernel.name}: no extern \"C\" instantiation macro in {kernel.source}"
-        assert match.group(1).count(",") + 1 == len(kernel.params), kernel.name
+        items = [item.strip() for item in match.group(1).split(",")]
+        # TAPE_LIST(a) stands for GROUP addresses (optim.cu), as many as the source's group
+        count = sum(kernels.GROUP if item.startswith("TAPE_LIST(") else 1 for item in items)
+        assert count == len(kernel.params), kernel.name
+        if any(item.startswith("TAPE_LIST(") for item in items):
+            assert f"#define TAPE_GROUP {kernels.GROUP}\n" in text
 
 
 def test_sources_ship_and_expand_their_header():

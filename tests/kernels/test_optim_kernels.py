@@ -70,3 +70,21 @@ def test_amsgrad_and_float16_keep_the_generic_path():
     opt16.apply_gradients([(tape.ones(3, dtype="float16"), h)])
     assert not rt.launches
     np.testing.assert_allclose(h.numpy(), 0.99, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name, make", [CONFIGS[1], CONFIGS[5]], ids=["sgd momentum", "adamw"])
+def test_more_tensors_than_a_launch_takes_are_updated_in_groups(name, make):
+    """A launch takes the addresses of GROUP tensors as arguments: 2 * GROUP + 5 tensors of
+    mixed sizes (one larger than a chunk) take three launches a step, and every tensor,
+    the padded last group's included, gets the generic path's update."""
+    rng = np.random.default_rng(7)
+    shapes = [(3,), (2, 5), (), (launch.CHUNK + 3,)] * ((2 * launch.GROUP + 5) // 4) + [(4,)]
+    assert len(shapes) == 2 * launch.GROUP + 5
+    values = [rng.normal(size=s) for s in shapes]
+    steps = [[rng.normal(size=s) for s in shapes] for _ in range(2)]
+    rt = EmuRuntime(DeviceProps(2, 256, 512))
+    want = _run(make, values, steps, "float32", None)
+    got = _run(make, values, steps, "float32", rt)
+    assert len(rt.launches) == 3 * len(steps)
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=f"{name}: state {i}")
