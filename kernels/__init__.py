@@ -194,10 +194,10 @@ def row_launch(rows: int, cols: int, props: DeviceProps, cap: int = 512) -> tupl
 
 def check_device(where: str, arg, runtime) -> None:
     """Raise unless ``arg`` is an array in the memory of ``runtime``'s device: a kernel
-    reads its arguments, and the pointers of a launch's table, as addresses on its own
-    device, and a host (NumPy) array or one on another GPU is an illegal address there
-    (a fault that poisons the process's CUDA context). TypeError for a non-array,
-    DeviceError naming ``where`` and both devices for an array elsewhere."""
+    reads its arguments, and the addresses it is given, as addresses on its own device,
+    and a host (NumPy) array or one on another GPU is an illegal address there (a fault
+    that poisons the process's CUDA context). TypeError for a non-array, DeviceError
+    naming ``where`` and both devices for an array elsewhere."""
     device = runtime.device_of(arg)
     if device is None:
         raise TypeError(f"{where}: expected an array, got {type(arg).__name__}")
@@ -210,54 +210,75 @@ def check_device(where: str, arg, runtime) -> None:
             "first (Tensor.to, cupy.asarray)")
 
 
+@functools.cache
+def _param_specs(kernel: Kernel) -> tuple:
+    """(kind, NumPy dtype or None for the kernel's float type) per parameter."""
+    return tuple((PARAM_TYPES[p][0], None if PARAM_TYPES[p][1] is None
+                  else np.dtype(PARAM_TYPES[p][1])) for p in kernel.params)
+
+
+_PY_NUMBERS = frozenset({int, float, bool})
+
+
 def check_args(kernel: Kernel, dtype, args, runtime) -> list:
     """The arguments of a launch on ``runtime``, checked against ``kernel.params``: arrays
     on the runtime's device (``check_device``), of the right dtype and C-contiguous (a
     view is never read as its base buffer), outputs writable, scalars converted to their
     exact C type. Raises TypeError, ValueError or DeviceError naming the kernel and the
-    parameter."""
+    parameter. Messages are only built for an argument that fails (launches are hot)."""
     dtype = np.dtype(dtype)
-    kernel.symbol(dtype)  # the dtype has a version
-    if len(args) != len(kernel.params):
-        raise TypeError(f"kernel {kernel.name} takes {len(kernel.params)} arguments, "
-                        f"got {len(args)}")
+    if dtype.name not in kernel.dtypes:
+        kernel.symbol(dtype)  # raises: the kernel has no version for this dtype
+    specs = _param_specs(kernel)
+    if len(args) != len(specs):
+        raise TypeError(f"kernel {kernel.name} takes {len(specs)} arguments, got {len(args)}")
+    device = runtime.device
     out = []
-    for index, (param, arg) in enumerate(zip(kernel.params, args)):
-        kind, want, _ = PARAM_TYPES[param]
+    for index, ((kind, want), arg) in enumerate(zip(specs, args)):
         if kind == "address":
             if type(arg) is not np.uint64:
-                raise TypeError(f"kernel {kernel.name}, argument {index} (address): expected "
-                                f"a device address as numpy.uint64, got {arg!r}")
+                raise TypeError(f"{_where(kernel, index)}: expected a device address as "
+                                f"numpy.uint64, got {arg!r}")
             out.append(arg)
-            continue
-        where = f"kernel {kernel.name}, argument {index} ({param})"
-        if kind == "scalar":
-            if runtime.device_of(arg) is not None:
-                raise TypeError(f"{where}: expected a scalar, got an array")
-            value = np.asarray(arg)
-            if value.dtype.kind not in "biuf" or value.shape:
-                raise TypeError(f"{where}: expected a scalar, got {arg!r}")
-            try:
-                converted = np.dtype(want).type(arg)
-            except OverflowError:
-                converted = None
-            if converted is None or (converted != arg
-                                     and not (np.isnan(converted) and np.isnan(arg))):
-                raise ValueError(f"{where}: {arg!r} does not fit {want}")
-            out.append(converted)
-            continue
-        check_device(where, arg, runtime)
-        expected = dtype if want is None else np.dtype(want)
-        if arg.dtype != expected:
-            raise TypeError(f"{where}: expected {expected}, got {arg.dtype}")
-        if not arg.flags.c_contiguous:
-            raise ValueError(f"{where}: the array is not C-contiguous (a strided view); pass "
-                             "a contiguous copy")
-        # CuPy's flags have no ``writeable`` (its arrays are always writable); NumPy's do.
-        if kind == "out" and not getattr(arg.flags, "writeable", True):
-            raise ValueError(f"{where}: the output array is read-only")
-        out.append(arg)
+        elif kind == "scalar":
+            out.append(_scalar(kernel, index, want, arg, runtime))
+        else:
+            if runtime.device_of(arg) != device:
+                check_device(_where(kernel, index), arg, runtime)
+            expected = dtype if want is None else want
+            if arg.dtype != expected:
+                raise TypeError(f"{_where(kernel, index)}: expected {expected}, got {arg.dtype}")
+            flags = arg.flags
+            if not flags.c_contiguous:
+                raise ValueError(f"{_where(kernel, index)}: the array is not C-contiguous (a "
+                                 "strided view); pass a contiguous copy")
+            # CuPy's flags have no ``writeable`` (its arrays are always writable); NumPy's do.
+            if kind == "out" and not getattr(flags, "writeable", True):
+                raise ValueError(f"{_where(kernel, index)}: the output array is read-only")
+            out.append(arg)
     return out
+
+
+def _where(kernel: Kernel, index: int) -> str:
+    return f"kernel {kernel.name}, argument {index} ({kernel.params[index]})"
+
+
+def _scalar(kernel: Kernel, index: int, want: np.dtype, arg, runtime):
+    """``arg`` as a NumPy scalar of exactly ``want``; an error if it is no number or does
+    not fit (an integer out of range, a fraction for an integer)."""
+    if type(arg) not in _PY_NUMBERS:
+        if runtime.device_of(arg) is not None:
+            raise TypeError(f"{_where(kernel, index)}: expected a scalar, got an array")
+        value = np.asarray(arg)
+        if value.dtype.kind not in "biuf" or value.shape:
+            raise TypeError(f"{_where(kernel, index)}: expected a scalar, got {arg!r}")
+    try:
+        converted = want.type(arg)
+    except OverflowError:
+        converted = None
+    if converted is None or (converted != arg and not (np.isnan(converted) and np.isnan(arg))):
+        raise ValueError(f"{_where(kernel, index)}: {arg!r} does not fit {want.name}")
+    return converted
 
 
 # ---- the CuPy path -------------------------------------------------------------------------
@@ -313,14 +334,11 @@ class CupyRuntime:
 
         self.xp = _cupy()
         self.device_id = device_id
+        self.device = f"gpu:{device_id}"
         attrs = self.xp.cuda.runtime.getDeviceProperties(device_id)
         self.props = DeviceProps(int(attrs["multiProcessorCount"]),
                                  int(attrs["maxThreadsPerBlock"]),
                                  int(attrs["maxThreadsPerMultiProcessor"]))
-
-    @property
-    def device(self) -> str:
-        return f"gpu:{self.device_id}"
 
     def device_of(self, value) -> str | None:
         """Where an array lives (``gpu:N``, or ``cpu`` for host memory); None: no array."""

@@ -22,12 +22,14 @@ KERNEL_DTYPES = FLOATS  # by name: bfloat16 (ml_dtypes) is never imported here
 CHUNK = 8192  # elements per block-sized chunk of a fused optimizer launch
 
 
-def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES, labels=None):
+def _prepare(name: str, rt, *arrays, dtypes=KERNEL_DTYPES, label=None):
     """The arrays as C-contiguous arrays of one supported float dtype on ``rt``'s device; a
     clear error otherwise (the ops fall back to their generic forward before it comes to
-    that, and a host array is a DeviceError naming the argument: ``labels`` or its index)."""
+    that, and a host array is a DeviceError naming the argument: ``label[index]``, or its
+    index)."""
     for index, a in enumerate(arrays):
-        check_device(f"{name}: argument {labels[index] if labels else index}", a, rt)
+        if rt.device_of(a) != rt.device:  # the message is built only for a failure
+            check_device(f"{name}: argument {f'{label}[{index}]' if label else index}", a, rt)
     dtype = arrays[0].dtype
     for a in arrays:
         if a.dtype != dtype:
@@ -238,15 +240,14 @@ def _check_update(name: str, rt, lists: dict, lr):
     for arrays in lists.values():
         if len(arrays) != len(first):
             raise ValueError(f"{name}: lists of different lengths")
-    prepared = [_prepare(name, rt, *arrays, dtypes=KERNEL_DTYPES[:2],
-                         labels=[f"{key}[{i}]" for i in range(len(arrays))]) if arrays else []
-                for key, arrays in lists.items()]
+    prepared = [_prepare(name, rt, *arrays, dtypes=KERNEL_DTYPES[:2], label=key)
+                if arrays else [] for key, arrays in lists.items()]
     for arrays in prepared:
         for a, p in zip(arrays, prepared[0]):
             if a.dtype != dtype or a.shape != p.shape:
                 raise ValueError(f"{name}: got {a.shape} {a.dtype} beside {p.shape} {p.dtype}")
     check_device(f"{name}: argument lr", lr, rt)
-    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype.name,), labels=["lr"])
+    (lr,) = _prepare(name, rt, rt.xp.reshape(lr, (1,)), dtypes=(dtype.name,))
     return prepared, lr
 
 

@@ -145,6 +145,13 @@ def is_gpu_array(array) -> bool:
     return cupy is not None and isinstance(array, cupy.ndarray)
 
 
+@functools.cache
+def gpu_array_type() -> type | None:
+    """``cupy.ndarray``, or None without CuPy (the ops' hot path compares types with it)."""
+    cupy = _cupy()
+    return None if cupy is None else cupy.ndarray
+
+
 def get_array_module(*arrays):
     """NumPy for CPU arrays, CuPy when any array lives on a GPU (Chainer's rule)."""
     for a in arrays:

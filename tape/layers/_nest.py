@@ -72,15 +72,24 @@ def serialize_config(value):
     return value
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})  # never searched, never found
+
+
 def instances_in(values, types) -> list:
     """The instances of ``types`` among ``values`` and inside lists/tuples/dicts there, in order
     (other objects are not searched)."""
-    out = []
+    out: list = []
+    _collect(values, types, out)
+    return out
+
+
+def _collect(values, types, out: list) -> None:
     for value in values:
+        if type(value) in _LEAVES:  # most attributes and shape entries: skipped at once
+            continue
         if isinstance(value, types):
             out.append(value)
         elif isinstance(value, list | tuple):
-            out.extend(instances_in(value, types))
+            _collect(value, types, out)
         elif isinstance(value, dict):
-            out.extend(instances_in(value.values(), types))
-    return out
+            _collect(value.values(), types, out)

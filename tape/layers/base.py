@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import weakref
 from contextvars import ContextVar
 
 import numpy as np
@@ -36,6 +37,9 @@ _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
+# The layers holding losses of their last call (add_loss): an outermost call clears those
+# below it, and walks its sublayers for that only while there are any.
+_with_call_losses: weakref.WeakSet = weakref.WeakSet()
 
 def _shape_for_build(x):
     """``x``'s shape for build and the input-spec check. A tensor's array is asked, not the
@@ -142,9 +146,11 @@ class Layer:
         self._check_input_spec(shapes)
         if training is None:
             training = _state.training.get()
-        if not _in_call.get() and not _probing.get():
+        if _with_call_losses and not _in_call.get() and not _probing.get():
             for layer in self._flatten_layers():
-                layer._call_losses = []
+                if layer._call_losses:
+                    layer._call_losses = []
+                    _with_call_losses.discard(layer)
         if self._call_takes_training():
             kwargs["training"] = training
         mask = kwargs.get("mask")
@@ -273,8 +279,8 @@ class Layer:
     def weights(self) -> list[Variable]:
         """All weights: own ones in creation order, then sublayers' (attributes and lists)."""
         seen, out = set(), []
-        for layer in self._flatten_layers():
-            for var in layer._direct_children()[0]:
+        for _, variables in self._layers_and_variables():
+            for var in variables:
                 if id(var) not in seen:
                     seen.add(id(var))
                     out.append(var)
@@ -358,6 +364,7 @@ class Layer:
             self._loss_fns.append(loss)
         else:
             self._call_losses.append(ops.convert(loss))
+            _with_call_losses.add(self)
 
     @property
     def losses(self) -> list[Tensor]:
@@ -526,14 +533,20 @@ class Layer:
 
     def _flatten_layers(self) -> list[Layer]:
         """This layer and every sublayer below it, depth first, each once."""
+        return [layer for layer, _ in self._layers_and_variables()]
+
+    def _layers_and_variables(self) -> list[tuple[Layer, list[Variable]]]:
+        """(layer, the variables it holds itself) for this layer and every sublayer below
+        it, depth first, each once (one scan of each layer's attributes)."""
         seen, out, stack = set(), [], [self]
         while stack:
             layer = stack.pop()
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
-            out.append(layer)
-            stack.extend(reversed(layer._direct_children()[1]))
+            variables, children = layer._direct_children()
+            out.append((layer, variables))
+            stack.extend(reversed(children))
         return out
 
     def _probe(self, input_shape, input_dtypes, args=(), call_kwargs=None):

@@ -24,7 +24,14 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autodiff import record
-from ..backend import device_of, device_scalar, get_array_module, out_of_memory_error
+from ..backend import (
+    _cupy,
+    device_of,
+    device_scalar,
+    get_array_module,
+    gpu_array_type,
+    out_of_memory_error,
+)
 from ..errors import (
     DeviceError,
     DTypeError,
@@ -257,8 +264,8 @@ class Op:
                 raise _op_error(self, args, params, e) from e
         else:
             args, params, out = self._general(args, params)
-        if type(out) is not _ndarray:
-            out = get_array_module(out).asarray(out)
+        if type(out) is not _ndarray and type(out) is not gpu_array_type():
+            out = get_array_module(out).asarray(out)  # a NumPy scalar
         # Tensor._wrap's body, inline: a call here costs ~10% of a small op's dispatch
         result = _new(Tensor)
         result._data = out
@@ -293,6 +300,12 @@ class Op:
                                           forward(x._data, y._data, **params))
                 except (ValueError, TypeError, IndexError) as e:
                     raise _op_error(self, args, params, e) from e
+            gpu = gpu_array_type()
+            if type(x) in _TENSORS and type(x._data) is gpu and (n == 1 or (
+                    type(y) in _TENSORS and type(y._data) is gpu
+                    and y._data.device.id == x._data.device.id)):  # CuPy arrays, one device
+                arrays = (x._data,) if n == 1 else (x._data, y._data)
+                return args, params, self._compute(_cupy(), args, arrays, params)
         if len(args) != self.nin >= 0:
             args, params = self._bind(args, params)
         compute_dtype = _autocast.get()
@@ -309,10 +322,14 @@ class Op:
             if type(a) is not _ndarray:
                 xp = _array_module(self, args)
                 break
+        return args, params, self._compute(xp, args, arrays, params)
+
+    def _compute(self, xp, args: tuple, arrays: tuple, params: dict):
+        """The forward (or the GPU kernel) on ``arrays``; errors name the op and ``args``."""
         try:
             if xp is np:
-                return args, params, self.forward(np, *arrays, **params)
-            return args, params, self.run(xp, *arrays, **params)
+                return self.forward(np, *arrays, **params)
+            return self.run(xp, *arrays, **params)
         except TapeError:
             raise
         except MemoryError as e:  # CuPy's OutOfMemoryError: say what was asked, and how much
