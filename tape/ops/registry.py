@@ -420,15 +420,19 @@ def defufunc(name: str, nin: int = 1, ufunc: str | None = None, differentiable: 
 
 
 def _weak_scalar(value, beside):
-    """A Python number next to a NumPy-backed tensor, as a tensor of that tensor's dtype
-    (``dtypes.weak_scalar_dtype``, as ``coerce`` does); unchanged where the tensor would
-    be promoted (a float next to an integer tensor) or lives elsewhere, so that
+    """A Python number next to a tensor, as a tensor of that tensor's dtype
+    (``dtypes.weak_scalar_dtype``, as ``coerce`` does) on its device (a kept device
+    constant on a GPU: ``backend.device_scalar``); unchanged where the tensor would be
+    promoted (a float next to an integer tensor) or is not a NumPy or CuPy array, so that
     ``_general`` handles it."""
     data = beside._data
-    if type(data) is not _ndarray or dtypes.weak_scalar_dtype(value, data.dtype) != data.dtype:
+    kind = type(data)
+    if ((kind is not _ndarray and kind is not gpu_array_type())
+            or dtypes.weak_scalar_dtype(value, data.dtype) != data.dtype):
         return value
     scalar = _new(Tensor)  # Tensor._wrap's body, inline: the hot path (x * 2.0)
-    scalar._data = np.asarray(value, dtype=data.dtype)
+    scalar._data = (np.asarray(value, dtype=data.dtype) if kind is _ndarray else
+                    device_scalar(value, data.dtype, f"gpu:{data.device.id}"))
     scalar._id = _next_id()
     return scalar
 
