@@ -347,7 +347,7 @@ class CupyRuntime:
         return "cpu" if isinstance(value, np.ndarray) else None
 
     def pointer(self, array) -> int:
-        """The device address of ``array`` (for a launch's table of pointers)."""
+        """The device address of ``array`` (a fused optimizer launch's ``address``)."""
         return int(array.data.ptr)
 
     def launch(self, kernel: Kernel, dtype, grid: int, block: int, args) -> None:

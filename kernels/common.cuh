@@ -15,8 +15,8 @@ typedef long long index_t;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-// A pointer stored in device memory (a launch's table of tensors): on a GPU the bits are the
-// address; the CPU emulation checks that they are a device address (cuda_emu.h), so that a
+// A pointer passed as an integer (the fused optimizers' tensor addresses): on a GPU the bits
+// are the address; the CPU emulation checks that they are a device address (cuda_emu.h), so that a
 // host pointer there fails the test launch as it would fault on the hardware.
 template <typename T> __device__ __forceinline__ T* device_pointer(u64 bits) {
 #ifdef TAPE_EMULATION

@@ -62,7 +62,7 @@ struct Fault {
 };
 
 // The emulated device's addresses: host addresses with this bit set, as the CuPy double and
-// the test runtime hand them out for a launch's table (tests/kernels/emulator.py). A kernel
+// the test runtime hand them out as addresses (tests/kernels/emulator.py). A kernel
 // reads such a pointer through tape::device_pointer (common.cuh): an address without the bit
 // is host memory, which a GPU cannot read, so the launch fails instead of reading it.
 constexpr unsigned long long DEVICE_ADDRESS_BIT = 1ull << 62;

@@ -20,9 +20,9 @@ Their arrays hold NumPy arrays, and they are stricter than NumPy where CuPy is:
 - ``cupy.RawModule`` compiles the kernel source with g++ under kernels/emulation/cuda_emu.h
   and launches through the kernel's own C signature (as CUDA's kernelParams do), checking
   each argument's kind and size against it; a NumPy array passed to a kernel is refused,
-  and a device address (``ndarray.data.ptr``) is not a host address: a kernel that reads a
-  host pointer from device memory (a table of tensors) fails its launch, as it faults on
-  a GPU;
+  and a device address (``ndarray.data.ptr``) is not a host address: a kernel given a host
+  pointer as an address (the fused optimizers' arguments) fails its launch, as it faults
+  on a GPU; parameters over CUDA's 4 KiB are refused;
 - streams, stream capture and CUDA graphs (capture.py): work on a capturing stream is
   recorded and runs at the graph's launch; host reads, synchronizes, pageable copies,
   CuPy's cuBLAS and allocations a warm private ``MemoryPool`` cannot serve are refused in
@@ -347,11 +347,11 @@ class Flags:
 
 class MemoryPointer:
     """The device pointer of an array: the address of its NumPy buffer with the emulated
-    device's address bit set (tests/kernels/emulator.py), so that a kernel reading it from
-    a table of pointers reads the array, and a host address in its place fails the launch
-    as it faults on a GPU. Pointers handed out by ``ndarray.data`` are remembered (weakly),
-    so that NCCL calls take only live device memory, as the real library faults on host
-    pointers."""
+    device's address bit set (tests/kernels/emulator.py), so that a kernel given it as an
+    address (the fused optimizers' arguments) reads the array, and a host address in its
+    place fails the launch as it faults on a GPU. Pointers handed out by ``ndarray.data``
+    are remembered (weakly), so that NCCL calls take only live device memory, as the real
+    library faults on host pointers."""
 
     def __init__(self, ptr: int, device_id: int = 0, owner: np.ndarray | None = None):
         self.ptr = int(ptr) | _emulator().DEVICE_ADDRESS_BIT
