@@ -37,6 +37,7 @@ _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
+_TENSOR_TYPES = frozenset({Tensor, Variable})  # exact types; AutocastVariable takes the walk
 # The layers holding losses of their last call (add_loss): an outermost call clears those
 # below it, and walks its sublayers for that only while there are any.
 _with_call_losses: weakref.WeakSet = weakref.WeakSet()
@@ -134,19 +135,23 @@ class Layer:
     def __call__(self, inputs, *args, training=None, **kwargs):
         if "_own_weights" not in vars(self):
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__()")
-        if any(_is_symbolic(x) for x in flatten(inputs)):
-            return symbolic_call(self, inputs, args, training, kwargs)
-        inputs = map_structure(self._convert_input, inputs)
+        if type(inputs) in _TENSOR_TYPES:  # the common call: one tensor, nothing to walk
+            inputs = self._cast_input(inputs)
+            shapes = inputs._data.shape
+        else:
+            if any(_is_symbolic(x) for x in flatten(inputs)):
+                return symbolic_call(self, inputs, args, training, kwargs)
+            inputs = map_structure(self._convert_input, inputs)
+            shapes = map_structure(_shape_for_build, inputs)
         if args and self._dtype_policy.is_mixed:  # e.g. attention's value: as Keras 3 does
             args = tuple(map_structure(self._convert_input, a) for a in args)
-        shapes = map_structure(_shape_for_build, inputs)
         if not self.built:
             with _build_device(inputs):
                 self._maybe_build(shapes)
         self._check_input_spec(shapes)
         if training is None:
             training = _state.training.get()
-        if _with_call_losses and not _in_call.get() and not _probing.get():
+        if not _in_call.get() and _with_call_losses and not _probing.get():
             for layer in self._flatten_layers():
                 if layer._call_losses:
                     layer._call_losses = []
@@ -162,10 +167,13 @@ class Layer:
                 kwargs["mask"] = mask
         autocast = self._dtype_policy.autocast_dtype
         token = None if _state.autocast.get() is autocast else _state.autocast.set(autocast)
+        training_token = _state.training.set(bool(training))
+        in_call_token = _in_call.set(True)
         try:
-            with _state.using(_state.training, bool(training)), _state.using(_in_call, True):
-                outputs = self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **kwargs)
         finally:
+            _in_call.reset(in_call_token)
+            _state.training.reset(training_token)
             if token is not None:  # a mixed layer's call, or a float32 one inside it
                 _state.autocast.reset(token)
         if self.supports_masking:
@@ -491,6 +499,8 @@ class Layer:
             self.built = True
 
     def _check_input_spec(self, shapes) -> None:
+        if self.input_spec is None:
+            return
         specs = [self.input_spec] if isinstance(self.input_spec, InputSpec) else self.input_spec
         shapes = [shapes] if is_shape(shapes) else flatten_shapes(shapes)
         for index, (spec, shape) in enumerate(zip(specs or [], shapes, strict=False)):
