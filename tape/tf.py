@@ -19,6 +19,7 @@ import types
 import numpy as np
 
 from . import data as _data
+from . import dtypes as _dtypes
 from . import keras
 from . import nn as _nn
 from . import ops as _ops
@@ -40,9 +41,19 @@ int8, int16, int32, int64 = (np.dtype(t) for t in ("int8", "int16", "int32", "in
 uint8, bool_ = np.dtype("uint8"), np.dtype("bool")
 globals()["bool"] = bool_  # tf.bool
 newaxis = None
-dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8,
-                               int16=int16, int32=int32, int64=int64, uint8=uint8, bool=bool_,
-                               as_dtype=np.dtype)
+
+
+class _DTypes(types.SimpleNamespace):
+    """``tf.dtypes``; ``bfloat16`` is ml_dtypes' NumPy dtype, imported on first use."""
+
+    def __getattr__(self, name):
+        if name == "bfloat16":
+            return _dtypes.bfloat16()
+        raise _reach.missing("tf.dtypes", name)
+
+
+dtypes = _DTypes(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16,
+                 int32=int32, int64=int64, uint8=uint8, bool=bool_, as_dtype=_dtypes.as_dtype)
 
 
 # ---- creation and conversion ----
@@ -321,6 +332,8 @@ config = _module(
 
 
 def __getattr__(name):
+    if name == "bfloat16":
+        return dtypes.bfloat16
     raise _reach.missing("tf", name, {
         "distribute": "use tape.distribute for data-parallel training",
         "saved_model": "use model.save / tape.keras.saving.load_model, or ONNX export",

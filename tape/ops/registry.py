@@ -513,7 +513,16 @@ def _op_error(op: Op, args, params, error: Exception) -> TapeError:
 def cast(xp, x, dtype):
     """``x`` converted to ``dtype``; the gradient flows between float dtypes. Declared here,
     not with the other math, because ``coerce`` and ``convert`` convert through it (an op,
-    so that a trace records the conversion)."""
+    so that a trace records the conversion). ``dtype`` may be a name, ``"bfloat16"``
+    included (ml_dtypes' bfloat16).
+
+    Example:
+        >>> import tape
+        >>> tape.cast(tape.tensor([1.5, 2.0]), "bfloat16").dtype.name
+        'bfloat16'
+    """
+    if type(dtype) is str and dtype == "bfloat16":  # a name NumPy itself does not know
+        dtype = dtypes.bfloat16()
     return x.astype(dtype, copy=False)
 
 

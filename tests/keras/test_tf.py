@@ -71,6 +71,30 @@ def test_shape_concat_cast_and_friends():
     assert tf.newaxis is None
 
 
+def test_bfloat16_by_name_and_by_tf_dtype():
+    """``tf.cast(x, tf.bfloat16)`` (mixed-precision TF code) and ``tape.cast(x, "bfloat16")``:
+    the values rounded to bfloat16's 8 significant bits (ml_dtypes' own rounding is the
+    oracle), the gradient back in float32."""
+    import ml_dtypes
+
+    values = np.array([1.0 + 2.0**-9, 3.14159, -1e-3], np.float32)
+    want = values.astype(ml_dtypes.bfloat16).astype(np.float32)
+    assert tf.bfloat16 == tf.dtypes.bfloat16 == tf.dtypes.as_dtype("bfloat16")
+    for cast in (lambda x: tf.cast(x, tf.bfloat16), lambda x: tape.cast(x, "bfloat16")):
+        x = tf.Variable(values)
+        with tf.GradientTape() as g:
+            low = cast(x)
+            loss = tf.reduce_sum(tf.cast(low, tf.float32) * 3.0)
+        assert low.dtype == np.dtype(ml_dtypes.bfloat16)
+        np.testing.assert_array_equal(tf.cast(low, tf.float32).numpy(), want)
+        assert want[0] != values[0]  # the rounding happened
+        grad = g.gradient(loss, x)
+        assert grad.dtype == np.float32
+        np.testing.assert_array_equal(grad.numpy(), [3.0, 3.0, 3.0])
+    with pytest.raises(AttributeError, match="tf.dtypes.qint8 is out of reach"):
+        tf.dtypes.qint8  # noqa: B018
+
+
 def test_nn_functions_against_formulas():
     logits = tf.constant(A)
     softmax = np.exp(A) / np.exp(A).sum(1, keepdims=True)
