@@ -1,6 +1,7 @@
 """Copies between host and device in a steady-state eager training step on the GPU path,
 counted by the CuPy double (``cupy_double.count_transfers``): each is a wait or a copy the
-GPU step pays for. The step is benchmarks.gpu's MLP (784-256-256-10, Adam), at batch 8.
+GPU step pays for. The steps are benchmarks.gpu's MLP (784-256-256-10, Adam) at batch 8, and
+its CNN made smaller.
 
 None, as issue 16 asks: the fused optimizer passes its tensors' addresses as kernel arguments
 and keeps the rest of its table (decays, chunks) on the device; Python numbers (the loss's
@@ -27,11 +28,22 @@ def double():
     return double
 
 
-def test_a_steady_eager_mlp_step_copies_nothing_between_host_and_device(double):
+def _mlp_step():
     from benchmarks.gpu import tape_mlp_step
 
+    return tape_mlp_step(8)
+
+
+def _cnn_step():  # benchmarks.gpu's CNN (two Conv2D, max pooling, Dense), smaller
+    from benchmarks.gpu import tape_cnn_step
+
+    return tape_cnn_step(4, side=12, filters=(4, 8))
+
+
+@pytest.mark.parametrize("make_step", [_mlp_step, _cnn_step], ids=["mlp", "cnn"])
+def test_a_steady_eager_step_copies_nothing_between_host_and_device(double, make_step):
     tape.random.seed(0)
-    step = tape_mlp_step(8)
+    step = make_step()
     for _ in range(3):  # warm-up: layers built, optimizer slots made, kernels compiled
         step()
     steps = 4
