@@ -1141,6 +1141,7 @@ def build() -> dict[str, types.ModuleType]:
     runtime = types.SimpleNamespace(
         getDeviceCount=lambda: DEVICE_COUNT, getDeviceProperties=_device_properties,
         memGetInfo=_runtime_mem_get_info, getDevice=lambda: _current_device[-1],
+        runtimeGetVersion=lambda: 13000, driverGetVersion=lambda: 13000,  # CUDA 13.0's
         CUDARuntimeError=CUDARuntimeError)
     cuda = types.ModuleType("cupy.cuda")
     cuda.__dict__.update(
