@@ -40,7 +40,7 @@ _takes_mask: dict[type, bool] = {}
 _TENSOR_TYPES = frozenset({Tensor, Variable})  # exact types; AutocastVariable takes the walk
 # The layers holding losses of their last call (add_loss): an outermost call clears those
 # below it, and walks its sublayers for that only while there are any.
-_with_call_losses: weakref.WeakSet = weakref.WeakSet()
+_with_call_losses: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> layer
 
 def _shape_for_build(x):
     """``x``'s shape for build and the input-spec check. A tensor's array is asked, not the
@@ -155,7 +155,7 @@ class Layer:
             for layer in self._flatten_layers():
                 if layer._call_losses:
                     layer._call_losses = []
-                    _with_call_losses.discard(layer)
+                    _with_call_losses.pop(id(layer), None)
         if self._call_takes_training():
             kwargs["training"] = training
         mask = kwargs.get("mask")
@@ -372,7 +372,7 @@ class Layer:
             self._loss_fns.append(loss)
         else:
             self._call_losses.append(ops.convert(loss))
-            _with_call_losses.add(self)
+            _with_call_losses[id(self)] = self  # by id: a layer class may define __eq__
 
     @property
     def losses(self) -> list[Tensor]:

@@ -175,6 +175,31 @@ def test_activity_regularizer_divides_by_batch_and_nested_calls_keep_losses():
     assert len(block.losses) == 2  # Scale's add_loss (this call) + its L2 penalty
 
 
+class ComparedScale(Scale):
+    """A layer class that defines ``__eq__`` (so it is unhashable), as user code may."""
+
+    def __eq__(self, other):
+        return isinstance(other, ComparedScale) and other.name == self.name
+
+
+def test_an_outer_call_keeps_only_its_sublayers_losses_of_that_call():
+    block = Block()
+    block(tape.ones((2, 5)))
+    first = block.losses[0].item()
+    block(tape.zeros((2, 5)))  # Scale's add_loss is now sum(zeros... @ ...) = 0
+    losses = block.losses
+    assert len(losses) == 2 and losses[0].item() == 0.0 and first != 0.0
+    inner = block.rest[1]
+    inner(tape.ones((1, 3)))  # the sublayer called on its own: its own last call
+    assert [v.item() for v in inner.losses][:1] == [3.0]
+    assert block.losses[0].item() == 3.0  # what the sublayer holds is what the block reports
+    unhashable = ComparedScale()
+    assert type(unhashable).__hash__ is None
+    unhashable(tape.ones((1, 2)))
+    unhashable(tape.ones((1, 2)) * 2.0)
+    assert [v.item() for v in unhashable.losses][:1] == [4.0]
+
+
 def test_numpy_inputs_converted_and_floats_cast_to_layer_dtype():
     layer = Dense(2)
     y = layer(np.ones((1, 3)))  # float64 array into a float32 layer
