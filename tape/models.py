@@ -22,7 +22,7 @@ from . import layers as layers_module
 from .errors import names_user_line
 from .layers import InputLayer, KerasTensor, Layer, nodes_in_order
 from .layers._nest import flatten, map_shapes, map_structure
-from .layers.base import cast_float
+from .layers.call_inputs import cast_float
 from .training import Trainer
 
 __all__ = ["Model", "Sequential", "load_model"]

@@ -9,7 +9,8 @@ from .. import initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops.creation import constant_like
 from ._nest import serialize_object
-from .base import Layer, _build_device
+from .base import Layer
+from .call_inputs import build_device
 from .core import Dropout, _positive_int
 from .masks import get_mask
 
@@ -122,7 +123,7 @@ class MultiHeadAttention(Layer):
                  return_attention_scores=False, training=None, use_causal_mask=False,
                  **kwargs):
         if not self.built:
-            with _build_device(query):  # weights beside a GPU query
+            with build_device(query):  # weights beside a GPU query
                 self.build(_shape_of(query), _shape_of(value), _shape_of(key))
         for name, x in (("query_mask", query), ("value_mask", value), ("key_mask", key)):
             if kwargs.get(name) is None and get_mask(x) is not None:

@@ -4,7 +4,6 @@ symbolic calls for the functional API, which live in ``input_layer``)."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import weakref
 from contextvars import ContextVar
@@ -26,6 +25,7 @@ from ._nest import (
     to_snake_case,
     unique_name,
 )
+from .call_inputs import build_device, cast_float, is_symbolic, shape_for_build
 from .input_spec import InputSpec  # noqa: F401 - layers import it from here
 from .masks import attach_masks, get_mask
 from .symbolic import KerasTensor, symbolic_call
@@ -41,16 +41,6 @@ _TENSOR_TYPES = frozenset({Tensor, Variable})  # exact types; AutocastVariable t
 # The layers holding losses of their last call (add_loss): an outermost call clears those
 # below it, and walks its sublayers for that only while there are any.
 _with_call_losses: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> layer
-
-def _shape_for_build(x):
-    """``x``'s shape for build and the input-spec check. A tensor's array is asked, not the
-    tensor: build runs once and makes state, which eager calls share, so a trace whose
-    graph serves any batch size need not depend on the size seen here (a size the graph
-    does use is read where it is used: see tape.trace.recorder)."""
-    if isinstance(x, Tensor):
-        return x._data.shape
-    return tuple(x.shape) if hasattr(x, "shape") else None
-
 
 class Layer:
     """Base class of all layers: subclasses fill ``build(input_shape)`` and ``call(inputs)``.
@@ -139,14 +129,14 @@ class Layer:
             inputs = self._cast_input(inputs)
             shapes = inputs._data.shape
         else:
-            if any(_is_symbolic(x) for x in flatten(inputs)):
+            if any(is_symbolic(x) for x in flatten(inputs)):
                 return symbolic_call(self, inputs, args, training, kwargs)
             inputs = map_structure(self._convert_input, inputs)
-            shapes = map_structure(_shape_for_build, inputs)
+            shapes = map_structure(shape_for_build, inputs)
         if args and self._dtype_policy.is_mixed:  # e.g. attention's value: as Keras 3 does
             args = tuple(map_structure(self._convert_input, a) for a in args)
         if not self.built:
-            with _build_device(inputs):
+            with build_device(inputs):
                 self._maybe_build(shapes)
         self._check_input_spec(shapes)
         if training is None:
@@ -570,7 +560,7 @@ class Layer:
                 return ops.zeros(tuple(n if d is None else d for d in shape), dtype=dtype)
 
             def fill(x, n=size):
-                return zeros(x.shape, x.dtype, n) if _is_symbolic(x) else x
+                return zeros(x.shape, x.dtype, n) if is_symbolic(x) else x
 
             inputs = map_shapes(zeros, input_shape, input_dtypes)
             more = map_structure(fill, list(args))
@@ -582,27 +572,3 @@ class Layer:
             d if d == e else None for d, e in zip(a.shape, b.shape, strict=True)), *runs)
         return shapes, [y.dtype for y in flatten(runs[0])]
 
-
-def _is_symbolic(x) -> bool:
-    if x is None or isinstance(x, Tensor | np.ndarray | np.generic | int | float | str):
-        return False
-    return isinstance(x, KerasTensor)
-
-
-def cast_float(x, dtype):
-    """A float tensor ``x`` in the float ``dtype``; anything else as it is."""
-    if isinstance(x, Tensor) and dtypes.is_float(x.dtype) and x.dtype != dtype \
-            and dtypes.is_float(dtype):
-        return ops.cast(x, dtype)
-    return x
-
-
-def _build_device(inputs):
-    """Where a layer built by its first call makes its weights: the default device, or the
-    GPU its inputs live on (as Keras places weights beside the computation), so that
-    ``layer(gpu_tensor)`` needs no ``with tape.device(...)`` around it."""
-    if backend.default_device() == backend.CPU:
-        for x in flatten(inputs):
-            if isinstance(x, Tensor) and x.device != backend.CPU:
-                return backend.device(x.device)
-    return contextlib.nullcontext()

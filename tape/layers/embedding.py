@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .. import initializers, ops, regularizers
 from ._nest import serialize_object
-from .base import Layer, cast_float
+from .base import Layer
+from .call_inputs import cast_float
 from .core import _positive_int
 
 

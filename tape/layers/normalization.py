@@ -7,7 +7,8 @@ from .. import dtypes, initializers, nn, ops, regularizers
 from ..errors import ShapeError, user_line
 from ..ops._helpers import normalize_axes
 from ._nest import serialize_object
-from .base import InputSpec, Layer, cast_float
+from .base import InputSpec, Layer
+from .call_inputs import cast_float
 
 
 def _axes_for(layer: Layer, axis, input_shape) -> tuple:
