@@ -488,6 +488,11 @@ class Variable(Tensor):
         )
 
 
+# The exact types the hot paths (op dispatch, a layer call) take as they are; an
+# AutocastVariable, read in its layer's compute dtype, goes the general way.
+PLAIN_TENSOR_TYPES = frozenset({Tensor, Variable})
+
+
 class AutocastVariable(Variable):
     """A float Variable that ops read in the compute dtype of the layer calling them: a
     mixed-precision layer (policy ``mixed_bfloat16``/``mixed_float16``) keeps its weights

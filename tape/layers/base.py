@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _state, backend, dtypes, initializers, mixed_precision, ops, regularizers
 from ..errors import names_user_line
-from ..tensor import AutocastVariable, Tensor, Variable
+from ..tensor import PLAIN_TENSOR_TYPES, AutocastVariable, Tensor, Variable
 from . import weight_budget
 from ._nest import (
     flatten,
@@ -37,7 +37,6 @@ _in_call: ContextVar[bool] = ContextVar("tape_layers_in_call", default=False)
 _probing: ContextVar[bool] = ContextVar("tape_layers_probing", default=False)
 _takes_training: dict[type, bool] = {}
 _takes_mask: dict[type, bool] = {}
-_TENSOR_TYPES = frozenset({Tensor, Variable})  # exact types; AutocastVariable takes the walk
 # The layers holding losses of their last call (add_loss): an outermost call clears those
 # below it, and walks its sublayers for that only while there are any.
 _with_call_losses: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> layer
@@ -125,7 +124,7 @@ class Layer:
     def __call__(self, inputs, *args, training=None, **kwargs):
         if "_own_weights" not in vars(self):
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__()")
-        if type(inputs) in _TENSOR_TYPES:  # the common call: one tensor, nothing to walk
+        if type(inputs) in PLAIN_TENSOR_TYPES:  # the common call: one tensor, nothing to walk
             inputs = self._cast_input(inputs)
             shapes = inputs._data.shape
         else:

@@ -42,7 +42,7 @@ from ..errors import (
     describe,
     user_line,
 )
-from ..tensor import AutocastVariable, Tensor, Variable, _next_id
+from ..tensor import PLAIN_TENSOR_TYPES, AutocastVariable, Tensor, _next_id
 from ._helpers import (  # noqa: F401 - LowPrecisionWarning re-exported
     LowPrecisionWarning,
     in_float32,
@@ -56,7 +56,7 @@ _autocast = _state.autocast
 _data_of = operator.attrgetter("_data")
 _ndarray = np.ndarray
 _new = object.__new__
-_TENSORS = frozenset({Tensor, Variable})  # exact types the hot path takes as they are
+_TENSORS = PLAIN_TENSOR_TYPES  # exact types the hot path takes as they are
 _SCALARS = frozenset({float, int})  # Python numbers the hot path makes weak-typed tensors of
 
 
